@@ -1,0 +1,433 @@
+//! Auth modes: none, HTTP basic, static bearer token, and OpenID Connect client credentials.
+//!
+//! OIDC: the access token is cached per handle and shared by every thread; it is refreshed shortly
+//! before it expires, by one request even when many threads need it at once (the refresh holds an
+//! async mutex that the others wait on); after a 401 the caller asks for a token newer than the
+//! one that was refused, which is fetched once. The provider URL may be the token endpoint itself
+//! or the issuer, whose `/.well-known/openid-configuration` names the `token_endpoint`.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
+
+use crate::config::{redact_url, ClientAuthMethod};
+use crate::error::{Code, Error, Result};
+use crate::transport::map_reqwest_error;
+
+pub enum Auth {
+    None,
+    Basic { username: String, password: String },
+    Token(String),
+    Oidc(Box<OidcAuth>),
+}
+
+/// Never prints a secret.
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::None => f.write_str("Auth::None"),
+            Auth::Basic { username, .. } => write!(
+                f,
+                "Auth::Basic {{ username: {username:?}, password: \"***\" }}"
+            ),
+            Auth::Token(_) => f.write_str("Auth::Token(\"***\")"),
+            Auth::Oidc(o) => fmt::Debug::fmt(o, f),
+        }
+    }
+}
+
+/// An `Authorization` header value and, for OIDC, the generation of the token it carries.
+pub struct Credential {
+    pub header: Option<HeaderValue>,
+    pub generation: u64,
+}
+
+impl Auth {
+    pub fn basic(username: &str, password: &str) -> Result<Auth> {
+        if username.is_empty() {
+            return Err(Error::invalid("basic auth username is empty"));
+        }
+        if username.contains(':') {
+            return Err(Error::invalid("basic auth username must not contain ':'"));
+        }
+        Ok(Auth::Basic {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        })
+    }
+
+    pub fn token(token: &str) -> Result<Auth> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(Error::invalid("token is empty"));
+        }
+        HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| Error::invalid("token contains characters not allowed in a header"))?;
+        Ok(Auth::Token(token.to_owned()))
+    }
+
+    pub fn is_oidc(&self) -> bool {
+        matches!(self, Auth::Oidc(_))
+    }
+
+    /// The credential for the next request. For OIDC, `refused` is the generation of a token the
+    /// server just answered 401 to: a newer one is fetched (once, however many threads ask).
+    pub async fn credential(
+        &self,
+        http: &reqwest::Client,
+        refused: Option<u64>,
+    ) -> Result<Credential> {
+        let header = match self {
+            Auth::None => None,
+            Auth::Basic { username, password } => {
+                let raw = format!("{username}:{password}");
+                let encoded = base64::engine::general_purpose::STANDARD.encode(raw.as_bytes());
+                Some(sensitive(&format!("Basic {encoded}"))?)
+            }
+            Auth::Token(token) => Some(sensitive(&format!("Bearer {token}"))?),
+            Auth::Oidc(oidc) => {
+                let (token, generation) = oidc.access_token(http, refused).await?;
+                return Ok(Credential {
+                    header: Some(sensitive(&format!("Bearer {token}"))?),
+                    generation,
+                });
+            }
+        };
+        Ok(Credential {
+            header,
+            generation: 0,
+        })
+    }
+}
+
+fn sensitive(value: &str) -> Result<HeaderValue> {
+    let mut v = HeaderValue::from_str(value)
+        .map_err(|_| Error::invalid("credential contains characters not allowed in a header"))?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+pub struct OidcAuth {
+    client_id: String,
+    client_secret: String,
+    provider_url: url::Url,
+    scope: Option<String>,
+    method: ClientAuthMethod,
+    token_endpoint: tokio::sync::OnceCell<url::Url>,
+    state: tokio::sync::Mutex<TokenState>,
+}
+
+#[derive(Default)]
+struct TokenState {
+    current: Option<CachedToken>,
+    generation: u64,
+    fetched: u64,
+}
+
+struct CachedToken {
+    value: String,
+    /// When to stop using it: shortly before the provider's expiry.
+    refresh_at: Option<Instant>,
+    generation: u64,
+}
+
+impl fmt::Debug for OidcAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcAuth")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .field("provider_url", &redact_url(&self.provider_url))
+            .field("scope", &self.scope)
+            .field("method", &self.method)
+            .finish()
+    }
+}
+
+/// Refresh this long before expiry: a tenth of the lifetime, at most 30 s.
+fn refresh_margin(lifetime: Duration) -> Duration {
+    (lifetime / 10).min(Duration::from_secs(30))
+}
+
+impl OidcAuth {
+    pub fn new(
+        client_id: &str,
+        client_secret: &str,
+        provider_url: &str,
+        scope: Option<String>,
+        method: ClientAuthMethod,
+    ) -> Result<OidcAuth> {
+        if client_id.is_empty() {
+            return Err(Error::invalid("OIDC client id is empty"));
+        }
+        if client_secret.is_empty() {
+            return Err(Error::invalid("OIDC client secret is empty"));
+        }
+        let provider_url = url::Url::parse(provider_url.trim())
+            .map_err(|e| Error::invalid(format!("OIDC provider URL is invalid: {e}")))?;
+        if !matches!(provider_url.scheme(), "http" | "https") || provider_url.host().is_none() {
+            return Err(Error::invalid(
+                "OIDC provider URL must be http:// or https:// with a host",
+            ));
+        }
+        Ok(OidcAuth {
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+            provider_url,
+            scope,
+            method,
+            token_endpoint: tokio::sync::OnceCell::new(),
+            state: tokio::sync::Mutex::new(TokenState::default()),
+        })
+    }
+
+    /// How many tokens this handle has fetched from the provider (for tests and diagnostics).
+    pub async fn tokens_fetched(&self) -> u64 {
+        self.state.lock().await.fetched
+    }
+
+    async fn access_token(
+        &self,
+        http: &reqwest::Client,
+        refused: Option<u64>,
+    ) -> Result<(String, u64)> {
+        let mut state = self.state.lock().await;
+        if let Some(tok) = &state.current {
+            let stale_by_401 = refused == Some(tok.generation);
+            let expired = tok.refresh_at.is_some_and(|at| Instant::now() >= at);
+            if !stale_by_401 && !expired {
+                return Ok((tok.value.clone(), tok.generation));
+            }
+        }
+        let endpoint = self
+            .token_endpoint
+            .get_or_try_init(|| self.discover(http))
+            .await?
+            .clone();
+        let started = Instant::now();
+        let (value, lifetime) = self.fetch(http, &endpoint).await?;
+        state.generation += 1;
+        state.fetched += 1;
+        let generation = state.generation;
+        state.current = Some(CachedToken {
+            value: value.clone(),
+            refresh_at: lifetime.map(|l| started + l - refresh_margin(l)),
+            generation,
+        });
+        Ok((value, generation))
+    }
+
+    /// The token endpoint: the provider URL itself, unless it is an issuer whose discovery
+    /// document names one.
+    async fn discover(&self, http: &reqwest::Client) -> Result<url::Url> {
+        let path = self.provider_url.path();
+        if path.ends_with("/token") {
+            return Ok(self.provider_url.clone());
+        }
+        let discovery = if path.ends_with("/.well-known/openid-configuration") {
+            self.provider_url.clone()
+        } else {
+            let mut u = self.provider_url.clone();
+            let p = format!(
+                "{}/.well-known/openid-configuration",
+                path.trim_end_matches('/')
+            );
+            u.set_path(&p);
+            u
+        };
+        let resp = http
+            .get(discovery.clone())
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| map_reqwest_error(e, "OIDC discovery").with_context("OIDC provider"))?;
+        let status = resp.status();
+        if status.is_success() {
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| map_reqwest_error(e, "OIDC discovery"))?;
+            let doc: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+                Error::new(
+                    Code::FHIR_ERR_AUTH,
+                    format!("OIDC discovery document is not JSON: {e}"),
+                )
+            })?;
+            let endpoint = doc
+                .get("token_endpoint")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| {
+                    Error::new(
+                        Code::FHIR_ERR_AUTH,
+                        "OIDC discovery document has no token_endpoint",
+                    )
+                })?;
+            return url::Url::parse(endpoint).map_err(|e| {
+                Error::new(
+                    Code::FHIR_ERR_AUTH,
+                    format!("OIDC token_endpoint is not a URL: {e}"),
+                )
+            });
+        }
+        if path.ends_with("/.well-known/openid-configuration") {
+            return Err(Error::new(
+                Code::FHIR_ERR_AUTH,
+                format!(
+                    "OIDC discovery at {} answered HTTP {}",
+                    redact_url(&discovery),
+                    status.as_u16()
+                ),
+            ));
+        }
+        // Not an issuer: the URL is the token endpoint.
+        Ok(self.provider_url.clone())
+    }
+
+    async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        endpoint: &url::Url,
+    ) -> Result<(String, Option<Duration>)> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials");
+        if let Some(scope) = &self.scope {
+            form.append_pair("scope", scope);
+        }
+        let mut req = http
+            .post(endpoint.clone())
+            .header(ACCEPT, "application/json")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        match self.method {
+            ClientAuthMethod::Basic => {
+                // RFC 6749 §2.3.1: id and secret are form-encoded before base64.
+                let id: String =
+                    form_urlencoded::byte_serialize(self.client_id.as_bytes()).collect();
+                let secret: String =
+                    form_urlencoded::byte_serialize(self.client_secret.as_bytes()).collect();
+                let encoded =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+                req = req.header(
+                    reqwest::header::AUTHORIZATION,
+                    sensitive(&format!("Basic {encoded}"))?,
+                );
+            }
+            ClientAuthMethod::Post => {
+                form.append_pair("client_id", &self.client_id);
+                form.append_pair("client_secret", &self.client_secret);
+            }
+        }
+        let resp = req
+            .body(form.finish())
+            .send()
+            .await
+            .map_err(|e| map_reqwest_error(e, "OIDC token request"))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| map_reqwest_error(e, "OIDC token request"))?;
+        let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+        if !status.is_success() {
+            let detail = json
+                .as_ref()
+                .map(|j| {
+                    let err = j.get("error").and_then(|v| v.as_str()).unwrap_or("");
+                    let desc = j
+                        .get("error_description")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("");
+                    format!(": {err} {desc}").trim_end().to_owned()
+                })
+                .unwrap_or_default();
+            let mut e = Error::new(
+                Code::FHIR_ERR_AUTH,
+                format!(
+                    "OIDC provider refused a token for client '{}' (HTTP {}){detail}",
+                    self.client_id,
+                    status.as_u16()
+                ),
+            );
+            e.status = Some(status.as_u16());
+            e.body = Some(body.to_vec());
+            return Err(e);
+        }
+        let json =
+            json.ok_or_else(|| Error::new(Code::FHIR_ERR_AUTH, "OIDC token response is not JSON"))?;
+        let token = json
+            .get("access_token")
+            .and_then(|v| v.as_str())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                Error::new(
+                    Code::FHIR_ERR_AUTH,
+                    "OIDC token response has no access_token",
+                )
+            })?;
+        if let Some(tt) = json.get("token_type").and_then(|v| v.as_str()) {
+            if !tt.eq_ignore_ascii_case("bearer") {
+                return Err(Error::new(
+                    Code::FHIR_ERR_AUTH,
+                    format!("OIDC token_type '{tt}' is not Bearer"),
+                ));
+            }
+        }
+        let lifetime = json
+            .get("expires_in")
+            .and_then(|v| {
+                v.as_f64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(Duration::from_secs_f64);
+        Ok((token.to_owned(), lifetime))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let b = Auth::basic("alice", "pa55word").unwrap();
+        let t = Auth::token("tok-123").unwrap();
+        let o = Auth::Oidc(Box::new(
+            OidcAuth::new(
+                "cid",
+                "csecret",
+                "https://idp.example/token",
+                None,
+                ClientAuthMethod::Basic,
+            )
+            .unwrap(),
+        ));
+        let all = format!("{b:?} {t:?} {o:?}");
+        assert!(all.contains("alice") && all.contains("cid"));
+        for secret in ["pa55word", "tok-123", "csecret"] {
+            assert!(!all.contains(secret), "{secret} leaked in {all}");
+        }
+    }
+
+    #[test]
+    fn refresh_margin_is_a_tenth_capped_at_30s() {
+        assert_eq!(
+            refresh_margin(Duration::from_secs(10)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            refresh_margin(Duration::from_secs(3600)),
+            Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn bad_credentials_are_refused_up_front() {
+        assert!(Auth::basic("", "x").is_err());
+        assert!(Auth::basic("a:b", "x").is_err());
+        assert!(Auth::token("  ").is_err());
+        assert!(Auth::token("bad\ntoken").is_err());
+        assert!(OidcAuth::new("id", "", "https://x/token", None, ClientAuthMethod::Basic).is_err());
+        assert!(OidcAuth::new("id", "s", "ftp://x/token", None, ClientAuthMethod::Basic).is_err());
+    }
+}

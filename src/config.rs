@@ -1,0 +1,255 @@
+//! Connection options shared by every auth mode: extra headers, proxies, timeouts, TLS,
+//! retries, OpenID Connect details and paging safety. Values are validated when set, so a
+//! bad option is reported at the call that set it.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::header::{HeaderName, HeaderValue};
+
+use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
+
+/// Which requests a proxy applies to, like the keys of fhir_kindling's `proxies={...}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyScheme {
+    Http,
+    Https,
+    All,
+}
+
+impl ProxyScheme {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().trim_end_matches("://") {
+            "http" => Ok(ProxyScheme::Http),
+            "https" => Ok(ProxyScheme::Https),
+            "all" | "*" => Ok(ProxyScheme::All),
+            other => Err(Error::invalid(format!(
+                "proxy scheme '{other}' is not one of http, https, all"
+            ))),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ProxySetting {
+    pub scheme: ProxyScheme,
+    pub url: url::Url,
+}
+
+/// How the client authenticates to the OpenID Connect token endpoint (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ClientAuthMethod {
+    /// HTTP basic auth with the client id and secret (`client_secret_basic`, the default).
+    #[default]
+    Basic,
+    /// Client id and secret in the form body (`client_secret_post`).
+    Post,
+}
+
+#[derive(Clone)]
+pub struct Options {
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub proxies: Vec<ProxySetting>,
+    /// Whole-request timeout; `None` for no limit.
+    pub timeout: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub ca_files: Vec<PathBuf>,
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    pub use_system_roots: bool,
+    pub insecure_skip_verify: bool,
+    pub retry: RetryPolicy,
+    pub user_agent: Option<String>,
+    pub oidc_scope: Option<String>,
+    pub oidc_auth_method: ClientAuthMethod,
+    /// Follow paging links to another origin (off: credentials only ever go to the configured server).
+    pub allow_foreign_links: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            headers: Vec::new(),
+            proxies: Vec::new(),
+            timeout: Some(Duration::from_secs(60)),
+            connect_timeout: Some(Duration::from_secs(10)),
+            ca_files: Vec::new(),
+            client_cert: None,
+            use_system_roots: true,
+            insecure_skip_verify: false,
+            retry: RetryPolicy::default(),
+            user_agent: None,
+            oidc_scope: None,
+            oidc_auth_method: ClientAuthMethod::Basic,
+            allow_foreign_links: false,
+        }
+    }
+}
+
+/// Header values may carry secrets (API keys): Debug shows names only.
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        let proxies: Vec<String> = self
+            .proxies
+            .iter()
+            .map(|p| format!("{:?}={}", p.scheme, redact_url(&p.url)))
+            .collect();
+        f.debug_struct("Options")
+            .field("headers", &header_names)
+            .field("proxies", &proxies)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("ca_files", &self.ca_files)
+            .field("client_cert", &self.client_cert.as_ref().map(|c| &c.0))
+            .field("use_system_roots", &self.use_system_roots)
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("retry", &self.retry)
+            .field("oidc_scope", &self.oidc_scope)
+            .field("oidc_auth_method", &self.oidc_auth_method)
+            .field("allow_foreign_links", &self.allow_foreign_links)
+            .finish()
+    }
+}
+
+/// A URL with any user info replaced, for messages.
+pub fn redact_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    if !u.username().is_empty() || u.password().is_some() {
+        let _ = u.set_username("***");
+        let _ = u.set_password(None);
+    }
+    u.to_string()
+}
+
+impl Options {
+    /// Add a header sent with every request. Setting `Authorization` is refused: use an auth mode.
+    pub fn add_header(&mut self, name: &str, value: &str) -> Result<()> {
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| Error::invalid(format!("'{}' is not a valid header name", name.trim())))?;
+        if name == reqwest::header::AUTHORIZATION {
+            return Err(Error::invalid(
+                "the Authorization header is set by the auth mode; use the basic, token or OIDC constructor",
+            ));
+        }
+        let mut value = HeaderValue::from_str(value).map_err(|_| {
+            Error::invalid(format!(
+                "the value of header '{name}' is not a valid header value"
+            ))
+        })?;
+        value.set_sensitive(true);
+        self.headers.push((name, value));
+        Ok(())
+    }
+
+    /// Route requests of `scheme` through the proxy at `url` (http, https or socks-less forward proxy).
+    pub fn set_proxy(&mut self, scheme: &str, url: &str) -> Result<()> {
+        let scheme = ProxyScheme::parse(scheme)?;
+        let parsed = url::Url::parse(url.trim())
+            .map_err(|e| Error::invalid(format!("proxy URL is invalid: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(Error::invalid(format!(
+                "proxy URL {} must be http:// or https:// with a host",
+                redact_url(&parsed)
+            )));
+        }
+        self.proxies.retain(|p| p.scheme != scheme);
+        self.proxies.push(ProxySetting {
+            scheme,
+            url: parsed,
+        });
+        Ok(())
+    }
+
+    pub fn set_timeout_ms(&mut self, ms: u64) {
+        self.timeout = (ms > 0).then(|| Duration::from_millis(ms));
+    }
+
+    pub fn set_connect_timeout_ms(&mut self, ms: u64) {
+        self.connect_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+    }
+
+    pub fn add_ca_file(&mut self, path: &str) -> Result<()> {
+        if path.is_empty() {
+            return Err(Error::invalid("CA file path is empty"));
+        }
+        self.ca_files.push(PathBuf::from(path));
+        Ok(())
+    }
+
+    pub fn set_client_cert(&mut self, cert_path: &str, key_path: &str) -> Result<()> {
+        if cert_path.is_empty() || key_path.is_empty() {
+            return Err(Error::invalid(
+                "client certificate and key paths must not be empty",
+            ));
+        }
+        self.client_cert = Some((PathBuf::from(cert_path), PathBuf::from(key_path)));
+        Ok(())
+    }
+
+    pub fn set_oidc_scope(&mut self, scope: &str) {
+        let scope = scope.trim();
+        self.oidc_scope = (!scope.is_empty()).then(|| scope.to_owned());
+    }
+
+    pub fn set_oidc_auth_method(&mut self, method: &str) -> Result<()> {
+        self.oidc_auth_method = match method.trim().to_ascii_lowercase().as_str() {
+            "basic" | "client_secret_basic" => ClientAuthMethod::Basic,
+            "post" | "client_secret_post" => ClientAuthMethod::Post,
+            other => {
+                return Err(Error::invalid(format!(
+                    "OIDC client auth method '{other}' is not client_secret_basic or client_secret_post"
+                )))
+            }
+        };
+        Ok(())
+    }
+
+    pub fn set_user_agent(&mut self, ua: &str) -> Result<()> {
+        HeaderValue::from_str(ua)
+            .map_err(|_| Error::invalid("user agent is not a valid header value"))?;
+        self.user_agent = Some(ua.to_owned());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_are_not_in_debug() {
+        let mut o = Options::default();
+        o.add_header("X-Api-Key", "super-secret-key").unwrap();
+        o.set_proxy("all", "http://user:proxypass@127.0.0.1:3128")
+            .unwrap();
+        let dbg = format!("{o:?}");
+        assert!(dbg.contains("x-api-key"));
+        assert!(!dbg.contains("super-secret-key"));
+        assert!(!dbg.contains("proxypass"));
+        assert!(!dbg.contains("user:"));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let mut o = Options::default();
+        assert!(o.add_header("Bad Header", "x").is_err());
+        assert!(o.add_header("X-Ok", "line\nbreak").is_err());
+        assert!(o.add_header("authorization", "Bearer x").is_err());
+        assert!(o.set_proxy("ftp", "http://127.0.0.1:1").is_err());
+        assert!(o.set_proxy("http", "not a url").is_err());
+        assert!(o.set_proxy("http", "socks5://127.0.0.1:1").is_err());
+        assert!(o.set_oidc_auth_method("jwt").is_err());
+        assert!(o.headers.is_empty() && o.proxies.is_empty());
+    }
+
+    #[test]
+    fn a_second_proxy_for_a_scheme_replaces_the_first() {
+        let mut o = Options::default();
+        o.set_proxy("http", "http://127.0.0.1:1").unwrap();
+        o.set_proxy("HTTP", "http://127.0.0.1:2").unwrap();
+        assert_eq!(o.proxies.len(), 1);
+        assert_eq!(o.proxies[0].url.port(), Some(2));
+    }
+}

@@ -1,0 +1,314 @@
+//! `FhirServer`: one configured connection to a FHIR REST server (base URL, auth, options) and
+//! the general request call every FHIR operation builds on.
+
+use bytes::Bytes;
+use reqwest::Method;
+use url::Url;
+
+use crate::auth::{Auth, OidcAuth};
+use crate::config::Options;
+use crate::error::{Error, Result};
+use crate::transport::{Request, Response, Transport};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    None,
+    Basic,
+    Token,
+    Oidc,
+}
+
+pub struct FhirServer {
+    base: Url,
+    base_str: String,
+    pub(crate) transport: Transport,
+    pub(crate) allow_foreign_links: bool,
+}
+
+impl std::fmt::Debug for FhirServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FhirServer")
+            .field("base", &self.base_str)
+            .field("auth", &self.transport.auth)
+            .field("allow_foreign_links", &self.allow_foreign_links)
+            .finish()
+    }
+}
+
+/// Validate a base URL: http or https, a host, no credentials, query or fragment; trailing `/` removed.
+pub fn parse_base_url(raw: &str) -> Result<Url> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(Error::invalid("base URL is empty"));
+    }
+    let url = Url::parse(raw)
+        .map_err(|e| Error::invalid(format!("base URL '{raw}' is not a valid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::invalid(format!(
+            "base URL scheme '{}' is not http or https",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::invalid("base URL has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid(
+            "base URL must not carry credentials; use fhir_server_new_basic (or another auth mode)",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::invalid("base URL must not have a query or fragment"));
+    }
+    let mut url = url;
+    let trimmed = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&trimmed);
+    Ok(url)
+}
+
+impl FhirServer {
+    pub fn new(base_url: &str, auth: Auth, options: &Options) -> Result<FhirServer> {
+        let base = parse_base_url(base_url)?;
+        let base_str = base.as_str().trim_end_matches('/').to_owned();
+        let transport = Transport::build(options, auth)?;
+        Ok(FhirServer {
+            base,
+            base_str,
+            transport,
+            allow_foreign_links: options.allow_foreign_links,
+        })
+    }
+
+    pub fn new_basic(
+        base_url: &str,
+        username: &str,
+        password: &str,
+        options: &Options,
+    ) -> Result<FhirServer> {
+        FhirServer::new(base_url, Auth::basic(username, password)?, options)
+    }
+
+    pub fn new_token(base_url: &str, token: &str, options: &Options) -> Result<FhirServer> {
+        FhirServer::new(base_url, Auth::token(token)?, options)
+    }
+
+    pub fn new_oidc(
+        base_url: &str,
+        client_id: &str,
+        client_secret: &str,
+        provider_url: &str,
+        options: &Options,
+    ) -> Result<FhirServer> {
+        let oidc = OidcAuth::new(
+            client_id,
+            client_secret,
+            provider_url,
+            options.oidc_scope.clone(),
+            options.oidc_auth_method,
+        )?;
+        FhirServer::new(base_url, Auth::Oidc(Box::new(oidc)), options)
+    }
+
+    /// Configure from the process environment (see [`crate::env`]).
+    pub fn from_env(no_auth: bool, options: &Options) -> Result<FhirServer> {
+        Self::from_env_with(|k| std::env::var(k).ok(), no_auth, options)
+    }
+
+    pub fn from_env_with(
+        get: impl Fn(&str) -> Option<String>,
+        no_auth: bool,
+        options: &Options,
+    ) -> Result<FhirServer> {
+        let cfg = crate::env::load(get, no_auth, options)?;
+        FhirServer::new(&cfg.base_url, cfg.auth, options)
+    }
+
+    /// The base URL without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_str
+    }
+
+    pub fn auth_mode(&self) -> AuthMode {
+        match &self.transport.auth {
+            Auth::None => AuthMode::None,
+            Auth::Basic { .. } => AuthMode::Basic,
+            Auth::Token(_) => AuthMode::Token,
+            Auth::Oidc(_) => AuthMode::Oidc,
+        }
+    }
+
+    /// How many OIDC tokens this handle fetched (0 for other modes).
+    pub async fn oidc_tokens_fetched(&self) -> u64 {
+        match &self.transport.auth {
+            Auth::Oidc(o) => o.tokens_fetched().await,
+            _ => 0,
+        }
+    }
+
+    /// Whether `url` has the same scheme, host and port as the base URL.
+    pub fn same_origin(&self, url: &Url) -> bool {
+        url.scheme() == self.base.scheme()
+            && url.host_str() == self.base.host_str()
+            && url.port_or_known_default() == self.base.port_or_known_default()
+    }
+
+    /// A path relative to the base URL (`Patient/1`, `/metadata`, `Patient?name=x`) or an absolute
+    /// URL on the same server (same origin, under the base path).
+    pub fn resolve(&self, path: &str) -> Result<Url> {
+        let path = path.trim();
+        if path.starts_with("http://") || path.starts_with("https://") {
+            let url = Url::parse(path)
+                .map_err(|e| Error::invalid(format!("URL '{path}' is invalid: {e}")))?;
+            if !self.same_origin(&url) {
+                return Err(Error::invalid(format!(
+                    "URL {}://{} is not on the configured server {}; credentials are only sent to the configured server",
+                    url.scheme(),
+                    url.host_str().unwrap_or(""),
+                    self.base_str
+                )));
+            }
+            return Ok(url);
+        }
+        if path.contains("://") {
+            return Err(Error::invalid(format!(
+                "'{path}' is neither a relative path nor an http(s) URL"
+            )));
+        }
+        if path.chars().any(|c| c.is_control()) {
+            return Err(Error::invalid("path contains control characters"));
+        }
+        let joined = format!("{}/{}", self.base_str, path.trim_start_matches('/'));
+        Url::parse(&joined)
+            .map_err(|e| Error::invalid(format!("path '{path}' does not make a valid URL: {e}")))
+    }
+
+    /// Send a request and return whatever the server answered, error statuses included.
+    pub async fn send(&self, req: Request) -> Result<Response> {
+        self.transport.send(&req).await
+    }
+
+    /// Send a request; an HTTP error status becomes an [`Error`] carrying the status and body.
+    pub async fn send_ok(&self, req: Request) -> Result<Response> {
+        let what = req.describe();
+        let resp = self.transport.send(&req).await?;
+        if resp.is_success() {
+            return Ok(resp);
+        }
+        let mut err = Error::from_status(resp.status, &what, resp.body.to_vec());
+        if resp.attempts > 1 {
+            err.message
+                .push_str(&format!(" (after {} attempts)", resp.attempts));
+        }
+        Err(err)
+    }
+
+    /// The general request call: `method` and a path (or same-server URL), an optional JSON body.
+    /// Returns the response on a 2xx status; otherwise an error with the status and body.
+    pub async fn request(&self, method: &str, path: &str, body: Option<Bytes>) -> Result<Response> {
+        let method = parse_method(method)?;
+        if let Some(b) = &body {
+            validate_json(b)?;
+        }
+        let url = self.resolve(path)?;
+        let mut req = Request::new(method, url);
+        req.body = body;
+        self.send_ok(req).await
+    }
+
+    /// `GET [base]/metadata`: the CapabilityStatement.
+    pub async fn capabilities(&self) -> Result<Bytes> {
+        let resp = self
+            .send_ok(Request::new(Method::GET, self.resolve("metadata")?))
+            .await?;
+        validate_json(&resp.body)
+            .map_err(|e| e.with_context("the server's CapabilityStatement"))?;
+        Ok(resp.body)
+    }
+}
+
+pub fn parse_method(method: &str) -> Result<Method> {
+    let m = method.trim().to_ascii_uppercase();
+    if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(Error::invalid(format!("'{method}' is not an HTTP method")));
+    }
+    Method::from_bytes(m.as_bytes())
+        .map_err(|_| Error::invalid(format!("'{method}' is not an HTTP method")))
+}
+
+/// Check that `bytes` is one well-formed JSON document, without building a tree.
+pub fn validate_json(bytes: &[u8]) -> Result<()> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map(|_| ())
+        .map_err(|e| Error::json(format!("invalid JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(base: &str) -> FhirServer {
+        FhirServer::new(base, Auth::None, &Options::default()).unwrap()
+    }
+
+    #[test]
+    fn base_url_is_validated_and_trimmed() {
+        assert_eq!(
+            server("http://h:8080/fhir/").base_url(),
+            "http://h:8080/fhir"
+        );
+        assert_eq!(server("https://h/fhir//").base_url(), "https://h/fhir");
+        assert_eq!(server("https://h").base_url(), "https://h");
+        for bad in [
+            "",
+            "h/fhir",
+            "ftp://h/fhir",
+            "http://",
+            "http://u:p@h/fhir",
+            "http://h/fhir?x=1",
+            "not a url",
+        ] {
+            let e = FhirServer::new(bad, Auth::None, &Options::default()).unwrap_err();
+            assert_eq!(
+                e.code,
+                crate::error::Code::FHIR_ERR_INVALID_ARGUMENT,
+                "{bad}"
+            );
+        }
+        let e = FhirServer::new("http://u:hunter2@h/fhir", Auth::None, &Options::default())
+            .unwrap_err();
+        assert!(!e.message.contains("hunter2"));
+    }
+
+    #[test]
+    fn paths_resolve_under_the_base() {
+        let s = server("http://h:8080/fhir");
+        assert_eq!(
+            s.resolve("Patient/1").unwrap().as_str(),
+            "http://h:8080/fhir/Patient/1"
+        );
+        assert_eq!(
+            s.resolve("/metadata").unwrap().as_str(),
+            "http://h:8080/fhir/metadata"
+        );
+        assert_eq!(
+            s.resolve("Patient?name=a%2Bb&_count=2").unwrap().as_str(),
+            "http://h:8080/fhir/Patient?name=a%2Bb&_count=2"
+        );
+        assert_eq!(
+            s.resolve("http://h:8080/fhir/Patient?_getpages=x")
+                .unwrap()
+                .as_str(),
+            "http://h:8080/fhir/Patient?_getpages=x"
+        );
+        assert!(s.resolve("http://evil:8080/fhir/Patient").is_err());
+        assert!(s.resolve("https://h:8080/fhir/Patient").is_err());
+        assert!(s.resolve("file:///etc/passwd").is_err());
+    }
+
+    #[test]
+    fn methods_are_checked() {
+        assert_eq!(parse_method("get").unwrap(), Method::GET);
+        assert!(parse_method("").is_err());
+        assert!(parse_method("GE T").is_err());
+    }
+}

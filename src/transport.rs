@@ -1,0 +1,325 @@
+//! The HTTP transport of one handle: a pooled reqwest client (headers, proxies, TLS, timeouts,
+//! gzip) plus the request loop that adds credentials, retries as configured and replays a
+//! request once after an OIDC 401 with a fresh token.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER,
+};
+use reqwest::Method;
+use url::Url;
+
+use crate::auth::Auth;
+use crate::config::{redact_url, Options, ProxyScheme, ProxySetting};
+use crate::error::{Code, Error, Result};
+use crate::retry::{parse_retry_after, RetryPolicy};
+
+pub const FHIR_JSON: &str = "application/fhir+json";
+
+pub struct Transport {
+    pub client: reqwest::Client,
+    pub auth: Auth,
+    pub retry: RetryPolicy,
+    proxies: Vec<ProxySetting>,
+}
+
+/// One request to send. The body is shared between attempts without copying.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: Method,
+    pub url: Url,
+    pub body: Option<Bytes>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Request {
+    pub fn new(method: Method, url: Url) -> Self {
+        Request {
+            method,
+            url,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// "GET /fhir/Patient" — for messages; the query string is left out (it may hold patient data).
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.method, self.url.path())
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub attempts: u32,
+}
+
+impl Response {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        Error::new(
+            Code::FHIR_ERR_IO,
+            format!("cannot read {what} {}: {e}", path.display()),
+        )
+    })
+}
+
+impl Transport {
+    pub fn build(options: &Options, auth: Auth) -> Result<Transport> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(FHIR_JSON));
+        for (name, value) in &options.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        let ua = options
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("fhir_kindling-c/{}", env!("CARGO_PKG_VERSION")));
+        let mut builder = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(ua)
+            .gzip(true)
+            .use_rustls_tls()
+            .tls_built_in_root_certs(options.use_system_roots)
+            .pool_idle_timeout(Duration::from_secs(90))
+            // Redirects are not followed: a FHIR server does not redirect API calls, and following
+            // one could carry credentials elsewhere.
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(t) = options.timeout {
+            builder = builder.timeout(t);
+        }
+        if let Some(t) = options.connect_timeout {
+            builder = builder.connect_timeout(t);
+        }
+        for path in &options.ca_files {
+            let pem = read_file(path, "CA file")?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::new(
+                    Code::FHIR_ERR_TLS,
+                    format!("CA file {} is not PEM certificates: {e}", path.display()),
+                )
+            })?;
+            if certs.is_empty() {
+                return Err(Error::new(
+                    Code::FHIR_ERR_TLS,
+                    format!("CA file {} holds no PEM certificate", path.display()),
+                ));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some((cert, key)) = &options.client_cert {
+            let mut pem = read_file(cert, "client certificate")?;
+            pem.push(b'\n');
+            pem.extend_from_slice(&read_file(key, "client key")?);
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                Error::new(
+                    Code::FHIR_ERR_TLS,
+                    format!(
+                        "client certificate {} / key {} are not a usable PEM pair: {e}",
+                        cert.display(),
+                        key.display()
+                    ),
+                )
+            })?;
+            builder = builder.identity(identity);
+        }
+        if options.insecure_skip_verify {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        for p in &options.proxies {
+            let url = p.url.as_str();
+            let proxy = match p.scheme {
+                ProxyScheme::Http => reqwest::Proxy::http(url),
+                ProxyScheme::Https => reqwest::Proxy::https(url),
+                ProxyScheme::All => reqwest::Proxy::all(url),
+            }
+            .map_err(|e| Error::invalid(format!("proxy {} rejected: {e}", redact_url(&p.url))))?;
+            builder = builder.proxy(proxy);
+        }
+        let client = builder.build().map_err(|e| {
+            Error::new(
+                Code::FHIR_ERR_TLS,
+                format!("cannot build the HTTP client: {}", chain(&e)),
+            )
+        })?;
+        Ok(Transport {
+            client,
+            auth,
+            retry: options.retry.clone(),
+            proxies: options.proxies.clone(),
+        })
+    }
+
+    fn proxy_for(&self, url: &Url) -> Option<&ProxySetting> {
+        let scheme = match url.scheme() {
+            "https" => ProxyScheme::Https,
+            _ => ProxyScheme::Http,
+        };
+        self.proxies
+            .iter()
+            .find(|p| p.scheme == scheme)
+            .or_else(|| self.proxies.iter().find(|p| p.scheme == ProxyScheme::All))
+    }
+
+    /// Send `req`, retrying and replaying as configured. Any HTTP status is returned as a
+    /// [`Response`]; only transport failures are errors.
+    pub async fn send(&self, req: &Request) -> Result<Response> {
+        let mut attempt: u32 = 1;
+        let mut refused_generation: Option<u64> = None;
+        let mut replayed = false;
+        let method_retryable = self.retry.method_retryable(req.method.as_str());
+        loop {
+            let credential = self
+                .auth
+                .credential(&self.client, refused_generation)
+                .await?;
+            let mut builder = self.client.request(req.method.clone(), req.url.clone());
+            for (name, value) in &req.headers {
+                builder = builder.header(name, value);
+            }
+            if let Some(h) = credential.header {
+                builder = builder.header(AUTHORIZATION, h);
+            }
+            if let Some(body) = &req.body {
+                if !req.headers.iter().any(|(n, _)| n == CONTENT_TYPE) {
+                    builder = builder.header(CONTENT_TYPE, FHIR_JSON);
+                }
+                builder = builder.body(body.clone());
+            }
+            let outcome = match builder.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    match resp.bytes().await {
+                        Ok(body) => Ok((status, headers, body)),
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok((status, headers, body)) => {
+                    if status == 401 && self.auth.is_oidc() && !replayed {
+                        // The token may have been revoked or expired early: fetch a newer one, once.
+                        replayed = true;
+                        refused_generation = Some(credential.generation);
+                        continue;
+                    }
+                    if method_retryable
+                        && self.retry.status_retryable(status)
+                        && attempt < self.retry.max_attempts
+                    {
+                        let retry_after = headers
+                            .get(RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                        tokio::time::sleep(self.retry.wait(attempt, retry_after, fastrand::f64()))
+                            .await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Ok(Response {
+                        status,
+                        headers,
+                        body,
+                        attempts: attempt,
+                    });
+                }
+                Err(e) => {
+                    let mut err = map_reqwest_error(e, &req.describe());
+                    let transient =
+                        matches!(err.code, Code::FHIR_ERR_CONNECT | Code::FHIR_ERR_TIMEOUT);
+                    if transient && method_retryable && attempt < self.retry.max_attempts {
+                        tokio::time::sleep(self.retry.wait(attempt, None, fastrand::f64())).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    if let Some(p) = self.proxy_for(&req.url) {
+                        if err.code == Code::FHIR_ERR_CONNECT {
+                            err.code = Code::FHIR_ERR_PROXY;
+                        }
+                        err.message
+                            .push_str(&format!(" (through proxy {})", redact_url(&p.url)));
+                    }
+                    if attempt > 1 {
+                        err.message
+                            .push_str(&format!(" (after {attempt} attempts)"));
+                    }
+                    return Err(err);
+                }
+            }
+        }
+    }
+}
+
+/// The error and all its sources, joined, for a message.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        let text = inner.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cur = inner.source();
+    }
+    s
+}
+
+/// Map a reqwest failure to a result code with a message naming what was attempted.
+pub fn map_reqwest_error(e: reqwest::Error, context: &str) -> Error {
+    let text = chain(&e);
+    let lower = text.to_ascii_lowercase();
+    let code = if e.is_timeout() || lower.contains("timed out") {
+        Code::FHIR_ERR_TIMEOUT
+    } else if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("handshake")
+        || lower.contains("unknownissuer")
+        || lower.contains("alert")
+    {
+        Code::FHIR_ERR_TLS
+    } else if e.is_connect() || e.is_request() {
+        Code::FHIR_ERR_CONNECT
+    } else if e.is_decode() || e.is_body() {
+        Code::FHIR_ERR_PROTOCOL
+    } else {
+        Code::FHIR_ERR_CONNECT
+    };
+    // reqwest puts the URL (with query) in its messages; keep ours without the query.
+    let text = match e.url() {
+        Some(u) => {
+            let mut clean = u.clone();
+            clean.set_query(None);
+            text.replace(u.as_str(), clean.as_str())
+        }
+        None => text,
+    };
+    Error::new(code, format!("{context}: {text}"))
+}

@@ -1,0 +1,251 @@
+//! The C ABI's promises, checked from Rust: NULL and non-UTF-8 arguments give codes (never a
+//! crash), outputs are written only on success, errors carry details, frees accept NULL.
+
+use std::ffi::{c_char, CStr, CString};
+use std::ptr;
+
+use fhir_kindling::error::fhir_result;
+use fhir_kindling::ffi::error::*;
+use fhir_kindling::ffi::options::*;
+use fhir_kindling::ffi::server::*;
+use fhir_kindling::ffi::*;
+use httpmock::prelude::*;
+
+fn msg(e: *const fhir_error_t) -> String {
+    unsafe {
+        CStr::from_ptr(fhir_error_message(e))
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+#[test]
+fn null_arguments_are_reported_not_crashed() {
+    unsafe {
+        let mut server: *mut fhir_server_t = ptr::null_mut();
+        let mut err: *mut fhir_error_t = ptr::null_mut();
+        let rc = fhir_server_new(ptr::null(), ptr::null(), &mut server, &mut err);
+        assert_eq!(rc, fhir_result::FHIR_ERR_NULL_ARGUMENT);
+        assert!(server.is_null(), "output untouched on failure");
+        assert_eq!(fhir_error_code(err), fhir_result::FHIR_ERR_NULL_ARGUMENT);
+        assert!(msg(err).contains("base_url"));
+        fhir_error_free(err);
+
+        let url = CString::new("http://127.0.0.1:1/fhir").unwrap();
+        assert_eq!(
+            fhir_server_new(url.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()),
+            fhir_result::FHIR_ERR_NULL_ARGUMENT
+        );
+        let mut json: *mut c_char = ptr::null_mut();
+        assert_eq!(
+            fhir_server_capabilities(ptr::null(), &mut json, ptr::null_mut(), ptr::null_mut()),
+            fhir_result::FHIR_ERR_NULL_ARGUMENT
+        );
+        assert!(json.is_null());
+        assert_eq!(
+            fhir_options_add_header(ptr::null_mut(), ptr::null(), ptr::null(), ptr::null_mut()),
+            fhir_result::FHIR_ERR_NULL_ARGUMENT
+        );
+        // Every free accepts NULL.
+        fhir_server_free(ptr::null_mut());
+        fhir_options_free(ptr::null_mut());
+        fhir_error_free(ptr::null_mut());
+        fhir_json_free(ptr::null_mut());
+        // Accessors accept NULL.
+        assert_eq!(fhir_error_http_status(ptr::null()), 0);
+        assert!(fhir_error_body(ptr::null(), ptr::null_mut()).is_null());
+        assert_eq!(
+            CStr::from_ptr(fhir_error_message(ptr::null())).to_bytes(),
+            b""
+        );
+    }
+}
+
+#[test]
+fn non_utf8_is_an_invalid_argument() {
+    unsafe {
+        let bad = [0x68u8, 0x74, 0xff, 0xfe, 0];
+        let mut server: *mut fhir_server_t = ptr::null_mut();
+        let mut err: *mut fhir_error_t = ptr::null_mut();
+        let rc = fhir_server_new(
+            bad.as_ptr() as *const c_char,
+            ptr::null(),
+            &mut server,
+            &mut err,
+        );
+        assert_eq!(rc, fhir_result::FHIR_ERR_INVALID_ARGUMENT);
+        assert!(msg(err).contains("UTF-8"));
+        assert!(server.is_null());
+        fhir_error_free(err);
+    }
+}
+
+#[test]
+fn result_strings_are_static_and_total() {
+    for code in -1..40 {
+        let s = unsafe { CStr::from_ptr(fhir_result_str(code)) };
+        assert!(!s.to_bytes().is_empty());
+    }
+    assert_eq!(
+        unsafe { CStr::from_ptr(fhir_result_str(10)) }
+            .to_str()
+            .unwrap(),
+        "not found (HTTP 404)"
+    );
+    assert_eq!(
+        unsafe { CStr::from_ptr(fhir_result_str(999)) }
+            .to_str()
+            .unwrap(),
+        "unknown result code"
+    );
+    let v = unsafe { CStr::from_ptr(fhir_version()) }.to_str().unwrap();
+    assert_eq!(v, env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn request_round_trip_and_error_details_through_the_abi() {
+    let mock = MockServer::start();
+    mock.mock(|when, then| {
+        when.method(GET)
+            .path("/fhir/Patient/1")
+            .header("x-site", "a");
+        then.status(200)
+            .body(r#"{"resourceType":"Patient","id":"1"}"#);
+    });
+    let oo = r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found","diagnostics":"gone fishing"}]}"#;
+    mock.mock(|when, then| {
+        when.path("/fhir/Patient/2");
+        then.status(404).body(oo);
+    });
+    unsafe {
+        let opts = fhir_options_new();
+        let (n, v) = (CString::new("X-Site").unwrap(), CString::new("a").unwrap());
+        assert_eq!(
+            fhir_options_add_header(opts, n.as_ptr(), v.as_ptr(), ptr::null_mut()),
+            fhir_result::FHIR_OK
+        );
+        let url = CString::new(mock.url("/fhir/")).unwrap();
+        let mut server: *mut fhir_server_t = ptr::null_mut();
+        assert_eq!(
+            fhir_server_new(url.as_ptr(), opts, &mut server, ptr::null_mut()),
+            fhir_result::FHIR_OK
+        );
+        fhir_options_free(opts); // the handle keeps its own copy
+        assert_eq!(
+            CStr::from_ptr(fhir_server_base_url(server))
+                .to_str()
+                .unwrap(),
+            mock.url("/fhir")
+        );
+
+        let (get, p1, p2) = (
+            CString::new("GET").unwrap(),
+            CString::new("Patient/1").unwrap(),
+            CString::new("Patient/2").unwrap(),
+        );
+        let mut status = 0u16;
+        let mut body: *mut c_char = ptr::null_mut();
+        let mut len = 0usize;
+        let rc = fhir_server_request(
+            server,
+            get.as_ptr(),
+            p1.as_ptr(),
+            ptr::null(),
+            0,
+            &mut status,
+            &mut body,
+            &mut len,
+            ptr::null_mut(),
+        );
+        assert_eq!(rc, fhir_result::FHIR_OK);
+        assert_eq!(status, 200);
+        assert_eq!(
+            CStr::from_ptr(body).to_bytes(),
+            br#"{"resourceType":"Patient","id":"1"}"#
+        );
+        assert_eq!(len, 35);
+        fhir_json_free(body);
+
+        let mut body: *mut c_char = ptr::null_mut();
+        let mut err: *mut fhir_error_t = ptr::null_mut();
+        let rc = fhir_server_request(
+            server,
+            get.as_ptr(),
+            p2.as_ptr(),
+            ptr::null(),
+            0,
+            ptr::null_mut(),
+            &mut body,
+            ptr::null_mut(),
+            &mut err,
+        );
+        assert_eq!(rc, fhir_result::FHIR_ERR_NOT_FOUND);
+        assert!(body.is_null());
+        assert_eq!(fhir_error_http_status(err), 404);
+        let mut blen = 0usize;
+        let b = fhir_error_body(err, &mut blen);
+        assert_eq!(
+            std::slice::from_raw_parts(b as *const u8, blen),
+            oo.as_bytes()
+        );
+        assert!(msg(err).contains("gone fishing"));
+        fhir_error_free(err);
+
+        // A body pointer that is NULL with a length is refused before anything is sent.
+        let post = CString::new("POST").unwrap();
+        let rc = fhir_server_request(
+            server,
+            post.as_ptr(),
+            p1.as_ptr(),
+            ptr::null(),
+            5,
+            ptr::null_mut(),
+            &mut body,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        );
+        assert_eq!(rc, fhir_result::FHIR_ERR_NULL_ARGUMENT);
+        fhir_server_free(server);
+    }
+}
+
+#[test]
+fn option_setters_validate() {
+    unsafe {
+        let o = fhir_options_new();
+        let mut err: *mut fhir_error_t = ptr::null_mut();
+        assert_eq!(
+            fhir_options_set_retry_jitter(o, 0.9, &mut err),
+            fhir_result::FHIR_ERR_INVALID_ARGUMENT
+        );
+        assert!(msg(err).contains("jitter"));
+        fhir_error_free(err);
+        assert_eq!(
+            fhir_options_set_max_attempts(o, 0, ptr::null_mut()),
+            fhir_result::FHIR_ERR_INVALID_ARGUMENT
+        );
+        let codes = [503u16, 504];
+        assert_eq!(
+            fhir_options_set_retry_status_codes(o, codes.as_ptr(), 2, ptr::null_mut()),
+            fhir_result::FHIR_OK
+        );
+        assert_eq!(
+            fhir_options_set_retry_status_codes(o, ptr::null(), 2, ptr::null_mut()),
+            fhir_result::FHIR_ERR_NULL_ARGUMENT
+        );
+        let m = CString::new("get, post").unwrap();
+        assert_eq!(
+            fhir_options_set_retryable_methods(o, m.as_ptr(), ptr::null_mut()),
+            fhir_result::FHIR_OK
+        );
+        let (s, u) = (
+            CString::new("gopher").unwrap(),
+            CString::new("http://127.0.0.1:3128").unwrap(),
+        );
+        assert_eq!(
+            fhir_options_set_proxy(o, s.as_ptr(), u.as_ptr(), ptr::null_mut()),
+            fhir_result::FHIR_ERR_INVALID_ARGUMENT
+        );
+        fhir_options_free(o);
+    }
+}
