@@ -37,6 +37,9 @@
 // Patch version of the library.
 #define FHIR_KINDLING_VERSION_PATCH 0
 
+// Default resources per transaction in `create_all` (some servers refuse larger Bundles).
+#define DEFAULT_BATCH_SIZE 500
+
 // Result code of every fallible call. `FHIR_OK` (0) means success.
 //
 // The numeric values are part of the ABI: they are only ever added, never renumbered.
@@ -91,16 +94,35 @@ typedef struct fhir_error_t fhir_error_t;
 // Not thread-safe: do not change one options object from two threads at once.
 typedef struct fhir_options_t fhir_options_t;
 
+// A search query under construction. Not thread-safe; free with `fhir_query_free`.
+typedef struct fhir_query_t fhir_query_t;
+
 // A connection to one FHIR server: base URL, auth mode, options, a connection pool and (for
 // OIDC) a token cache. Thread-safe: one handle may be used by many threads at once; only
 // `fhir_server_free` must not race with other calls on the same handle.
 typedef struct fhir_server_t fhir_server_t;
 
+// Called once per page by `fhir_search_pages`, on the caller's thread. `page_json` is the
+// page's Bundle (NUL-terminated, `len` bytes), borrowed until the callback returns. Return 0 to
+// go on, non-zero to stop. May call the library (also on the same handle); must not unwind
+// (no C++ exception or longjmp through it).
+typedef int (*fhir_page_callback)(const char *page_json, size_t len, void *user_data);
+
+// Called once per resource by `fhir_search_resources`, on the caller's thread. `resource_json`
+// (NUL-terminated, `len` bytes) and `search_mode` ("match", "include" or "outcome") are borrowed
+// until the callback returns. Return 0 to go on, non-zero to stop. Same rules as
+// `fhir_page_callback`.
+typedef int (*fhir_resource_callback)(const char *resource_json,
+                                      size_t len,
+                                      const char *search_mode,
+                                      void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
-// Free a JSON buffer returned by this library. NULL is ignored.
+// Free a buffer returned by this library: any JSON and any string (`*json_out`, `*body_out`,
+// `*next_url_out`, `*query_out`). NULL is ignored. Do not use `free()` on them.
 //
 // # Safety
 // `json` is NULL or a buffer returned by this library and not yet freed.
@@ -145,6 +167,245 @@ const char *fhir_error_body(const fhir_error_t *error, size_t *len_out);
 // # Safety
 // `error` is NULL or an error from this library not yet freed.
 void fhir_error_free(fhir_error_t *error);
+
+// Read `Type/id` or `Type/id/_history/vid`. `FHIR_ERR_NOT_FOUND` (404) and `FHIR_ERR_GONE`
+// (410, deleted) have their own codes. On success `*json_out` is the resource (free with
+// `fhir_json_free`), `*len_out` (if not NULL) its length.
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_resource_read(const fhir_server_t *server,
+                               const char *reference,
+                               char **json_out,
+                               size_t *len_out,
+                               fhir_error_t **error_out);
+
+// Read `count` references in one batch request. `*json_out` is a JSON array in the same order,
+// each item `{"reference":..., "status":200, "resource":{...}}` or, for one that failed,
+// `{"reference":..., "status":404, "outcome":{...}}` — a missing resource does not fail the call.
+//
+// # Safety
+// `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
+fhir_result fhir_resource_read_many(const fhir_server_t *server,
+                                    const char *const *references,
+                                    size_t count,
+                                    char **json_out,
+                                    size_t *len_out,
+                                    fhir_error_t **error_out);
+
+// Create (POST) a resource given as JSON (`json_len` bytes). `*json_out` is the created
+// resource with its server-assigned id and `meta.versionId` (asked with
+// `Prefer: return=representation`; read from `Location` if the server does not return it).
+// `if_none_exist` (may be NULL) makes it a conditional create: search parameters such as
+// "identifier=http://sys%7C123"; when a resource matches, nothing is created and the existing
+// one is returned.
+//
+// # Safety
+// `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+fhir_result fhir_resource_create(const fhir_server_t *server,
+                                 const char *json,
+                                 size_t json_len,
+                                 const char *if_none_exist,
+                                 char **json_out,
+                                 size_t *len_out,
+                                 fhir_error_t **error_out);
+
+// Create many resources: `json` is a JSON array of resources or a Bundle (its entries'
+// resources and `fullUrl`s are used, so `urn:uuid:` references between entries of one batch
+// resolve). They are sent as transaction Bundles of `batch_size` resources (0 → 500).
+// `*json_out` is `{"created":["Patient/1",...],"batches":n}` in input order. On failure the
+// message names the failed batch, its input items and how many earlier items were committed;
+// the error body is the server's OperationOutcome.
+//
+// # Safety
+// `json` points to `json_len` bytes; other pointers NULL or valid.
+fhir_result fhir_resource_create_all(const fhir_server_t *server,
+                                     const char *json,
+                                     size_t json_len,
+                                     size_t batch_size,
+                                     char **json_out,
+                                     size_t *len_out,
+                                     fhir_error_t **error_out);
+
+// Update (PUT `Type/id`) a resource given as JSON with its `id`. `if_match` (may be NULL) is
+// the expected current version ("3" or `W/"3"`): if the server's version differs the update is
+// refused with `FHIR_ERR_CONFLICT`. `*json_out` is the updated resource.
+//
+// # Safety
+// `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+fhir_result fhir_resource_update(const fhir_server_t *server,
+                                 const char *json,
+                                 size_t json_len,
+                                 const char *if_match,
+                                 char **json_out,
+                                 size_t *len_out,
+                                 fhir_error_t **error_out);
+
+// Conditional update (PUT `Type?condition`): `condition` is percent-encoded search parameters
+// ("identifier=http://sys%7C123", optionally prefixed by "Type?"). The server updates the one
+// match or creates the resource; several matches give `FHIR_ERR_CONFLICT` (412).
+//
+// # Safety
+// `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+fhir_result fhir_resource_update_conditional(const fhir_server_t *server,
+                                             const char *json,
+                                             size_t json_len,
+                                             const char *condition,
+                                             char **json_out,
+                                             size_t *len_out,
+                                             fhir_error_t **error_out);
+
+// Delete `Type/id`.
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_resource_delete(const fhir_server_t *server,
+                                 const char *reference,
+                                 fhir_error_t **error_out);
+
+// Delete `count` references in one batch. `*json_out` is a JSON array of per-reference results
+// (`{"reference","status","outcome"?}`) in the same order.
+//
+// # Safety
+// `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
+fhir_result fhir_resource_delete_many(const fhir_server_t *server,
+                                      const char *const *references,
+                                      size_t count,
+                                      char **json_out,
+                                      size_t *len_out,
+                                      fhir_error_t **error_out);
+
+// Conditional delete (DELETE `Type?params`): `query` such as "Patient?identifier=sys%7C1".
+// Parameters are required. Whether several matches are deleted depends on the server.
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_resource_delete_by_query(const fhir_server_t *server,
+                                          const char *query,
+                                          fhir_error_t **error_out);
+
+// Send a caller-built Bundle of type `transaction` or `batch`; `*json_out` is the server's
+// response Bundle. A failed transaction gives the matching code and the OperationOutcome.
+//
+// # Safety
+// `json` points to `json_len` bytes; other pointers NULL or valid.
+fhir_result fhir_bundle_send(const fhir_server_t *server,
+                             const char *json,
+                             size_t json_len,
+                             char **json_out,
+                             size_t *len_out,
+                             fhir_error_t **error_out);
+
+// Search and follow every `next` link: `*json_out` is one `searchset` Bundle holding every
+// entry in server order (included resources too), `total` = number of matches. `query` is
+// "Type?params" (percent-encoded; see `fhir_query_build`) or a same-server URL.
+// For huge results prefer `fhir_search_pages` / `fhir_search_resources` (bounded memory).
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_search_all(const fhir_server_t *server,
+                            const char *query,
+                            char **json_out,
+                            size_t *len_out,
+                            fhir_error_t **error_out);
+
+// Search for at most `limit` matching resources; paging stops once they are collected.
+// Same output as `fhir_search_all`.
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_search_limit(const fhir_server_t *server,
+                              const char *query,
+                              uint64_t limit,
+                              char **json_out,
+                              size_t *len_out,
+                              fhir_error_t **error_out);
+
+// The first page of a search, as the server sent it.
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_search_first(const fhir_server_t *server,
+                              const char *query,
+                              char **json_out,
+                              size_t *len_out,
+                              fhir_error_t **error_out);
+
+// The number of matches of a search (`_summary=count`), in `*count_out`.
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_search_count(const fhir_server_t *server,
+                              const char *query,
+                              uint64_t *count_out,
+                              fhir_error_t **error_out);
+
+// Stream a search page by page: `callback` gets each page's Bundle on the caller's thread, one
+// page in memory at a time; it returns non-zero to stop. On success `*next_url_out` (if not
+// NULL) is the absolute URL of the page after the last one handed over (pass it as `query` to
+// resume; free with `fhir_json_free`), or NULL when the search is exhausted.
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_page_callback`.
+fhir_result fhir_search_pages(const fhir_server_t *server,
+                              const char *query,
+                              fhir_page_callback callback,
+                              void *user_data,
+                              char **next_url_out,
+                              fhir_error_t **error_out);
+
+// Stream a search resource by resource: `callback` gets each entry's resource and its search
+// mode, on the caller's thread, one page in memory at a time; non-zero stops. `*next_url_out` as
+// in `fhir_search_pages` (when stopped mid-page, resuming starts at the following page).
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_resource_callback`.
+fhir_result fhir_search_resources(const fhir_server_t *server,
+                                  const char *query,
+                                  fhir_resource_callback callback,
+                                  void *user_data,
+                                  char **next_url_out,
+                                  fhir_error_t **error_out);
+
+// History of the whole server (`target` NULL or ""), a type ("Patient") or a resource
+// ("Patient/1"): one `history` Bundle of every page, or at most `limit` entries (0 = all).
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_history(const fhir_server_t *server,
+                         const char *target,
+                         uint64_t limit,
+                         char **json_out,
+                         size_t *len_out,
+                         fhir_error_t **error_out);
+
+// Run an operation: `name` such as "$everything" or "$validate" (optionally with a
+// percent-encoded query, "$everything?_count=50"), at system level (`target` NULL or ""), type
+// level ("Patient") or instance level ("Patient/1"); `method` "GET" or "POST". With POST,
+// `parameters` (a Parameters resource, `parameters_len` bytes; NULL sends an empty one) is the
+// body. `*json_out` is the answer (a Bundle, a resource or an OperationOutcome).
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated; `parameters` points to `parameters_len` bytes.
+fhir_result fhir_operation(const fhir_server_t *server,
+                           const char *target,
+                           const char *name,
+                           const char *method,
+                           const char *parameters,
+                           size_t parameters_len,
+                           char **json_out,
+                           size_t *len_out,
+                           fhir_error_t **error_out);
+
+// A summary of the server's content: `{"total":N,"resources":{"Patient":12,...}}` for every
+// resource type of the CapabilityStatement that has resources, counted in one batch.
+//
+// # Safety
+// Pointers are NULL or valid.
+fhir_result fhir_server_summary(const fhir_server_t *server,
+                                char **json_out,
+                                size_t *len_out,
+                                fhir_error_t **error_out);
 
 // New options with the defaults: no extra headers, proxies from the environment
 // (`HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`) unless set here, a 60 s request timeout, a 10 s connect
@@ -319,6 +580,103 @@ fhir_result fhir_options_set_oidc_auth_method(fhir_options_t *options,
 fhir_result fhir_options_set_allow_foreign_links(fhir_options_t *options,
                                                  bool allow,
                                                  fhir_error_t **error_out);
+
+// A new query for `resource_type` ("Patient"; "" for a system-wide search).
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_query_new(const char *resource_type,
+                           fhir_query_t **query_out,
+                           fhir_error_t **error_out);
+
+// Free a query. NULL is ignored.
+//
+// # Safety
+// `query` is NULL or from `fhir_query_new` and not yet freed.
+void fhir_query_free(fhir_query_t *query);
+
+// Add `field=value`. `op` may be NULL, a value prefix ("eq", "ne", "gt", "lt", "ge", "le",
+// "sa", "eb", "ap": `birthdate=gt2000`) or a modifier starting with ':' (":exact", ":missing",
+// ":contains": `name:exact=Eve`). `value` is given plain (not encoded): `+`, `|`, spaces are
+// encoded here; commas are kept (they mean OR in FHIR).
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_query_where(fhir_query_t *query,
+                             const char *field,
+                             const char *op,
+                             const char *value,
+                             fhir_error_t **error_out);
+
+// Add any parameter `name=value` (value encoded here).
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_query_param(fhir_query_t *query,
+                             const char *name,
+                             const char *value,
+                             fhir_error_t **error_out);
+
+// `_include=target` (or `_include:iterate` when `iterate`), e.g. "Observation:subject".
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_query_include(fhir_query_t *query,
+                               const char *target,
+                               bool iterate,
+                               fhir_error_t **error_out);
+
+// `_revinclude=target` (or `_revinclude:iterate`), e.g. "Observation:subject".
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_query_revinclude(fhir_query_t *query,
+                                  const char *target,
+                                  bool iterate,
+                                  fhir_error_t **error_out);
+
+// `_has:chain=value`, e.g. chain "Observation:patient:code", value "http://loinc.org|8867-4".
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_query_has(fhir_query_t *query,
+                           const char *chain,
+                           const char *value,
+                           fhir_error_t **error_out);
+
+// `_sort=fields` (e.g. "-birthdate,name").
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_query_sort(fhir_query_t *query, const char *fields, fhir_error_t **error_out);
+
+// `_elements=fields` (e.g. "id,name").
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_query_elements(fhir_query_t *query, const char *fields, fhir_error_t **error_out);
+
+// `_summary=mode`: "true", "false", "text", "data" or "count".
+//
+// # Safety
+// Pointers are NULL or valid; strings NUL-terminated.
+fhir_result fhir_query_summary(fhir_query_t *query, const char *mode, fhir_error_t **error_out);
+
+// `_count=n` (page size; replaces an earlier one).
+//
+// # Safety
+// Pointers are NULL or valid.
+fhir_result fhir_query_count(fhir_query_t *query, uint32_t n, fhir_error_t **error_out);
+
+// The query as a string for the search calls ("Patient?birthdate=gt2000&_count=50"):
+// `*query_out` is new (free with `fhir_json_free`), `*len_out` (if not NULL) its length.
+//
+// # Safety
+// Pointers are NULL or valid.
+fhir_result fhir_query_build(const fhir_query_t *query,
+                             char **query_out,
+                             size_t *len_out,
+                             fhir_error_t **error_out);
 
 // Connect without authentication. `base_url` must be http(s), e.g. "https://host/fhir"; a
 // trailing slash is removed. `options` may be NULL (defaults) and is copied.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod ffi;
+pub mod ops;
 pub mod retry;
 pub mod runtime;
 pub mod server;

@@ -177,7 +177,11 @@ impl FhirServer {
         if path.chars().any(|c| c.is_control()) {
             return Err(Error::invalid("path contains control characters"));
         }
-        let joined = format!("{}/{}", self.base_str, path.trim_start_matches('/'));
+        let rest = path.trim_start_matches('/');
+        if rest.is_empty() {
+            return Ok(self.base.clone());
+        }
+        let joined = format!("{}/{}", self.base_str, rest);
         Url::parse(&joined)
             .map_err(|e| Error::invalid(format!("path '{path}' does not make a valid URL: {e}")))
     }

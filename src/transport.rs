@@ -32,6 +32,8 @@ pub struct Request {
     pub url: Url,
     pub body: Option<Bytes>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Send without credentials (a paging link to another server the caller allowed).
+    pub anonymous: bool,
 }
 
 impl Request {
@@ -41,6 +43,7 @@ impl Request {
             url,
             body: None,
             headers: Vec::new(),
+            anonymous: false,
         }
     }
 
@@ -224,7 +227,7 @@ impl Transport {
             };
             match outcome {
                 Ok((status, headers, body)) => {
-                    if status == 401 && self.auth.is_oidc() && !replayed {
+                    if status == 401 && self.auth.is_oidc() && !replayed && !req.anonymous {
                         // The token may have been revoked or expired early: fetch a newer one, once.
                         replayed = true;
                         refused_generation = Some(credential.generation);

@@ -10,7 +10,9 @@
 #![allow(non_camel_case_types)]
 
 pub mod error;
+pub mod ops;
 pub mod options;
+pub mod query;
 pub mod server;
 
 use std::ffi::{c_char, CStr};
@@ -136,7 +138,8 @@ pub(crate) unsafe fn write_json(
     Ok(())
 }
 
-/// Free a JSON buffer returned by this library. NULL is ignored.
+/// Free a buffer returned by this library: any JSON and any string (`*json_out`, `*body_out`,
+/// `*next_url_out`, `*query_out`). NULL is ignored. Do not use `free()` on them.
 ///
 /// # Safety
 /// `json` is NULL or a buffer returned by this library and not yet freed.

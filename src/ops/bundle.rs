@@ -1,0 +1,265 @@
+//! Raw-JSON Bundle handling: parse a page's links, total and entries as slices of the server's
+//! bytes; build Bundles by concatenating slices.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+
+#[derive(Deserialize)]
+struct PageView<'a> {
+    #[serde(rename = "resourceType")]
+    resource_type: Option<String>,
+    #[serde(rename = "type")]
+    bundle_type: Option<String>,
+    total: Option<u64>,
+    #[serde(default)]
+    link: Vec<LinkView>,
+    #[serde(borrow, default)]
+    entry: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct LinkView {
+    relation: Option<String>,
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct EntryView<'a> {
+    #[serde(borrow)]
+    pub resource: Option<&'a RawValue>,
+    #[serde(rename = "fullUrl")]
+    pub full_url: Option<String>,
+    pub search: Option<SearchView>,
+    pub response: Option<ResponseView>,
+}
+
+#[derive(Deserialize)]
+pub struct SearchView {
+    pub mode: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ResponseView {
+    pub status: Option<String>,
+    pub location: Option<String>,
+    pub etag: Option<String>,
+    #[serde(rename = "lastModified")]
+    pub last_modified: Option<String>,
+    pub outcome: Option<Box<RawValue>>,
+}
+
+/// A Bundle parsed shallowly: entries stay raw.
+pub struct Page<'a> {
+    pub bundle_type: Option<String>,
+    pub total: Option<u64>,
+    pub next: Option<String>,
+    pub entries: Vec<&'a RawValue>,
+}
+
+pub fn parse_page(body: &[u8]) -> Result<Page<'_>> {
+    let view: PageView = serde_json::from_slice(body)
+        .map_err(|e| Error::json(format!("the server's answer is not a valid Bundle: {e}")))?;
+    if view.resource_type.as_deref() != Some("Bundle") {
+        return Err(Error::protocol(format!(
+            "expected a Bundle, the server answered with resourceType {}",
+            view.resource_type.as_deref().unwrap_or("(none)")
+        )));
+    }
+    let next = view
+        .link
+        .into_iter()
+        .find(|l| l.relation.as_deref() == Some("next"))
+        .and_then(|l| l.url)
+        .filter(|u| !u.is_empty());
+    Ok(Page {
+        bundle_type: view.bundle_type,
+        total: view.total,
+        next,
+        entries: view.entry,
+    })
+}
+
+pub fn entry_view(entry: &RawValue) -> Result<EntryView<'_>> {
+    serde_json::from_str(entry.get())
+        .map_err(|e| Error::json(format!("a Bundle entry is malformed: {e}")))
+}
+
+/// Whether a searchset entry is a match (no mode counts as a match).
+pub fn is_match(view: &EntryView) -> bool {
+    view.search
+        .as_ref()
+        .and_then(|s| s.mode.as_deref())
+        .is_none_or(|m| m == "match")
+}
+
+#[derive(Deserialize)]
+struct TypeView {
+    #[serde(rename = "resourceType")]
+    resource_type: Option<String>,
+    id: Option<String>,
+}
+
+/// `(resourceType, id)` of a resource given as raw JSON.
+pub fn type_and_id(resource: &str) -> Result<(String, Option<String>)> {
+    let v: TypeView = serde_json::from_str(resource)
+        .map_err(|e| Error::json(format!("invalid resource JSON: {e}")))?;
+    let t = v
+        .resource_type
+        .filter(|t| crate::ops::reference::valid_type(t))
+        .ok_or_else(|| Error::invalid("the resource has no valid resourceType"))?;
+    Ok((t, v.id))
+}
+
+/// A JSON string literal for `s`.
+pub fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+/// A random RFC 4122 version-4 UUID, for `urn:uuid:` fullUrls.
+pub fn uuid_v4() -> String {
+    let mut b: [u8; 16] = fastrand::u128(..).to_le_bytes();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Builds a Bundle by appending raw entries.
+pub struct BundleWriter {
+    entries: Vec<u8>,
+    count: usize,
+}
+
+impl BundleWriter {
+    pub fn new() -> Self {
+        BundleWriter {
+            entries: Vec::new(),
+            count: 0,
+        }
+    }
+
+    pub fn with_capacity(bytes: usize) -> Self {
+        BundleWriter {
+            entries: Vec::with_capacity(bytes),
+            count: 0,
+        }
+    }
+
+    pub fn push_raw(&mut self, entry: &str) {
+        if self.count > 0 {
+            self.entries.push(b',');
+        }
+        self.entries.extend_from_slice(entry.as_bytes());
+        self.count += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// `{"resourceType":"Bundle","type":<type>,[total,][link,]"entry":[...]}`
+    pub fn finish(self, bundle_type: &str, total: Option<u64>, self_link: Option<&str>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.entries.len() + 256);
+        out.extend_from_slice(b"{\"resourceType\":\"Bundle\",\"type\":");
+        out.extend_from_slice(json_str(bundle_type).as_bytes());
+        if let Some(t) = total {
+            out.extend_from_slice(format!(",\"total\":{t}").as_bytes());
+        }
+        if let Some(l) = self_link {
+            out.extend_from_slice(
+                format!(
+                    ",\"link\":[{{\"relation\":\"self\",\"url\":{}}}]",
+                    json_str(l)
+                )
+                .as_bytes(),
+            );
+        }
+        out.extend_from_slice(b",\"entry\":[");
+        out.extend_from_slice(&self.entries);
+        out.extend_from_slice(b"]}");
+        out
+    }
+}
+
+impl Default for BundleWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The HTTP status code at the start of a Bundle `response.status` ("201 Created" → 201).
+pub fn status_code(status: &str) -> Option<u16> {
+    status.split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_links_total_and_raw_entries() {
+        let body = br#"{"resourceType":"Bundle","type":"searchset","total":3,
+            "link":[{"relation":"self","url":"s"},{"relation":"next","url":"http://h/fhir?_getpages=x"}],
+            "entry":[{"resource":{"resourceType":"Patient","id":"1"},"search":{"mode":"match"}},
+                     {"resource":{"resourceType":"Practitioner","id":"2"},"search":{"mode":"include"}}]}"#;
+        let p = parse_page(body).unwrap();
+        assert_eq!(p.total, Some(3));
+        assert_eq!(p.next.as_deref(), Some("http://h/fhir?_getpages=x"));
+        assert_eq!(p.entries.len(), 2);
+        let e0 = entry_view(p.entries[0]).unwrap();
+        assert!(is_match(&e0));
+        assert_eq!(
+            e0.resource.unwrap().get(),
+            r#"{"resourceType":"Patient","id":"1"}"#
+        );
+        assert!(!is_match(&entry_view(p.entries[1]).unwrap()));
+    }
+
+    #[test]
+    fn refuses_non_bundles() {
+        assert_eq!(
+            parse_page(br#"{"resourceType":"Patient"}"#)
+                .unwrap_err()
+                .code,
+            crate::error::Code::FHIR_ERR_PROTOCOL
+        );
+        assert_eq!(
+            parse_page(b"<html>").unwrap_err().code,
+            crate::error::Code::FHIR_ERR_JSON
+        );
+    }
+
+    #[test]
+    fn writes_valid_bundles() {
+        let mut w = BundleWriter::new();
+        w.push_raw(r#"{"resource":{"resourceType":"Patient"}}"#);
+        w.push_raw(r#"{"resource":{"resourceType":"Patient","id":"2"}}"#);
+        let out = w.finish("searchset", Some(2), Some("http://h/fhir/Patient?a=\"b\""));
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["total"], 2);
+        assert_eq!(v["entry"].as_array().unwrap().len(), 2);
+        assert_eq!(v["link"][0]["url"], "http://h/fhir/Patient?a=\"b\"");
+    }
+
+    #[test]
+    fn uuids_are_v4() {
+        let u = uuid_v4();
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
+        assert_ne!(uuid_v4(), u);
+    }
+}

@@ -1,0 +1,380 @@
+//! Bundles sent to the server: caller-built transactions and batches, `get_many` and
+//! `delete_many` as one batch, `create_all` split into transactions of `batch_size`, and the
+//! capabilities summary (resource counts) as one batch.
+
+use bytes::Bytes;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+use crate::ops::bundle::{
+    entry_view, json_str, parse_page, status_code, type_and_id, uuid_v4, BundleWriter,
+};
+use crate::ops::reference::{from_location, Reference};
+use crate::server::FhirServer;
+use crate::transport::Request;
+
+/// Default resources per transaction in `create_all` (some servers refuse larger Bundles).
+pub const DEFAULT_BATCH_SIZE: usize = 500;
+
+#[derive(Deserialize)]
+struct InputBundle<'a> {
+    #[serde(rename = "resourceType")]
+    resource_type: Option<String>,
+    #[serde(rename = "type")]
+    bundle_type: Option<String>,
+    #[serde(borrow, default)]
+    entry: Vec<InputEntry<'a>>,
+}
+
+#[derive(Deserialize)]
+struct InputEntry<'a> {
+    #[serde(rename = "fullUrl")]
+    full_url: Option<String>,
+    #[serde(borrow)]
+    resource: Option<&'a RawValue>,
+}
+
+/// One resource of a `create_all` input: its JSON, type and fullUrl (if the caller gave one).
+struct Item<'a> {
+    json: &'a str,
+    resource_type: String,
+    full_url: Option<String>,
+}
+
+fn parse_items(input: &[u8]) -> Result<Vec<Item<'_>>> {
+    let text = std::str::from_utf8(input).map_err(|_| Error::json("the input is not UTF-8"))?;
+    let first = text.trim_start().as_bytes().first().copied();
+    let raw: Vec<(Option<String>, &RawValue)> = match first {
+        Some(b'[') => serde_json::from_str::<Vec<&RawValue>>(text)
+            .map_err(|e| Error::json(format!("invalid JSON array of resources: {e}")))?
+            .into_iter()
+            .map(|r| (None, r))
+            .collect(),
+        Some(b'{') => {
+            let b: InputBundle = serde_json::from_str(text)
+                .map_err(|e| Error::json(format!("invalid Bundle: {e}")))?;
+            if b.resource_type.as_deref() != Some("Bundle") {
+                return Err(Error::invalid(
+                    "the input must be a JSON array of resources or a Bundle",
+                ));
+            }
+            let _ = b.bundle_type;
+            b.entry
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    e.resource
+                        .map(|r| (e.full_url, r))
+                        .ok_or_else(|| Error::invalid(format!("Bundle entry {i} has no resource")))
+                })
+                .collect::<Result<_>>()?
+        }
+        _ => {
+            return Err(Error::json(
+                "the input must be a JSON array of resources or a Bundle",
+            ))
+        }
+    };
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, (full_url, r))| {
+            let (resource_type, _) =
+                type_and_id(r.get()).map_err(|e| e.with_context(&format!("item {i}")))?;
+            Ok(Item {
+                json: r.get(),
+                resource_type,
+                full_url,
+            })
+        })
+        .collect()
+}
+
+/// Result of one entry of a batch answer, in the caller's order.
+fn entry_result(reference: &str, entry: &RawValue) -> Result<String> {
+    let view = entry_view(entry)?;
+    let status_text = view
+        .response
+        .as_ref()
+        .and_then(|r| r.status.clone())
+        .unwrap_or_default();
+    let status = status_code(&status_text).unwrap_or(0);
+    let mut out = format!(
+        "{{\"reference\":{},\"status\":{status}",
+        json_str(reference)
+    );
+    if let Some(res) = view.resource {
+        out.push_str(",\"resource\":");
+        out.push_str(res.get());
+    }
+    if let Some(outcome) = view.response.as_ref().and_then(|r| r.outcome.as_ref()) {
+        out.push_str(",\"outcome\":");
+        out.push_str(outcome.get());
+    }
+    out.push('}');
+    Ok(out)
+}
+
+impl FhirServer {
+    /// POST a caller-built `transaction` or `batch` Bundle to the base URL; returns the response Bundle.
+    pub async fn send_bundle(&self, bundle: &[u8]) -> Result<Bytes> {
+        let page = parse_page(bundle).map_err(|e| e.with_context("the Bundle to send"))?;
+        match page.bundle_type.as_deref() {
+            Some("transaction") | Some("batch") => {}
+            other => {
+                return Err(Error::invalid(format!(
+                    "a Bundle to send must be of type transaction or batch, not {}",
+                    other.unwrap_or("(none)")
+                )))
+            }
+        }
+        let req =
+            Request::new(Method::POST, self.resolve("")?).body(Bytes::copy_from_slice(bundle));
+        let resp = self.send_ok(req).await?;
+        parse_page(&resp.body).map_err(|e| e.with_context("the server's answer to the Bundle"))?;
+        Ok(resp.body)
+    }
+
+    async fn batch_of(&self, requests: &[(&str, String)]) -> Result<Bytes> {
+        let mut w = BundleWriter::with_capacity(requests.len() * 64);
+        for (method, url) in requests {
+            w.push_raw(&format!(
+                "{{\"request\":{{\"method\":\"{method}\",\"url\":{}}}}}",
+                json_str(url)
+            ));
+        }
+        let body = w.finish("batch", None, None);
+        let resp = self
+            .send_ok(Request::new(Method::POST, self.resolve("")?).body(body))
+            .await?;
+        Ok(resp.body)
+    }
+
+    /// Answer entries of a batch, checked to match the request count.
+    fn batch_entries<'b>(body: &'b [u8], expected: usize) -> Result<Vec<&'b RawValue>> {
+        let page = parse_page(body)?;
+        if page.entries.len() != expected {
+            return Err(Error::protocol(format!(
+                "the batch answer has {} entries for {expected} requests",
+                page.entries.len()
+            )));
+        }
+        Ok(page.entries)
+    }
+
+    /// Read many references in one batch. Returns a JSON array in the caller's order, each item
+    /// `{"reference", "status", "resource"?, "outcome"?}`: a missing resource is reported in its
+    /// item (status 404), not as a failure of the call.
+    pub async fn read_many(&self, references: &[&str]) -> Result<Vec<u8>> {
+        let refs: Vec<Reference> = references
+            .iter()
+            .map(|r| Reference::parse(r))
+            .collect::<Result<_>>()?;
+        if refs.is_empty() {
+            return Ok(b"[]".to_vec());
+        }
+        let reqs: Vec<(&str, String)> = refs.iter().map(|r| ("GET", r.full_path())).collect();
+        let body = self.batch_of(&reqs).await?;
+        let entries = Self::batch_entries(&body, refs.len())?;
+        let items: Vec<String> = refs
+            .iter()
+            .zip(entries)
+            .map(|(r, e)| entry_result(&r.full_path(), e))
+            .collect::<Result<_>>()?;
+        Ok(format!("[{}]", items.join(",")).into_bytes())
+    }
+
+    /// Delete many references in one batch; a JSON array of per-reference results as `read_many`.
+    pub async fn delete_many(&self, references: &[&str]) -> Result<Vec<u8>> {
+        let refs: Vec<Reference> = references
+            .iter()
+            .map(|r| Reference::parse(r))
+            .collect::<Result<_>>()?;
+        if let Some(r) = refs.iter().find(|r| r.version.is_some()) {
+            return Err(Error::invalid(format!(
+                "delete takes Type/id, not a version: {}",
+                r.full_path()
+            )));
+        }
+        if refs.is_empty() {
+            return Ok(b"[]".to_vec());
+        }
+        let reqs: Vec<(&str, String)> = refs.iter().map(|r| ("DELETE", r.path())).collect();
+        let body = self.batch_of(&reqs).await?;
+        let entries = Self::batch_entries(&body, refs.len())?;
+        let items: Vec<String> = refs
+            .iter()
+            .zip(entries)
+            .map(|(r, e)| entry_result(&r.path(), e))
+            .collect::<Result<_>>()?;
+        Ok(format!("[{}]", items.join(",")).into_bytes())
+    }
+
+    /// Create every resource of `input` (a JSON array of resources, or a Bundle whose entries'
+    /// resources are taken, with their `fullUrl`s) in transactions of `batch_size` (0 → 500).
+    /// Returns `{"created":["Type/id",...],"batches":n}` in input order. On failure the error names
+    /// the batch, the input items it held, and how many earlier items were committed; its body
+    /// is the server's OperationOutcome.
+    pub async fn create_all(&self, input: &[u8], batch_size: usize) -> Result<Vec<u8>> {
+        let items = parse_items(input)?;
+        let size = if batch_size == 0 {
+            DEFAULT_BATCH_SIZE
+        } else {
+            batch_size
+        };
+        let batches = items.len().div_ceil(size);
+        let mut created: Vec<String> = Vec::with_capacity(items.len());
+        for (b, chunk) in items.chunks(size).enumerate() {
+            let mut w = BundleWriter::with_capacity(chunk.iter().map(|i| i.json.len() + 120).sum());
+            for item in chunk {
+                let full_url = item
+                    .full_url
+                    .clone()
+                    .unwrap_or_else(|| format!("urn:uuid:{}", uuid_v4()));
+                w.push_raw(&format!(
+                    "{{\"fullUrl\":{},\"resource\":{},\"request\":{{\"method\":\"POST\",\"url\":\"{}\"}}}}",
+                    json_str(&full_url),
+                    item.json,
+                    item.resource_type
+                ));
+            }
+            let first = b * size;
+            let context = |e: Error| {
+                let mut e = e;
+                e.message = format!(
+                    "create_all: batch {} of {batches} (input items {}..{}) failed; {} items in earlier batches were committed: {}",
+                    b + 1,
+                    first,
+                    first + chunk.len() - 1,
+                    created.len(),
+                    e.message
+                );
+                e
+            };
+            let req = Request::new(Method::POST, self.resolve("")?).body(w.finish(
+                "transaction",
+                None,
+                None,
+            ));
+            let resp = match self.send_ok(req).await {
+                Ok(r) => r,
+                Err(e) => return Err(context(e)),
+            };
+            let entries = match Self::batch_entries(&resp.body, chunk.len()) {
+                Ok(e) => e,
+                Err(e) => return Err(context(e)),
+            };
+            for (i, entry) in entries.into_iter().enumerate() {
+                let view = entry_view(entry)?;
+                let r = view
+                    .response
+                    .as_ref()
+                    .and_then(|r| r.location.as_deref())
+                    .and_then(from_location)
+                    .or_else(|| {
+                        view.resource
+                            .and_then(|res| type_and_id(res.get()).ok())
+                            .and_then(|(t, id)| {
+                                id.map(|id| Reference {
+                                    resource_type: t,
+                                    id,
+                                    version: None,
+                                })
+                            })
+                    })
+                    .ok_or_else(|| {
+                        Error::protocol(format!("transaction answer entry {i} has no location"))
+                    })?;
+                created.push(r.path());
+            }
+        }
+        let list: Vec<String> = created.iter().map(|r| json_str(r)).collect();
+        Ok(format!("{{\"created\":[{}],\"batches\":{batches}}}", list.join(",")).into_bytes())
+    }
+
+    /// Resource types the server supports and how many of each it holds (types with none are
+    /// left out): `{"total":N,"resources":{"Patient":12,...}}`, counted in one batch of
+    /// `Type?_summary=count` requests.
+    pub async fn summary(&self) -> Result<Vec<u8>> {
+        #[derive(Deserialize)]
+        struct Caps {
+            #[serde(default)]
+            rest: Vec<Rest>,
+        }
+        #[derive(Deserialize)]
+        struct Rest {
+            #[serde(default)]
+            resource: Vec<Res>,
+        }
+        #[derive(Deserialize)]
+        struct Res {
+            #[serde(rename = "type")]
+            resource_type: String,
+        }
+        #[derive(Deserialize)]
+        struct Counted {
+            total: Option<u64>,
+        }
+        let caps = self.capabilities().await?;
+        let caps: Caps = serde_json::from_slice(&caps)
+            .map_err(|e| Error::protocol(format!("CapabilityStatement: {e}")))?;
+        let types: Vec<String> = caps
+            .rest
+            .into_iter()
+            .flat_map(|r| r.resource)
+            .map(|r| r.resource_type)
+            .filter(|t| crate::ops::reference::valid_type(t))
+            .collect();
+        let reqs: Vec<(&str, String)> = types
+            .iter()
+            .map(|t| ("GET", format!("{t}?_summary=count")))
+            .collect();
+        let mut parts = Vec::new();
+        let mut total = 0u64;
+        if !reqs.is_empty() {
+            let body = self.batch_of(&reqs).await?;
+            let entries = Self::batch_entries(&body, reqs.len())?;
+            for (t, e) in types.iter().zip(entries) {
+                let view = entry_view(e)?;
+                let n = view
+                    .resource
+                    .and_then(|r| serde_json::from_str::<Counted>(r.get()).ok())
+                    .and_then(|c| c.total)
+                    .unwrap_or(0);
+                if n > 0 {
+                    total += n;
+                    parts.push(format!("{}:{n}", json_str(t)));
+                }
+            }
+        }
+        Ok(format!(
+            "{{\"total\":{total},\"resources\":{{{}}}}}",
+            parts.join(",")
+        )
+        .into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_from_arrays_and_bundles() {
+        let a = br#"[{"resourceType":"Patient"},{"resourceType":"Observation","status":"final"}]"#;
+        let items = parse_items(a).unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].resource_type, "Observation");
+        assert_eq!(
+            items[1].json,
+            r#"{"resourceType":"Observation","status":"final"}"#
+        );
+        let b = br#"{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient"}}]}"#;
+        let items = parse_items(b).unwrap();
+        assert_eq!(items[0].full_url.as_deref(), Some("urn:uuid:1"));
+        assert!(parse_items(br#"[{"noType":1}]"#).is_err());
+        assert!(parse_items(br#"{"resourceType":"Patient"}"#).is_err());
+        assert!(parse_items(b"42").is_err());
+    }
+}
