@@ -150,8 +150,10 @@ fn a_next_link_to_another_origin_is_refused_by_default() {
     foreign.assert_hits(0);
 
     // Allowed explicitly: followed, but without the credentials.
-    let mut o = Options::default();
-    o.allow_foreign_links = true;
+    let o = Options {
+        allow_foreign_links: true,
+        ..Default::default()
+    };
     let s = FhirServer::new_token(&mock.url("/fhir"), "secret-token", &o).unwrap();
     let anon = other.mock(|when, then| {
         when.path("/fhir/Patient").header_exists("authorization");

@@ -51,6 +51,7 @@ pub struct ResponseView {
 }
 
 /// A Bundle parsed shallowly: entries stay raw.
+#[derive(Debug)]
 pub struct Page<'a> {
     pub bundle_type: Option<String>,
     pub total: Option<u64>,

@@ -152,7 +152,7 @@ impl FhirServer {
     }
 
     /// Answer entries of a batch, checked to match the request count.
-    fn batch_entries<'b>(body: &'b [u8], expected: usize) -> Result<Vec<&'b RawValue>> {
+    fn batch_entries(body: &[u8], expected: usize) -> Result<Vec<&RawValue>> {
         let page = parse_page(body)?;
         if page.entries.len() != expected {
             return Err(Error::protocol(format!(
