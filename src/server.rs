@@ -169,7 +169,7 @@ impl FhirServer {
             }
             return Ok(url);
         }
-        if path.contains("://") {
+        if path.split('?').next().unwrap_or("").contains("://") {
             return Err(Error::invalid(format!(
                 "'{path}' is neither a relative path nor an http(s) URL"
             )));
@@ -307,6 +307,10 @@ mod tests {
         assert!(s.resolve("http://evil:8080/fhir/Patient").is_err());
         assert!(s.resolve("https://h:8080/fhir/Patient").is_err());
         assert!(s.resolve("file:///etc/passwd").is_err());
+        assert_eq!(
+            s.resolve("Observation?code=http://loinc.org%7C8867-4").unwrap().as_str(),
+            "http://h:8080/fhir/Observation?code=http://loinc.org%7C8867-4"
+        );
     }
 
     #[test]

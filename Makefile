@@ -1,0 +1,63 @@
+# fhir_kindling — build, install, C programs and tests.
+#   make demo            the one-command demo (builds, starts a local HAPI FHIR server, runs the quickstart)
+#   make test            every test (same as scripts/test-all.sh, which .ci/run calls)
+#   make install PREFIX=/usr/local
+#   make conformance     the integration suite against a second FHIR server (Helios; slow first build)
+
+PREFIX   ?= $(CURDIR)/target/install
+CC       ?= cc
+CXX      ?= c++
+CWARN    := -Wall -Wextra -Werror -pedantic
+PKG      := PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig pkg-config
+OUT      := target/c
+
+.PHONY: build install header check-header c-build c-test examples demo test conformance clean-c
+
+build:
+	cargo build --release --locked
+
+install:
+	scripts/install.sh $(PREFIX)
+
+header:
+	scripts/gen-header.sh
+
+# The committed header equals a fresh one, and compiles as C99 and C++ with warnings as errors.
+check-header: install
+	scripts/gen-header.sh --check
+	@mkdir -p $(OUT)
+	printf '#include <fhir_kindling.h>\nint main(void){return fhir_version()==0;}\n' > $(OUT)/header_c99.c
+	$(CC) -std=c99 $(CWARN) $$($(PKG) --cflags fhir_kindling) $(OUT)/header_c99.c -o $(OUT)/header_c99 $$($(PKG) --libs fhir_kindling) -Wl,-rpath,$(PREFIX)/lib
+	$(CC) -std=c11 $(CWARN) $$($(PKG) --cflags fhir_kindling) $(OUT)/header_c99.c -o $(OUT)/header_c11 $$($(PKG) --libs fhir_kindling) -Wl,-rpath,$(PREFIX)/lib
+	$(CXX) -std=c++11 $(CWARN) $$($(PKG) --cflags fhir_kindling) tests/c/header_cxx.cpp -o $(OUT)/header_cxx $$($(PKG) --libs fhir_kindling) -Wl,-rpath,$(PREFIX)/lib
+	$(OUT)/header_c99 && $(OUT)/header_cxx
+
+# C programs against the installed library: shared (pkg-config) and static, plus a CMake consumer.
+c-build: install
+	@mkdir -p $(OUT)
+	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g $(CWARN) $$($(PKG) --cflags fhir_kindling) tests/c/test_capi.c -o $(OUT)/test_capi $$($(PKG) --libs fhir_kindling) -lpthread -Wl,-rpath,$(PREFIX)/lib
+	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g $(CWARN) $$($(PKG) --cflags fhir_kindling) tests/c/test_capi.c -o $(OUT)/test_capi_static $(PREFIX)/lib/libfhir_kindling.a $$($(PKG) --libs-only-other --static fhir_kindling) -lpthread -ldl -lm
+	for ex in quickstart read_search upload update_delete; do \
+	  $(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g $(CWARN) $$($(PKG) --cflags fhir_kindling) examples/$$ex.c -o $(OUT)/$$ex $$($(PKG) --libs fhir_kindling) -Wl,-rpath,$(PREFIX)/lib || exit 1; \
+	done
+	cmake -S tests/cmake -B $(OUT)/cmake -DCMAKE_PREFIX_PATH=$(PREFIX) -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build $(OUT)/cmake >/dev/null
+	@echo "C programs built in $(OUT)"
+
+VALGRIND := valgrind --quiet --suppressions=tests/c/valgrind.supp --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
+
+# Needs the services (tests/servers/services.sh start) and their variables in the environment.
+c-test: c-build check-header
+	$(VALGRIND) $(OUT)/test_capi
+	$(OUT)/test_capi_static
+	$(OUT)/cmake/quickstart_cmake
+	for ex in read_search upload update_delete; do echo "== $$ex"; $(VALGRIND) $(OUT)/$$ex || exit 1; done
+
+demo:
+	scripts/demo.sh
+
+test:
+	scripts/test-all.sh
+
+conformance:
+	scripts/conformance.sh

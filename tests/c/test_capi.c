@@ -1,0 +1,283 @@
+/*
+ * C test of the library against the real services started by tests/servers/services.sh
+ * (HAPI FHIR behind nginx with TLS, basic auth, bearer token, mTLS and OIDC; tinyproxy).
+ * Built with -Wall -Wextra -Werror and run under valgrind by `make c-test`.
+ * Needs the variables of target/services/services.env; fails loudly when one is missing.
+ */
+#include <fhir_kindling.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        checks++;                                                          \
+        if (!(cond)) {                                                     \
+            failures++;                                                    \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                  \
+            fprintf(stderr, "\n");                                         \
+        }                                                                  \
+    } while (0)
+
+static const char *need(const char *name) {
+    const char *v = getenv(name);
+    if (v == NULL || v[0] == '\0') {
+        fprintf(stderr, "missing environment variable %s: source target/services/services.env\n", name);
+        exit(2);
+    }
+    return v;
+}
+
+static void url2(char *buf, size_t n, const char *a, const char *b) { snprintf(buf, n, "%s%s", a, b); }
+
+static const char *emsg(const fhir_error_t *e) { return e ? fhir_error_message(e) : "(no error object)"; }
+
+static fhir_options_t *tls_options(void) {
+    fhir_options_t *o = fhir_options_new();
+    CHECK(fhir_options_add_ca_file(o, need("FHIR_TEST_CA"), NULL) == FHIR_OK, "ca");
+    return o;
+}
+
+/* ---------------------------------------------------------------- argument handling */
+static void test_bad_arguments(void) {
+    fhir_server_t *s = NULL;
+    fhir_error_t *err = NULL;
+    CHECK(fhir_server_new(NULL, NULL, &s, &err) == FHIR_ERR_NULL_ARGUMENT, "NULL url");
+    CHECK(s == NULL, "no handle on failure");
+    CHECK(err != NULL && strstr(fhir_error_message(err), "base_url") != NULL, "message names the argument");
+    fhir_error_free(err);
+    err = NULL;
+    CHECK(fhir_server_new("ftp://x/fhir", NULL, &s, &err) == FHIR_ERR_INVALID_ARGUMENT, "bad scheme");
+    fhir_error_free(err);
+    CHECK(fhir_server_new("http://127.0.0.1:1/fhir", NULL, NULL, NULL) == FHIR_ERR_NULL_ARGUMENT, "NULL out");
+    const char bad_utf8[] = {'h', 't', (char)0xff, 0};
+    CHECK(fhir_server_new(bad_utf8, NULL, &s, NULL) == FHIR_ERR_INVALID_ARGUMENT, "non-UTF-8");
+    fhir_server_free(NULL);
+    fhir_options_free(NULL);
+    fhir_error_free(NULL);
+    fhir_json_free(NULL);
+    fhir_query_free(NULL);
+    CHECK(strcmp(fhir_result_str(FHIR_ERR_NOT_FOUND), "not found (HTTP 404)") == 0, "result_str");
+    CHECK(strcmp(fhir_result_str(12345), "unknown result code") == 0, "unknown code");
+    char v[32];
+    snprintf(v, sizeof v, "%d.%d.%d", FHIR_KINDLING_VERSION_MAJOR, FHIR_KINDLING_VERSION_MINOR, FHIR_KINDLING_VERSION_PATCH);
+    CHECK(strcmp(fhir_version(), v) == 0, "version %s vs %s", fhir_version(), v);
+}
+
+/* ---------------------------------------------------------------- CRUD on the real server */
+static void test_crud(fhir_server_t *s) {
+    fhir_error_t *err = NULL;
+    char *json = NULL;
+    size_t len = 0;
+    const char *patient = "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"Ctest\",\"given\":[\"Ada\"]}],"
+                          "\"identifier\":[{\"system\":\"urn:ctest\",\"value\":\"c-1\"}]}";
+    fhir_result rc = fhir_resource_create(s, patient, strlen(patient), NULL, &json, &len, &err);
+    CHECK(rc == FHIR_OK, "create: %s", emsg(err));
+    if (rc != FHIR_OK) { fhir_error_free(err); return; }
+    CHECK(len == strlen(json), "length excludes NUL");
+    const char *idp = strstr(json, "\"id\":\"");
+    CHECK(idp != NULL, "created resource has an id: %s", json);
+    char ref[128] = "Patient/";
+    if (idp) { sscanf(idp + 6, "%64[^\"]", ref + 8); }
+    fhir_json_free(json);
+
+    CHECK(fhir_resource_read(s, ref, &json, NULL, &err) == FHIR_OK, "read %s: %s", ref, emsg(err));
+    CHECK(json && strstr(json, "Ctest") != NULL, "read back");
+    fhir_json_free(json);
+
+    /* update with the right version, then with a stale one */
+    char upd[512];
+    snprintf(upd, sizeof upd, "{\"resourceType\":\"Patient\",\"id\":\"%s\",\"name\":[{\"family\":\"Ctest2\"}]}", ref + 8);
+    CHECK(fhir_resource_update(s, upd, strlen(upd), "1", &json, NULL, &err) == FHIR_OK, "update: %s", emsg(err));
+    CHECK(json && strstr(json, "\"versionId\":\"2\"") != NULL, "new version: %s", json ? json : "");
+    fhir_json_free(json);
+    json = NULL;
+    rc = fhir_resource_update(s, upd, strlen(upd), "1", &json, NULL, &err);
+    CHECK(rc == FHIR_ERR_CONFLICT, "stale If-Match gives CONFLICT, got %d", rc);
+    CHECK(json == NULL, "no output on failure");
+    CHECK(fhir_error_http_status(err) == 409 || fhir_error_http_status(err) == 412, "status %u", fhir_error_http_status(err));
+    size_t blen = 0;
+    const char *body = fhir_error_body(err, &blen);
+    CHECK(body && strstr(body, "OperationOutcome") && blen == strlen(body), "OperationOutcome body");
+    fhir_error_free(err);
+    err = NULL;
+
+    CHECK(fhir_resource_delete(s, ref, &err) == FHIR_OK, "delete: %s", emsg(err));
+    rc = fhir_resource_read(s, ref, &json, NULL, &err);
+    CHECK(rc == FHIR_ERR_GONE, "read after delete is GONE, got %d (%s)", rc, emsg(err));
+    CHECK(fhir_error_http_status(err) == 410, "410");
+    fhir_error_free(err);
+    err = NULL;
+    rc = fhir_resource_read(s, "Patient/does-not-exist-42", &json, NULL, &err);
+    CHECK(rc == FHIR_ERR_NOT_FOUND, "404 code, got %d", rc);
+    fhir_error_free(err);
+}
+
+/* ---------------------------------------------------------------- search with the builder */
+static int count_cb(const char *res, size_t len, const char *mode, void *ud) {
+    (void)mode;
+    if (len == strlen(res)) { (*(int *)ud)++; }
+    return 0;
+}
+
+static void test_search(fhir_server_t *s) {
+    fhir_error_t *err = NULL;
+    char *out = NULL;
+    const char *bundle =
+        "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+        "{\"resource\":{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:csearch\",\"value\":\"1\"}],\"birthDate\":\"2001-02-03\"},\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}},"
+        "{\"resource\":{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:csearch\",\"value\":\"2\"}],\"birthDate\":\"1990-02-03\"},\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}},"
+        "{\"resource\":{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:csearch\",\"value\":\"3\"}],\"birthDate\":\"2005-02-03\"},\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}}]}";
+    CHECK(fhir_bundle_send(s, bundle, strlen(bundle), &out, NULL, &err) == FHIR_OK, "transaction: %s", emsg(err));
+    CHECK(out && strstr(out, "transaction-response"), "response bundle");
+    fhir_json_free(out);
+
+    fhir_query_t *q = NULL;
+    CHECK(fhir_query_new("Patient", &q, NULL) == FHIR_OK, "query");
+    CHECK(fhir_query_where(q, "identifier", NULL, "urn:csearch|", NULL) == FHIR_OK, "where");
+    CHECK(fhir_query_where(q, "birthdate", "gt", "2000-01-01", NULL) == FHIR_OK, "where gt");
+    CHECK(fhir_query_where(q, "birthdate", "after", "2000", &err) == FHIR_ERR_INVALID_ARGUMENT, "bad prefix");
+    fhir_error_free(err);
+    err = NULL;
+    CHECK(fhir_query_count(q, 1, NULL) == FHIR_OK, "count");
+    char *qs = NULL;
+    CHECK(fhir_query_build(q, &qs, NULL, NULL) == FHIR_OK, "build");
+    CHECK(qs && strcmp(qs, "Patient?identifier=urn:csearch%7C&birthdate=gt2000-01-01&_count=1") == 0, "query string %s", qs ? qs : "");
+    fhir_query_free(q);
+
+    uint64_t n = 0;
+    CHECK(fhir_search_count(s, qs, &n, &err) == FHIR_OK, "count: %s", emsg(err));
+    CHECK(n == 2, "two born after 2000, got %llu", (unsigned long long)n);
+    size_t len = 0;
+    CHECK(fhir_search_all(s, qs, &out, &len, &err) == FHIR_OK, "all: %s", emsg(err));
+    CHECK(out && strstr(out, "\"total\":2") && strstr(out, "searchset"), "all pages, total 2: %.200s", out ? out : "");
+    fhir_json_free(out);
+    int seen = 0;
+    char *next = NULL;
+    CHECK(fhir_search_resources(s, qs, count_cb, &seen, &next, &err) == FHIR_OK, "stream: %s", emsg(err));
+    CHECK(seen == 2 && next == NULL, "streamed %d", seen);
+    fhir_json_free(qs);
+
+    const char *del = "Patient?identifier=urn:csearch%7C";
+    CHECK(fhir_resource_delete_by_query(s, del, &err) == FHIR_OK, "conditional delete: %s", emsg(err));
+}
+
+/* ---------------------------------------------------------------- threads share one handle */
+struct tharg { fhir_server_t *s; int ok; };
+static void *worker(void *p) {
+    struct tharg *a = p;
+    for (int i = 0; i < 10; i++) {
+        char *json = NULL;
+        fhir_error_t *err = NULL;
+        if (fhir_server_capabilities(a->s, &json, NULL, &err) == FHIR_OK) { a->ok++; }
+        fhir_json_free(json);
+        fhir_error_free(err);
+    }
+    return NULL;
+}
+
+static void test_threads(fhir_server_t *s) {
+    pthread_t t[6];
+    struct tharg a[6];
+    for (int i = 0; i < 6; i++) { a[i].s = s; a[i].ok = 0; pthread_create(&t[i], NULL, worker, &a[i]); }
+    int ok = 0;
+    for (int i = 0; i < 6; i++) { pthread_join(t[i], NULL); ok += a[i].ok; }
+    CHECK(ok == 60, "60 concurrent calls, %d ok", ok);
+}
+
+/* ---------------------------------------------------------------- auth modes through nginx */
+static fhir_result caps(fhir_server_t *s, fhir_error_t **err) {
+    char *json = NULL;
+    fhir_result rc = fhir_server_capabilities(s, &json, NULL, err);
+    fhir_json_free(json);
+    return rc;
+}
+
+static void test_auth_modes(void) {
+    const char *https = need("FHIR_NGINX_HTTPS");
+    char url[512];
+    fhir_server_t *s = NULL;
+    fhir_error_t *err = NULL;
+    fhir_options_t *o = tls_options();
+
+    url2(url, sizeof url, https, "/basic/fhir");
+    CHECK(fhir_server_new_basic(url, need("FHIR_BASIC_USER"), need("FHIR_BASIC_PASSWORD"), o, &s, &err) == FHIR_OK, "basic new");
+    CHECK(caps(s, &err) == FHIR_OK, "basic: %s", emsg(err));
+    fhir_server_free(s);
+    CHECK(fhir_server_new_basic(url, need("FHIR_BASIC_USER"), "wrong-password", o, &s, NULL) == FHIR_OK, "basic new");
+    err = NULL;
+    CHECK(caps(s, &err) == FHIR_ERR_AUTH && fhir_error_http_status(err) == 401, "wrong password gives AUTH/401");
+    CHECK(err && strstr(fhir_error_message(err), "wrong-password") == NULL, "no secret in message");
+    fhir_error_free(err);
+    err = NULL;
+    fhir_server_free(s);
+
+    url2(url, sizeof url, https, "/token/fhir");
+    CHECK(fhir_server_new_token(url, need("FHIR_STATIC_TOKEN"), o, &s, NULL) == FHIR_OK, "token new");
+    CHECK(caps(s, &err) == FHIR_OK, "token: %s", emsg(err));
+    fhir_server_free(s);
+    CHECK(fhir_server_new_token(url, "not-the-token", o, &s, NULL) == FHIR_OK, "token new");
+    CHECK(caps(s, &err) == FHIR_ERR_AUTH, "wrong token gives AUTH");
+    fhir_error_free(err);
+    err = NULL;
+    fhir_server_free(s);
+
+    url2(url, sizeof url, https, "/oidc/fhir");
+    CHECK(fhir_server_new_oidc(url, need("FHIR_OIDC_CLIENT_ID"), need("FHIR_OIDC_CLIENT_SECRET"), need("FHIR_OIDC_ISSUER"), o, &s, NULL) == FHIR_OK, "oidc new");
+    CHECK(caps(s, &err) == FHIR_OK, "oidc: %s", emsg(err));
+    fhir_server_free(s);
+    CHECK(fhir_server_new_oidc(url, need("FHIR_OIDC_CLIENT_ID"), "bad-secret", need("FHIR_OIDC_ISSUER"), o, &s, NULL) == FHIR_OK, "oidc new");
+    CHECK(caps(s, &err) == FHIR_ERR_AUTH, "bad client secret gives AUTH");
+    CHECK(err && strstr(fhir_error_message(err), "bad-secret") == NULL, "no secret in message");
+    fhir_error_free(err);
+    err = NULL;
+    fhir_server_free(s);
+
+    /* mTLS: without a client certificate refused, with one accepted */
+    url2(url, sizeof url, https, "/mtls/fhir");
+    CHECK(fhir_server_new(url, o, &s, NULL) == FHIR_OK, "mtls new");
+    CHECK(caps(s, &err) == FHIR_ERR_AUTH, "no client cert gives AUTH");
+    fhir_error_free(err);
+    err = NULL;
+    fhir_server_free(s);
+    fhir_options_t *m = tls_options();
+    CHECK(fhir_options_set_client_cert(m, need("FHIR_TEST_CLIENT_CERT"), need("FHIR_TEST_CLIENT_KEY"), NULL) == FHIR_OK, "cert");
+    CHECK(fhir_server_new(url, m, &s, &err) == FHIR_OK, "mtls new: %s", emsg(err));
+    CHECK(caps(s, &err) == FHIR_OK, "mtls: %s", emsg(err));
+    fhir_server_free(s);
+    fhir_options_free(m);
+
+    /* TLS verified by default: without the test CA the certificate is refused */
+    url2(url, sizeof url, https, "/fhir");
+    CHECK(fhir_server_new(url, NULL, &s, NULL) == FHIR_OK, "new");
+    CHECK(caps(s, &err) == FHIR_ERR_TLS, "untrusted CA gives TLS error: %s", emsg(err));
+    fhir_error_free(err);
+    err = NULL;
+    fhir_server_free(s);
+    fhir_options_free(o);
+}
+
+int main(void) {
+    test_bad_arguments();
+    fhir_server_t *s = NULL;
+    fhir_error_t *err = NULL;
+    fhir_options_t *o = fhir_options_new();
+    fhir_options_add_header(o, "X-Test-Suite", "c", NULL);
+    CHECK(fhir_server_new(need("FHIR_HAPI_URL"), o, &s, &err) == FHIR_OK, "new: %s", emsg(err));
+    fhir_options_free(o);
+    if (s) {
+        test_crud(s);
+        test_search(s);
+        test_threads(s);
+        fhir_server_free(s);
+    }
+    test_auth_modes();
+    printf("%d passed, %d failed\n", checks - failures, failures);
+    return failures == 0 ? 0 : 1;
+}
