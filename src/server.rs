@@ -308,7 +308,9 @@ mod tests {
         assert!(s.resolve("https://h:8080/fhir/Patient").is_err());
         assert!(s.resolve("file:///etc/passwd").is_err());
         assert_eq!(
-            s.resolve("Observation?code=http://loinc.org%7C8867-4").unwrap().as_str(),
+            s.resolve("Observation?code=http://loinc.org%7C8867-4")
+                .unwrap()
+                .as_str(),
             "http://h:8080/fhir/Observation?code=http://loinc.org%7C8867-4"
         );
     }
