@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Python peers of bench/stream_bench.c on the same static pages (run by bench/run.sh).
+
+  py_peers.py LIB BASE_URL
+    LIB  kindling         fhir_kindling: FhirServer(api_address=BASE).query("Patient").all(count=100)
+                          (follows every `next` link; entries stay JSON dicts)
+         kindling-models  the same, then `.resources` (entries parsed into fhir.resources models,
+                          what a caller typically reads next)
+         fhirpy           fhirpy: SyncFHIRClient(BASE).resources("Patient").fetch_all()
+                          (follows `next`; every entry becomes a fhirpy resource object)
+
+Prints one line of key=value pairs like stream_bench: resources, wall_s (the search call only,
+imports and client creation excluded), baseline_peak_kb (after imports, client creation and one
+tiny GET of BASE/metadata) and peak_rss_kb (getrusage ru_maxrss of this process).
+"""
+
+import resource
+import sys
+import time
+
+
+def peak_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def main() -> int:
+    if len(sys.argv) != 3 or sys.argv[1] not in ("kindling", "kindling-models", "fhirpy"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    lib, base = sys.argv[1], sys.argv[2].rstrip("/")
+    import httpx  # a dependency of fhir_kindling; used only for the baseline request
+
+    httpx.get(f"{base}/metadata").raise_for_status()
+    if lib.startswith("kindling"):
+        import fhir_kindling  # noqa: F401
+        from fhir_kindling import FhirServer
+
+        server = FhirServer(api_address=base)
+        query = server.query("Patient")
+        base_peak = peak_kb()
+        t0 = time.monotonic()
+        resp = query.all(count=100)
+        if lib == "kindling-models":
+            n = len(resp.resources)
+        else:
+            n = len(resp.response.get("entry", []))
+        t1 = time.monotonic()
+        version = _version("fhir-kindling")
+    else:
+        from fhirpy import SyncFHIRClient
+
+        client = SyncFHIRClient(base)
+        search = client.resources("Patient")
+        base_peak = peak_kb()
+        t0 = time.monotonic()
+        n = len(search.fetch_all())
+        t1 = time.monotonic()
+        version = _version("fhirpy")
+    print(f"mode={lib} resources={n} wall_s={t1 - t0:.4f} baseline_peak_kb={base_peak} "
+          f"peak_rss_kb={peak_kb()} version={version} python={sys.version.split()[0]}")
+    return 0
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import version
+
+    return version(dist)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
