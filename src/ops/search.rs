@@ -6,6 +6,7 @@
 //! credentials); a link already visited stops the search instead of looping forever.
 
 use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use bytes::Bytes;
 use reqwest::Method;
@@ -24,7 +25,8 @@ pub struct Pager<'s> {
     server: &'s FhirServer,
     next: Option<Url>,
     first: String,
-    seen: HashSet<String>,
+    /// Hashes of the page URLs fetched so far: 8 bytes a page, however long the URLs.
+    seen: HashSet<u64>,
     pending: Option<Error>,
     pages: u64,
 }
@@ -37,7 +39,7 @@ impl<'s> Pager<'s> {
         let url = server.resolve(query)?;
         let first = url.to_string();
         let mut seen = HashSet::new();
-        seen.insert(first.clone());
+        seen.insert(url_key(&first));
         Ok(Pager {
             server,
             next: Some(url),
@@ -115,7 +117,7 @@ impl<'s> Pager<'s> {
                 ),
             ));
         }
-        if !self.seen.insert(resolved.to_string()) {
+        if !self.seen.insert(url_key(resolved.as_str())) {
             return Err(Error::new(
                 Code::FHIR_ERR_PAGING,
                 format!("the server's next link repeats a page already fetched (after {} pages); stopped to avoid a loop", self.pages),
@@ -123,6 +125,12 @@ impl<'s> Pager<'s> {
         }
         Ok(resolved)
     }
+}
+
+fn url_key(url: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    url.hash(&mut h);
+    h.finish()
 }
 
 impl FhirServer {
