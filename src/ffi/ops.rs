@@ -3,12 +3,14 @@
 //! from many threads on one handle.
 
 use std::ffi::{c_char, c_int, c_void};
+use std::future::Future;
 
 use super::error::fhir_error_t;
 use super::server::{fhir_server_t, server_ref};
 use super::{alloc_json, arg_bytes, arg_str, guard, out_ptr, write_json};
 use crate::error::{fhir_result, Code, Error, Result};
 use crate::runtime::block_on;
+use crate::server::FhirServer;
 
 /// Called once per page by `fhir_search_pages`, on the caller's thread. `page_json` is the
 /// page's Bundle (NUL-terminated, `len` bytes), borrowed until the callback returns. Return 0 to
@@ -30,6 +32,28 @@ pub type fhir_resource_callback = Option<
         user_data: *mut c_void,
     ) -> c_int,
 >;
+
+/// The shape of every call that answers with JSON: check the handle and `json_out`, let `call`
+/// check its own arguments and start the core's future, run it on the caller's thread, hand the
+/// bytes over as `*json_out` / `*len_out`.
+unsafe fn json_call<'a, T, Fut>(
+    server: *const fhir_server_t,
+    json_out: *mut *mut c_char,
+    len_out: *mut usize,
+    error_out: *mut *mut fhir_error_t,
+    call: impl FnOnce(&'a FhirServer) -> Result<Fut>,
+) -> fhir_result
+where
+    Fut: Future<Output = Result<T>>,
+    T: AsRef<[u8]>,
+{
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        let out = out_ptr(json_out, "json_out")?;
+        let body = block_on(call(s)?)??;
+        write_json(body.as_ref(), out, len_out)
+    })
+}
 
 unsafe fn json_arg<'a>(json: *const c_char, len: usize, name: &str) -> Result<&'a [u8]> {
     arg_bytes(json, len, name)?.ok_or_else(|| {
@@ -83,11 +107,9 @@ pub unsafe extern "C" fn fhir_resource_read(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
+    json_call(server, json_out, len_out, error_out, |s| {
         let r = arg_str(reference, "reference")?;
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.read(r))??, out, len_out)
+        Ok(s.read(r))
     })
 }
 
@@ -106,11 +128,9 @@ pub unsafe extern "C" fn fhir_resource_read_many(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
+    json_call(server, json_out, len_out, error_out, |s| {
         let refs = string_list(references, count, "references")?;
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.read_many(&refs))??, out, len_out)
+        Ok(async move { s.read_many(&refs).await })
     })
 }
 
@@ -133,12 +153,10 @@ pub unsafe extern "C" fn fhir_resource_create(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
+    json_call(server, json_out, len_out, error_out, |s| {
         let body = json_arg(json, json_len, "json")?;
         let cond = opt_arg(if_none_exist, "if_none_exist")?;
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.create(body, cond))??, out, len_out)
+        Ok(s.create(body, cond))
     })
 }
 
@@ -161,11 +179,9 @@ pub unsafe extern "C" fn fhir_resource_create_all(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
+    json_call(server, json_out, len_out, error_out, |s| {
         let body = json_arg(json, json_len, "json")?;
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.create_all(body, batch_size))??, out, len_out)
+        Ok(s.create_all(body, batch_size))
     })
 }
 
@@ -185,12 +201,10 @@ pub unsafe extern "C" fn fhir_resource_update(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
+    json_call(server, json_out, len_out, error_out, |s| {
         let body = json_arg(json, json_len, "json")?;
         let m = opt_arg(if_match, "if_match")?;
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.update(body, m))??, out, len_out)
+        Ok(s.update(body, m))
     })
 }
 
@@ -210,12 +224,10 @@ pub unsafe extern "C" fn fhir_resource_update_conditional(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
+    json_call(server, json_out, len_out, error_out, |s| {
         let body = json_arg(json, json_len, "json")?;
         let c = arg_str(condition, "condition")?;
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.update_conditional(body, c))??, out, len_out)
+        Ok(s.update_conditional(body, c))
     })
 }
 
@@ -251,11 +263,9 @@ pub unsafe extern "C" fn fhir_resource_delete_many(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
+    json_call(server, json_out, len_out, error_out, |s| {
         let refs = string_list(references, count, "references")?;
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.delete_many(&refs))??, out, len_out)
+        Ok(async move { s.delete_many(&refs).await })
     })
 }
 
@@ -292,11 +302,9 @@ pub unsafe extern "C" fn fhir_bundle_send(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
+    json_call(server, json_out, len_out, error_out, |s| {
         let body = json_arg(json, json_len, "json")?;
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.send_bundle(body))??, out, len_out)
+        Ok(s.send_bundle(body))
     })
 }
 
@@ -315,11 +323,9 @@ pub unsafe extern "C" fn fhir_search_all(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
+    json_call(server, json_out, len_out, error_out, |s| {
         let q = arg_str(query, "query")?;
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.search_all(q))??, out, len_out)
+        Ok(s.search_all(q))
     })
 }
 
@@ -337,11 +343,9 @@ pub unsafe extern "C" fn fhir_search_limit(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
+    json_call(server, json_out, len_out, error_out, |s| {
         let q = arg_str(query, "query")?;
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.search_limit(q, limit))??, out, len_out)
+        Ok(s.search_limit(q, limit))
     })
 }
 
@@ -357,11 +361,9 @@ pub unsafe extern "C" fn fhir_search_first(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
+    json_call(server, json_out, len_out, error_out, |s| {
         let q = arg_str(query, "query")?;
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.search_first(q))??, out, len_out)
+        Ok(s.search_first(q))
     })
 }
 
@@ -483,11 +485,9 @@ pub unsafe extern "C" fn fhir_history(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
+    json_call(server, json_out, len_out, error_out, |s| {
         let t = opt_arg(target, "target")?.unwrap_or("");
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.history(t, limit))??, out, len_out)
+        Ok(s.history(t, limit))
     })
 }
 
@@ -511,14 +511,12 @@ pub unsafe extern "C" fn fhir_operation(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
+    json_call(server, json_out, len_out, error_out, |s| {
         let t = opt_arg(target, "target")?.unwrap_or("");
         let n = arg_str(name, "name")?;
         let m = arg_str(method, "method")?;
         let p = arg_bytes(parameters, parameters_len, "parameters")?;
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.operation(t, n, m, p))??, out, len_out)
+        Ok(s.operation(t, n, m, p))
     })
 }
 
@@ -534,9 +532,5 @@ pub unsafe extern "C" fn fhir_server_summary(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
-        let out = out_ptr(json_out, "json_out")?;
-        write_json(&block_on(s.summary())??, out, len_out)
-    })
+    json_call(server, json_out, len_out, error_out, |s| Ok(s.summary()))
 }
