@@ -120,9 +120,19 @@ static void test_crud(fhir_server_t *s) {
 }
 
 /* ---------------------------------------------------------------- search with the builder */
+struct stream_ctx { fhir_server_t *s; int seen; int reread; };
+
+/* Runs on the caller's thread and calls back into the library on the same handle. */
 static int count_cb(const char *res, size_t len, const char *mode, void *ud) {
-    (void)mode;
-    if (len == strlen(res)) { (*(int *)ud)++; }
+    struct stream_ctx *c = ud;
+    char ref[128] = "Patient/";
+    const char *idp = strstr(res, "\"id\":\"");
+    if (len == strlen(res) && strcmp(mode, "match") == 0) { c->seen++; }
+    if (idp && sscanf(idp + 6, "%64[^\"]", ref + 8) == 1) {
+        char *json = NULL;
+        if (fhir_resource_read(c->s, ref, &json, NULL, NULL) == FHIR_OK) { c->reread++; }
+        fhir_json_free(json);
+    }
     return 0;
 }
 
@@ -158,10 +168,11 @@ static void test_search(fhir_server_t *s) {
     CHECK(fhir_search_all(s, qs, &out, &len, &err) == FHIR_OK, "all: %s", emsg(err));
     CHECK(out && strstr(out, "\"total\":2") && strstr(out, "searchset"), "all pages, total 2: %.200s", out ? out : "");
     fhir_json_free(out);
-    int seen = 0;
+    struct stream_ctx ctx = {s, 0, 0};
     char *next = NULL;
-    CHECK(fhir_search_resources(s, qs, count_cb, &seen, &next, &err) == FHIR_OK, "stream: %s", emsg(err));
-    CHECK(seen == 2 && next == NULL, "streamed %d", seen);
+    CHECK(fhir_search_resources(s, qs, count_cb, &ctx, &next, &err) == FHIR_OK, "stream: %s", emsg(err));
+    CHECK(ctx.seen == 2 && next == NULL, "streamed %d", ctx.seen);
+    CHECK(ctx.reread == 2, "the callback read each resource again through the library: %d", ctx.reread);
     fhir_json_free(qs);
 
     const char *del = "Patient?identifier=urn:csearch%7C";
