@@ -41,6 +41,9 @@ cargo test --locked --test integration --test integration_env -- --ignored
 step "C and C++: header, test program under valgrind, static link, CMake consumer, examples"
 FHIR_API_URL=$FHIR_HAPI_URL make --no-print-directory c-test
 
+step "Go (cgo) consumer against the same library"
+FHIR_API_URL=$FHIR_HAPI_URL examples/go/run.sh
+
 step "demo data through the quickstart"
 python3 scripts/gen-demo-data.py --patients 20 > target/c/demo.json
 FHIR_API_URL=$FHIR_HAPI_URL target/c/quickstart target/c/demo.json

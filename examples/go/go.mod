@@ -1,0 +1,3 @@
+module fhirkindling/example
+
+go 1.22
