@@ -44,6 +44,9 @@ FHIR_API_URL=$FHIR_HAPI_URL make --no-print-directory c-test
 step "Go (cgo) consumer against the same library"
 FHIR_API_URL=$FHIR_HAPI_URL examples/go/run.sh
 
+step "C# (Mono P/Invoke) consumer against the same library"
+FHIR_API_URL=$FHIR_HAPI_URL examples/csharp/run.sh
+
 step "demo data through the quickstart"
 python3 scripts/gen-demo-data.py --patients 20 > target/c/demo.json
 FHIR_API_URL=$FHIR_HAPI_URL target/c/quickstart target/c/demo.json
