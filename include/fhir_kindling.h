@@ -17,6 +17,8 @@
  *   Options and error objects are not locked: do not mutate one from two threads at once.
  *   Blocking calls run on the caller's thread (driving one internal runtime shared by all handles).
  * - Secrets (passwords, tokens, client secrets, header values) never appear in messages.
+ * - fork(): the internal runtime's threads do not survive it; use the library in the parent only
+ *   (a child process should exec, or load the library after the fork).
  */
 
 #ifndef FHIR_KINDLING_H
@@ -419,7 +421,8 @@ fhir_options_t *fhir_options_new(void);
 // `options` is NULL or from `fhir_options_new` and not yet freed.
 void fhir_options_free(fhir_options_t *options);
 
-// Add a header sent with every request (also to the OIDC provider). Several headers of the same
+// Add a header sent with every request to the configured server (not to the OIDC provider, nor
+// to another server a paging link points to). Several headers of the same
 // name may be added. `Authorization` is refused: it belongs to the auth mode. Header values are
 // treated as secrets: never logged or shown.
 //

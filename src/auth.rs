@@ -89,8 +89,14 @@ impl Auth {
             Auth::Token(token) => Some(sensitive(&format!("Bearer {token}"))?),
             Auth::Oidc(oidc) => {
                 let (token, generation) = oidc.access_token(http, refused).await?;
+                let header = sensitive(&format!("Bearer {token}")).map_err(|_| {
+                    Error::new(
+                        Code::FHIR_ERR_AUTH,
+                        "the OIDC provider's access token is not a valid header value",
+                    )
+                })?;
                 return Ok(Credential {
-                    header: Some(sensitive(&format!("Bearer {token}"))?),
+                    header: Some(header),
                     generation,
                 });
             }
@@ -124,6 +130,9 @@ struct TokenState {
     current: Option<CachedToken>,
     generation: u64,
     fetched: u64,
+    /// The last failed fetch: callers that were already waiting when it failed get it too,
+    /// instead of each trying (and timing out) again in turn.
+    last_failure: Option<(Instant, Error)>,
 }
 
 struct CachedToken {
@@ -192,7 +201,13 @@ impl OidcAuth {
         http: &reqwest::Client,
         refused: Option<u64>,
     ) -> Result<(String, u64)> {
+        let arrived = Instant::now();
         let mut state = self.state.lock().await;
+        if let Some((at, err)) = &state.last_failure {
+            if *at >= arrived {
+                return Err(err.clone());
+            }
+        }
         if let Some(tok) = &state.current {
             let stale_by_401 = refused == Some(tok.generation);
             let expired = tok.refresh_at.is_some_and(|at| Instant::now() >= at);
@@ -200,19 +215,30 @@ impl OidcAuth {
                 return Ok((tok.value.clone(), tok.generation));
             }
         }
-        let endpoint = self
+        let started = Instant::now();
+        let fetched = match self
             .token_endpoint
             .get_or_try_init(|| self.discover(http))
-            .await?
-            .clone();
-        let started = Instant::now();
-        let (value, lifetime) = self.fetch(http, &endpoint).await?;
+            .await
+        {
+            Ok(endpoint) => self.fetch(http, endpoint).await,
+            Err(e) => Err(e),
+        };
+        let (value, lifetime) = match fetched {
+            Ok(ok) => ok,
+            Err(e) => {
+                state.last_failure = Some((Instant::now(), e.clone()));
+                return Err(e);
+            }
+        };
+        state.last_failure = None;
         state.generation += 1;
         state.fetched += 1;
         let generation = state.generation;
         state.current = Some(CachedToken {
             value: value.clone(),
-            refresh_at: lifetime.map(|l| started + l - refresh_margin(l)),
+            // A lifetime of 0 means "use once": the next request fetches again.
+            refresh_at: lifetime.map(|l| started + (l - refresh_margin(l))),
             generation,
         });
         Ok((value, generation))
@@ -378,8 +404,9 @@ impl OidcAuth {
                 v.as_f64()
                     .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
             })
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(Duration::from_secs_f64);
+            .filter(|s| s.is_finite())
+            // Clamped to 0..=10 years, so that no value a provider sends can overflow a clock.
+            .map(|s| Duration::from_secs_f64(s.clamp(0.0, 315_360_000.0)));
         Ok((token.to_owned(), lifetime))
     }
 }

@@ -124,7 +124,8 @@ pub fn redact_url(url: &url::Url) -> String {
 }
 
 impl Options {
-    /// Add a header sent with every request. Setting `Authorization` is refused: use an auth mode.
+    /// Add a header sent with every request to the configured server (not to the OIDC provider,
+    /// nor to another server). Setting `Authorization` is refused: use an auth mode.
     pub fn add_header(&mut self, name: &str, value: &str) -> Result<()> {
         let name = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| Error::invalid(format!("'{}' is not a valid header name", name.trim())))?;

@@ -38,7 +38,27 @@ pub fn load(
     no_auth: bool,
     options: &Options,
 ) -> Result<EnvConfig> {
-    let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+    // Each variable is read once: the environment may change under us.
+    const NAMES: [&str; 8] = [
+        "FHIR_API_URL",
+        "FHIR_SERVER_URL",
+        "FHIR_USER",
+        "FHIR_PW",
+        "FHIR_TOKEN",
+        "CLIENT_ID",
+        "CLIENT_SECRET",
+        "OIDC_PROVIDER_URL",
+    ];
+    let values: Vec<(&str, Option<String>)> = NAMES
+        .iter()
+        .map(|n| (*n, get(n).filter(|v| !v.trim().is_empty())))
+        .collect();
+    let var = |name: &str| {
+        values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.clone())
+    };
 
     let base_url = var("FHIR_API_URL")
         .or_else(|| var("FHIR_SERVER_URL"))
@@ -79,15 +99,18 @@ pub fn load(
         )),
         1 => {
             let auth = match present_modes[0].0 {
-                "basic auth" => Auth::basic(&var("FHIR_USER").unwrap(), &var("FHIR_PW").unwrap())
-                    .map_err(|e| e.with_context("FHIR_USER/FHIR_PW"))?,
-                "static token" => Auth::token(&var("FHIR_TOKEN").unwrap())
+                "basic auth" => Auth::basic(
+                    &var("FHIR_USER").unwrap_or_default(),
+                    &var("FHIR_PW").unwrap_or_default(),
+                )
+                .map_err(|e| e.with_context("FHIR_USER/FHIR_PW"))?,
+                "static token" => Auth::token(&var("FHIR_TOKEN").unwrap_or_default())
                     .map_err(|e| e.with_context("FHIR_TOKEN"))?,
                 _ => Auth::Oidc(Box::new(
                     OidcAuth::new(
-                        &var("CLIENT_ID").unwrap(),
-                        &var("CLIENT_SECRET").unwrap(),
-                        &var("OIDC_PROVIDER_URL").unwrap(),
+                        &var("CLIENT_ID").unwrap_or_default(),
+                        &var("CLIENT_SECRET").unwrap_or_default(),
+                        &var("OIDC_PROVIDER_URL").unwrap_or_default(),
                         options.oidc_scope.clone(),
                         options.oidc_auth_method,
                     )

@@ -160,6 +160,7 @@ impl Error {
             404 => Code::FHIR_ERR_NOT_FOUND,
             410 => Code::FHIR_ERR_GONE,
             409 | 412 => Code::FHIR_ERR_CONFLICT,
+            407 => Code::FHIR_ERR_PROXY,
             _ => Code::FHIR_ERR_HTTP_STATUS,
         };
         let mut message = format!("{context}: HTTP {status}");

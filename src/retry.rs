@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 /// Methods retried by default once retrying is on: the idempotent ones.
 pub const DEFAULT_RETRYABLE_METHODS: [&str; 6] =
     ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"];
+/// Upper bound in seconds for the backoff factor and the wait cap (30 days).
+const MAX_WAIT: f64 = 2_592_000.0;
+
 /// Statuses retried by default once retrying is on.
 pub const DEFAULT_RETRY_STATUS_CODES: [u16; 4] = [413, 429, 503, 504];
 
@@ -102,9 +105,9 @@ impl RetryPolicy {
     }
 
     pub fn set_backoff_factor(&mut self, seconds: f64) -> Result<()> {
-        if !seconds.is_finite() || seconds < 0.0 {
+        if !seconds.is_finite() || !(0.0..=MAX_WAIT).contains(&seconds) {
             return Err(Error::invalid(
-                "retry_backoff_factor must be a finite number >= 0",
+                "retry_backoff_factor must be between 0 and 2592000 seconds",
             ));
         }
         self.backoff_factor = seconds;
@@ -122,9 +125,9 @@ impl RetryPolicy {
     }
 
     pub fn set_max_backoff_wait(&mut self, seconds: f64) -> Result<()> {
-        if !seconds.is_finite() || seconds < 0.0 {
+        if !seconds.is_finite() || !(0.0..=MAX_WAIT).contains(&seconds) {
             return Err(Error::invalid(
-                "max_backoff_wait must be a finite number >= 0",
+                "max_backoff_wait must be between 0 and 2592000 seconds",
             ));
         }
         self.max_backoff_wait = seconds;
@@ -261,6 +264,7 @@ mod tests {
         assert!(p.set_max_attempts(0).is_err());
         assert!(p.set_jitter(0.6).is_err());
         assert!(p.set_backoff_factor(f64::NAN).is_err());
+        assert!(p.set_max_backoff_wait(1e20).is_err());
         assert!(p.set_status_codes(&[42]).is_err());
         assert!(p.set_methods(&["G ET"]).is_err());
         assert_eq!(p, RetryPolicy::default());

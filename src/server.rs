@@ -41,8 +41,9 @@ pub fn parse_base_url(raw: &str) -> Result<Url> {
     if raw.is_empty() {
         return Err(Error::invalid("base URL is empty"));
     }
-    let url = Url::parse(raw)
-        .map_err(|e| Error::invalid(format!("base URL '{raw}' is not a valid URL: {e}")))?;
+    // The input is not echoed: it may hold credentials.
+    let url =
+        Url::parse(raw).map_err(|e| Error::invalid(format!("base URL is not a valid URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::invalid(format!(
             "base URL scheme '{}' is not http or https",
@@ -120,7 +121,12 @@ impl FhirServer {
         options: &Options,
     ) -> Result<FhirServer> {
         let cfg = crate::env::load(get, no_auth, options)?;
-        FhirServer::new(&cfg.base_url, cfg.auth, options)
+        FhirServer::new(&cfg.base_url, cfg.auth, options).map_err(|e| match e.code {
+            crate::error::Code::FHIR_ERR_INVALID_ARGUMENT => {
+                Error::config(format!("FHIR_API_URL / FHIR_SERVER_URL: {}", e.message))
+            }
+            _ => e,
+        })
     }
 
     /// The base URL without a trailing slash.
@@ -158,7 +164,7 @@ impl FhirServer {
         let path = path.trim();
         if path.starts_with("http://") || path.starts_with("https://") {
             let url = Url::parse(path)
-                .map_err(|e| Error::invalid(format!("URL '{path}' is invalid: {e}")))?;
+                .map_err(|e| Error::invalid(format!("the URL given as path is invalid: {e}")))?;
             if !self.same_origin(&url) {
                 return Err(Error::invalid(format!(
                     "URL {}://{} is not on the configured server {}; credentials are only sent to the configured server",
@@ -281,6 +287,16 @@ mod tests {
         let e = FhirServer::new("http://u:hunter2@h/fhir", Auth::None, &Options::default())
             .unwrap_err();
         assert!(!e.message.contains("hunter2"));
+        let e = FhirServer::new(
+            "https://alice:hunter2@fhir.example:80a/fhir",
+            Auth::None,
+            &Options::default(),
+        )
+        .unwrap_err();
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
+        let s = server("http://h/fhir");
+        let e = s.resolve("http://alice:hunter2@h:80a/fhir").unwrap_err();
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
     }
 
     #[test]

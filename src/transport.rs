@@ -23,6 +23,8 @@ pub struct Transport {
     pub auth: Auth,
     pub retry: RetryPolicy,
     proxies: Vec<ProxySetting>,
+    /// The caller's extra headers: sent to the configured server only, never on anonymous requests.
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// One request to send. The body is shared between attempts without copying.
@@ -94,9 +96,6 @@ impl Transport {
     pub fn build(options: &Options, auth: Auth) -> Result<Transport> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(FHIR_JSON));
-        for (name, value) in &options.headers {
-            headers.append(name.clone(), value.clone());
-        }
         let ua = options
             .user_agent
             .clone()
@@ -175,6 +174,7 @@ impl Transport {
             auth,
             retry: options.retry.clone(),
             proxies: options.proxies.clone(),
+            headers: options.headers.clone(),
         })
     }
 
@@ -197,11 +197,24 @@ impl Transport {
         let mut replayed = false;
         let method_retryable = self.retry.method_retryable(req.method.as_str());
         loop {
-            let credential = self
-                .auth
-                .credential(&self.client, refused_generation)
-                .await?;
+            // A request to another server (an allowed foreign paging link) carries neither the
+            // credentials nor the caller's headers.
+            let credential = if req.anonymous {
+                crate::auth::Credential {
+                    header: None,
+                    generation: 0,
+                }
+            } else {
+                self.auth
+                    .credential(&self.client, refused_generation)
+                    .await?
+            };
             let mut builder = self.client.request(req.method.clone(), req.url.clone());
+            if !req.anonymous {
+                for (name, value) in &self.headers {
+                    builder = builder.header(name, value);
+                }
+            }
             for (name, value) in &req.headers {
                 builder = builder.header(name, value);
             }
@@ -295,34 +308,40 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Map a reqwest failure to a result code with a message naming what was attempted.
-pub fn map_reqwest_error(e: reqwest::Error, context: &str) -> Error {
-    let text = chain(&e);
-    let lower = text.to_ascii_lowercase();
-    let code = if e.is_timeout() || lower.contains("timed out") {
+/// The result code of a reqwest failure, from the error's kind and its source chain (never from
+/// message text, which holds the URL): a rustls error anywhere is TLS; timeouts are TIMEOUT;
+/// failures to connect, resets and truncated bodies are CONNECT (transient, so retryable).
+fn classify(e: &reqwest::Error) -> Code {
+    let mut io_kind = None;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return Code::FHIR_ERR_TLS;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+            {
+                return Code::FHIR_ERR_TLS;
+            }
+            io_kind.get_or_insert(io.kind());
+        }
+        cur = err.source();
+    }
+    if e.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
         Code::FHIR_ERR_TIMEOUT
-    } else if lower.contains("certificate")
-        || lower.contains("tls")
-        || lower.contains("handshake")
-        || lower.contains("unknownissuer")
-        || lower.contains("alert")
-    {
-        Code::FHIR_ERR_TLS
-    } else if e.is_connect() || e.is_request() {
-        Code::FHIR_ERR_CONNECT
-    } else if e.is_decode() || e.is_body() {
+    } else if e.is_decode() && io_kind.is_none() {
         Code::FHIR_ERR_PROTOCOL
     } else {
         Code::FHIR_ERR_CONNECT
-    };
-    // reqwest puts the URL (with query) in its messages; keep ours without the query.
-    let text = match e.url() {
-        Some(u) => {
-            let mut clean = u.clone();
-            clean.set_query(None);
-            text.replace(u.as_str(), clean.as_str())
-        }
-        None => text,
-    };
+    }
+}
+
+/// Map a reqwest failure to a result code with a message naming what was attempted (the URL,
+/// whose query may hold patient data, is left out: `context` names method and path).
+pub fn map_reqwest_error(e: reqwest::Error, context: &str) -> Error {
+    let code = classify(&e);
+    let text = chain(&e.without_url());
     Error::new(code, format!("{context}: {text}"))
 }

@@ -1,6 +1,8 @@
 //! Wire details of the FHIR operations, pinned with httpmock: request lines, headers, bodies,
 //! paging links of each form, the loop and origin guards, batch splitting, error mapping.
 
+mod common;
+
 use fhir_kindling::auth::Auth;
 use fhir_kindling::error::Code;
 use fhir_kindling::runtime::block_on;
@@ -149,20 +151,81 @@ fn a_next_link_to_another_origin_is_refused_by_default() {
     assert!(e.message.contains("another server"), "{}", e.message);
     foreign.assert_hits(0);
 
-    // Allowed explicitly: followed, but without the credentials.
-    let o = Options {
+    // Allowed explicitly: followed, but without the credentials and without the caller's
+    // headers (recorded by a scripted server, which sees every header as sent).
+    let recorder = common::Scripted::start(vec![common::Reply::new(200, &page(&["9"], None))]);
+    let next = format!("{}/fhir/Patient?page=2", recorder.base);
+    let home = MockServer::start();
+    let first = home.mock(|when, then| {
+        when.path("/fhir/Patient")
+            .header("authorization", "Bearer secret-token")
+            .header("x-api-key", "api-secret");
+        then.status(200).body(page(&["1"], Some(&next)));
+    });
+    let mut o = Options {
         allow_foreign_links: true,
         ..Default::default()
     };
-    let s = FhirServer::new_token(&mock.url("/fhir"), "secret-token", &o).unwrap();
-    let anon = other.mock(|when, then| {
-        when.path("/fhir/Patient").header_exists("authorization");
-        then.status(500);
-    });
+    o.add_header("X-Api-Key", "api-secret").unwrap();
+    let s = FhirServer::new_token(&home.url("/fhir"), "secret-token", &o).unwrap();
     let all = block_on(s.search_all("Patient")).unwrap().unwrap();
     assert_eq!(ids(&all), ["1", "9"]);
-    anon.assert_hits(0);
-    foreign.assert_hits(1);
+    first.assert();
+    let seen = recorder.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].target, "/fhir/Patient?page=2");
+    assert!(
+        seen[0].header("authorization").is_none(),
+        "{:?}",
+        seen[0].headers
+    );
+    assert!(
+        seen[0].header("x-api-key").is_none(),
+        "{:?}",
+        seen[0].headers
+    );
+}
+
+#[test]
+fn query_only_links_are_relative_to_the_page_and_schemes_are_case_insensitive() {
+    let mock = MockServer::start();
+    let upper = mock
+        .url("/fhir/Patient?page=3")
+        .replacen("http://", "HTTP://", 1);
+    let p3 = mock.mock(|when, then| {
+        when.path("/fhir/Patient").query_param("page", "3");
+        then.status(200).body(page(&["3"], None));
+    });
+    let p2 = mock.mock(|when, then| {
+        when.path("/fhir/Patient").query_param("page", "2");
+        then.status(200).body(page(&["2"], Some(&upper)));
+    });
+    let p1 = mock.mock(|when, then| {
+        when.path("/fhir/Patient").query_param("name", "q");
+        then.status(200).body(page(&["1"], Some("?page=2")));
+    });
+    let all = block_on(server(&mock).search_all("Patient?name=q"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(&all), ["1", "2", "3"]);
+    p1.assert();
+    p2.assert();
+    p3.assert();
+}
+
+#[test]
+fn stopping_on_a_page_whose_next_link_is_refused_reports_it() {
+    let mock = MockServer::start();
+    mock.mock(|when, then| {
+        when.path("/fhir/Patient");
+        then.status(200).body(page(
+            &["1"],
+            Some("http://elsewhere.invalid/fhir/Patient?page=2"),
+        ));
+    });
+    let s = server(&mock);
+    let e = s.stream_pages("Patient", |_| false).unwrap_err();
+    assert_eq!(e.code, Code::FHIR_ERR_PAGING);
 }
 
 #[test]

@@ -902,3 +902,89 @@ fn one_connection_serves_many_requests() {
         "ten sequential calls reuse one pooled connection"
     );
 }
+
+// ---------------------------------------------------------------- review regressions
+
+#[test]
+fn error_codes_do_not_depend_on_words_in_the_url() {
+    // "alert", "tls" and "certificate" in a query or host must not make a refused connection a
+    // TLS error (which would also stop retries).
+    let base = format!("http://127.0.0.1:{}/fhir", closed_port());
+    let o = retry_options(|o| {
+        o.retry.set_status_codes(&[503]).unwrap();
+        o.retry.set_max_attempts(3).unwrap();
+    });
+    let s = FhirServer::new(&base, fhir_kindling::auth::Auth::None, &o).unwrap();
+    let e = block_on(s.request("GET", "Flag?code=alert&x=tls-certificate", None))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.code, Code::FHIR_ERR_CONNECT, "{}", e.message);
+    assert!(e.message.contains("after 3 attempts"), "{}", e.message);
+    assert!(
+        !e.message.contains("alert"),
+        "the query is not in the message: {}",
+        e.message
+    );
+}
+
+#[test]
+fn extreme_token_lifetimes_neither_panic_nor_cache_forever() {
+    for (expires_in, calls, fetches) in [("1e19", 3, 1), ("0", 3, 3), ("-5", 2, 2)] {
+        let server = MockServer::start();
+        let token = server.mock(|when, then| {
+            when.method(POST).path("/token");
+            then.status(200).body(format!(
+                r#"{{"access_token":"t","token_type":"Bearer","expires_in":{expires_in}}}"#
+            ));
+        });
+        server.mock(|when, then| {
+            when.path("/fhir/metadata");
+            then.status(200).body(CAPS);
+        });
+        let s = FhirServer::new_oidc(
+            &server.url("/fhir"),
+            "c",
+            "s",
+            &server.url("/token"),
+            &Options::default(),
+        )
+        .unwrap();
+        for _ in 0..calls {
+            caps(&s).unwrap();
+        }
+        assert_eq!(token.hits(), fetches, "expires_in {expires_in}");
+    }
+}
+
+#[test]
+fn a_hanging_provider_costs_waiting_threads_one_timeout_not_one_each() {
+    let server = MockServer::start();
+    let token = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200)
+            .delay(Duration::from_secs(3))
+            .body(token_body("late", 3600));
+    });
+    let mut o = Options::default();
+    o.set_timeout_ms(500);
+    let s = std::sync::Arc::new(
+        FhirServer::new_oidc(&server.url("/fhir"), "c", "s", &server.url("/token"), &o).unwrap(),
+    );
+    let t = Instant::now();
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || caps(&s).unwrap_err().code)
+        })
+        .collect();
+    for th in threads {
+        assert_eq!(th.join().unwrap(), Code::FHIR_ERR_TIMEOUT);
+    }
+    // Six threads one after the other would take 3 s; sharing the failure takes one timeout.
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(token.hits() <= 2, "{} token requests", token.hits());
+}

@@ -89,6 +89,11 @@ pub(crate) unsafe fn arg_bytes<'a>(
             format!("argument `{name}` is NULL but its length is {len}"),
         ));
     }
+    if len > isize::MAX as usize {
+        return Err(Error::invalid(format!(
+            "argument `{name}` has an impossible length {len}"
+        )));
+    }
     Ok(Some(std::slice::from_raw_parts(p as *const u8, len)))
 }
 

@@ -86,6 +86,11 @@ unsafe fn string_list<'a>(
             format!("argument `{name}` is NULL but count is {count}"),
         ));
     }
+    if count > isize::MAX as usize / std::mem::size_of::<*const c_char>() {
+        return Err(Error::invalid(format!(
+            "argument `{name}` has an impossible count {count}"
+        )));
+    }
     std::slice::from_raw_parts(items, count)
         .iter()
         .enumerate()

@@ -42,7 +42,8 @@ pub unsafe extern "C" fn fhir_options_free(options: *mut fhir_options_t) {
     }
 }
 
-/// Add a header sent with every request (also to the OIDC provider). Several headers of the same
+/// Add a header sent with every request to the configured server (not to the OIDC provider, nor
+/// to another server a paging link points to). Several headers of the same
 /// name may be added. `Authorization` is refused: it belongs to the auth mode. Header values are
 /// treated as secrets: never logged or shown.
 ///
@@ -196,6 +197,10 @@ pub unsafe extern "C" fn fhir_options_set_retry_status_codes(
         let o = opts(options)?;
         let list: &[u16] = if count == 0 {
             &[]
+        } else if count > 1000 {
+            return Err(Error::invalid(format!(
+                "{count} retry status codes: at most 1000"
+            )));
         } else if codes.is_null() {
             return Err(Error::new(
                 Code::FHIR_ERR_NULL_ARGUMENT,

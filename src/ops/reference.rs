@@ -17,11 +17,13 @@ pub fn valid_type(t: &str) -> bool {
 
 /// FHIR ids: 1–64 of `A-Z a-z 0-9 - .`
 pub fn valid_id(id: &str) -> bool {
+    // Not only dots: `.` and `..` would be read as path segments and change the request's target.
     !id.is_empty()
         && id.len() <= 64
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !id.bytes().all(|b| b == b'.')
 }
 
 impl Reference {
@@ -113,6 +115,9 @@ mod tests {
             "Patient/1/_history",
             "Patient/../x",
             "Patient/1/x/2",
+            "Patient/.",
+            "Patient/..",
+            "Patient/1/_history/..",
         ] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }

@@ -40,9 +40,18 @@ fn conditional_path(resource_type: &str, query: &str) -> Result<String> {
         }
         None => query,
     };
-    if params.is_empty() || params.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    let pairs: Vec<&str> = params.split('&').filter(|p| !p.is_empty()).collect();
+    let well_formed = !pairs.is_empty()
+        && pairs
+            .iter()
+            .all(|p| p.split_once('=').is_some_and(|(name, _)| !name.is_empty()));
+    if !well_formed
+        || params
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '#')
+    {
         return Err(Error::invalid(
-            "a condition needs search parameters, percent-encoded (e.g. identifier=http://sys%7C123)",
+            "a condition needs search parameters name=value, percent-encoded (e.g. identifier=http://sys%7C123; '#' as %23)",
         ));
     }
     Ok(format!("{resource_type}?{params}"))
@@ -64,21 +73,25 @@ impl FhirServer {
         &self,
         resp: Response,
         resource_type: &str,
-        fallback: Option<&str>,
+        fallback: Option<Reference>,
     ) -> Result<Bytes> {
         if carries_resource(&resp, resource_type) {
             return Ok(resp.body);
         }
-        let location = resp
+        let located = resp
             .header_str("location")
             .or_else(|| resp.header_str("content-location"))
             .and_then(from_location)
-            .map(|r| r.full_path())
-            .or_else(|| fallback.map(str::to_owned))
+            .or(fallback)
             .ok_or_else(|| {
                 Error::protocol("the server returned neither the resource nor a Location header")
             })?;
-        self.read(&location).await
+        match self.read(&located.full_path()).await {
+            Ok(body) => Ok(body),
+            // The write is committed: reporting a failure would make callers write it again.
+            // Hand back what the server said about it instead.
+            Err(_) => Ok(minimal_resource(&located).into_bytes().into()),
+        }
     }
 
     /// POST a resource; the created resource (with id and version) comes back. With
@@ -132,7 +145,8 @@ impl FhirServer {
             );
         }
         let resp = self.send_ok(req).await?;
-        self.representation(resp, &rtype, Some(&path)).await
+        self.representation(resp, &rtype, Reference::parse(&path).ok())
+            .await
     }
 
     /// PUT `Type?condition`: update the one resource matching the condition, or create it.
@@ -237,6 +251,24 @@ impl FhirServer {
     }
 }
 
+/// `{"resourceType":T,"id":id,"meta":{"versionId":v}}` for a written resource that could not be
+/// read back (for example with a create-only scope).
+fn minimal_resource(r: &Reference) -> String {
+    let mut out = format!(
+        "{{\"resourceType\":{},\"id\":{}",
+        crate::ops::bundle::json_str(&r.resource_type),
+        crate::ops::bundle::json_str(&r.id)
+    );
+    if let Some(v) = &r.version {
+        out.push_str(&format!(
+            ",\"meta\":{{\"versionId\":{}}}",
+            crate::ops::bundle::json_str(v)
+        ));
+    }
+    out.push('}');
+    out
+}
+
 fn history_path(target: &str) -> Result<String> {
     let t = target.trim().trim_matches('/');
     if t.is_empty() {
@@ -273,6 +305,10 @@ mod tests {
         assert!(conditional_path("Patient", "Observation?code=x").is_err());
         assert!(conditional_path("Patient", "").is_err());
         assert!(conditional_path("Patient", "name=a b").is_err());
+        assert!(conditional_path("Patient", "identifier=abc#1&active=false").is_err());
+        assert!(conditional_path("Patient", "&").is_err());
+        assert!(conditional_path("Patient", "=x").is_err());
+        assert!(conditional_path("Patient", "identifier").is_err());
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct Pager<'s> {
     seen: HashSet<u64>,
     pending: Option<Error>,
     pages: u64,
+    /// The URL of the page fetched last (for query-only links).
+    current: Option<Url>,
 }
 
 impl<'s> Pager<'s> {
@@ -47,6 +49,7 @@ impl<'s> Pager<'s> {
             seen,
             pending: None,
             pages: 0,
+            current: None,
         })
     }
 
@@ -59,6 +62,15 @@ impl<'s> Pager<'s> {
     }
 
     /// The URL the next `fetch` would get (absolute), if any.
+    /// Where to resume after the caller stopped: the next URL, or the reason there is none
+    /// (a refused or looping link) so that a stop is never mistaken for the end.
+    pub fn resume_url(&mut self) -> Result<Option<String>> {
+        match self.pending.take() {
+            Some(e) => Err(e),
+            None => Ok(self.next_url()),
+        }
+    }
+
     pub fn next_url(&self) -> Option<String> {
         self.next.as_ref().map(|u| u.to_string())
     }
@@ -70,6 +82,7 @@ impl<'s> Pager<'s> {
         let Some(url) = self.next.take() else {
             return Ok(None);
         };
+        self.current = Some(url.clone());
         let mut req = Request::new(Method::GET, url);
         req.anonymous = !self.server.same_origin(&req.url);
         let resp = self.server.send_ok(req).await?;
@@ -90,12 +103,16 @@ impl<'s> Pager<'s> {
 
     fn follow(&mut self, link: &str) -> Result<Url> {
         let base = self.server.base_url();
-        let resolved = if link.starts_with("http://") || link.starts_with("https://") {
+        let lower = link.get(..8).unwrap_or(link).to_ascii_lowercase();
+        let resolved = if lower.starts_with("http://") || lower.starts_with("https://") {
             Url::parse(link)
         } else if link.starts_with('/') {
             Url::parse(base).and_then(|b| b.join(link))
-        } else if link.starts_with('?') {
-            Url::parse(&format!("{base}{link}"))
+        } else if let (Some(query), Some(current)) = (link.strip_prefix('?'), &self.current) {
+            // RFC 3986: a query-only reference is relative to the page that carried it.
+            let mut u = current.clone();
+            u.set_query(Some(query));
+            Ok(u)
         } else {
             Url::parse(&format!("{base}/{link}"))
         }
@@ -219,7 +236,7 @@ impl FhirServer {
             let next = parse_page(&body)?.next;
             pager.advance(next.as_deref());
             if !on_page(&body) {
-                return Ok(pager.next_url());
+                return pager.resume_url();
             }
         }
     }
@@ -247,7 +264,7 @@ impl FhirServer {
                         .and_then(|s| s.mode.as_deref())
                         .unwrap_or("match");
                     if !on_resource(res.get(), mode) {
-                        return Ok(pager.next_url());
+                        return pager.resume_url();
                     }
                 }
             }

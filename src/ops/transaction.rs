@@ -261,36 +261,52 @@ impl FhirServer {
                 Ok(r) => r,
                 Err(e) => return Err(context(e)),
             };
-            let entries = match Self::batch_entries(&resp.body, chunk.len()) {
-                Ok(e) => e,
-                Err(e) => return Err(context(e)),
-            };
-            for (i, entry) in entries.into_iter().enumerate() {
-                let view = entry_view(entry)?;
-                let r = view
-                    .response
-                    .as_ref()
-                    .and_then(|r| r.location.as_deref())
-                    .and_then(from_location)
-                    .or_else(|| {
-                        view.resource
-                            .and_then(|res| type_and_id(res.get()).ok())
-                            .and_then(|(t, id)| {
-                                id.map(|id| Reference {
-                                    resource_type: t,
-                                    id,
-                                    version: None,
-                                })
-                            })
-                    })
-                    .ok_or_else(|| {
-                        Error::protocol(format!("transaction answer entry {i} has no location"))
-                    })?;
-                created.push(r.path());
+            match Self::created_refs(&resp.body, chunk.len()) {
+                Ok(refs) => created.extend(refs),
+                Err(e) => {
+                    // The transaction is committed; only its answer is unreadable.
+                    let mut e = context(e);
+                    e.message = e.message.replacen(
+                        "failed;",
+                        "was committed but its answer could not be read;",
+                        1,
+                    );
+                    return Err(e);
+                }
             }
         }
         let list: Vec<String> = created.iter().map(|r| json_str(r)).collect();
         Ok(format!("{{\"created\":[{}],\"batches\":{batches}}}", list.join(",")).into_bytes())
+    }
+
+    /// `Type/id` of every entry of a transaction answer, in order.
+    fn created_refs(body: &[u8], expected: usize) -> Result<Vec<String>> {
+        let entries = Self::batch_entries(body, expected)?;
+        let mut refs = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.into_iter().enumerate() {
+            let view = entry_view(entry)?;
+            let r = view
+                .response
+                .as_ref()
+                .and_then(|r| r.location.as_deref())
+                .and_then(from_location)
+                .or_else(|| {
+                    view.resource
+                        .and_then(|res| type_and_id(res.get()).ok())
+                        .and_then(|(t, id)| {
+                            id.map(|id| Reference {
+                                resource_type: t,
+                                id,
+                                version: None,
+                            })
+                        })
+                })
+                .ok_or_else(|| {
+                    Error::protocol(format!("transaction answer entry {i} has no location"))
+                })?;
+            refs.push(r.path());
+        }
+        Ok(refs)
     }
 
     /// Resource types the server supports and how many of each it holds (types with none are
