@@ -318,16 +318,19 @@ fn classify(e: &reqwest::Error) -> Code {
         if err.downcast_ref::<rustls::Error>().is_some() {
             return Code::FHIR_ERR_TLS;
         }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return Code::FHIR_ERR_TLS;
+        cur = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => {
+                if io.kind() != std::io::ErrorKind::Other {
+                    io_kind.get_or_insert(io.kind());
+                }
+                // io::Error's source() skips the error it wraps: descend into it instead.
+                match io.get_ref() {
+                    Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                    None => err.source(),
+                }
             }
-            io_kind.get_or_insert(io.kind());
-        }
-        cur = err.source();
+            None => err.source(),
+        };
     }
     if e.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
         Code::FHIR_ERR_TIMEOUT
