@@ -19,12 +19,24 @@ if [ ! -x "$BIN" ] || [ "$(cat "$ROOT/.version" 2>/dev/null)" != "$HELIOS_VERSIO
 fi
 
 mkdir -p "$STATE"
+# Helios reads the FHIR R4 SearchParameter definitions from DATA_DIR/search-parameters-r4.json
+# (without them it knows only a minimal set, and `identifier` searches are refused). They are the
+# spec's search-parameters.json, shipped in HAPI's validation resources on Maven Central.
+DATA=$REPO/target/helios-data
+if [ ! -s "$DATA/search-parameters-r4.json" ]; then
+  mkdir -p "$DATA"
+  mvn -B -q dependency:copy -Dartifact=ca.uhn.hapi.fhir:hapi-fhir-validation-resources-r4:8.8.0 \
+    -DoutputDirectory="$DATA" -Dmdep.stripVersion=true
+  unzip -p "$DATA/hapi-fhir-validation-resources-r4.jar" org/hl7/fhir/r4/model/sp/search-parameters.json \
+    > "$DATA/search-parameters-r4.json"
+  rm -f "$DATA/hapi-fhir-validation-resources-r4.jar"
+fi
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
   echo "conformance: port $PORT is taken" >&2; exit 1
 fi
 BASE=http://127.0.0.1:$PORT
 "$BIN" --help >"$STATE/help.txt" 2>&1 || true
-"$BIN" --port "$PORT" --host 127.0.0.1 --database-url :memory: --base-url "$BASE" >"$STATE/helios.log" 2>&1 &
+"$BIN" --port "$PORT" --host 127.0.0.1 --database-url :memory: --base-url "$BASE" --enable-versioning --return-gone --data-dir "$DATA" >"$STATE/helios.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do
@@ -35,5 +47,6 @@ done
 curl -fsS "$BASE/metadata" -o /dev/null || { echo "conformance: Helios did not answer /metadata" >&2; tail -20 "$STATE/helios.log" >&2; exit 1; }
 echo "conformance: Helios $HELIOS_VERSION up at $BASE"
 # The tests that need only a FHIR server (no gateway, proxy or OIDC provider).
-FHIR_HAPI_URL=$BASE cargo test --locked --test integration -- --ignored \
-  upload_1000 paging_through crud_history a_failed_transaction
+# One test at a time: Helios' in-memory SQLite aborts concurrent transactions ("table is locked").
+FHIR_HAPI_URL=$BASE cargo test --locked --test integration -- --ignored --test-threads=1 \
+  upload_1000 paging_through_1200 crud_history a_failed_transaction

@@ -456,8 +456,18 @@ fn paging_through_1200_resources_every_mode() {
     })
     .unwrap();
     assert_eq!(rest, 1100, "resuming continues at the second page");
+}
 
-    // Through nginx with basic auth over TLS: HAPI's next links point back through the gateway.
+#[test]
+#[ignore = "needs the real services: scripts/test-all.sh"]
+fn paging_through_the_gateway_with_basic_auth_over_tls() {
+    let s = hapi();
+    let system = unique("gateway");
+    block_on(s.create_all(&patients(&system, 230), 0))
+        .unwrap()
+        .unwrap();
+    let q = format!("Patient?identifier={}&_count=50", enc(&system));
+    // HAPI's next links point back through nginx (X-Forwarded-*), so credentials go along.
     let gw = FhirServer::new_basic(
         &nginx("/basic/fhir"),
         &var("FHIR_BASIC_USER"),
@@ -467,7 +477,8 @@ fn paging_through_1200_resources_every_mode() {
     .unwrap();
     let via: Value =
         serde_json::from_slice(&block_on(gw.search_all(&q)).unwrap().unwrap()).unwrap();
-    assert_eq!(via["total"], 1200);
+    assert_eq!(via["total"], 230);
+    assert_eq!(via["entry"].as_array().unwrap().len(), 230);
 }
 
 #[test]
@@ -613,19 +624,19 @@ fn crud_history_operations_and_summary() {
 fn a_failed_transaction_reports_the_outcome() {
     let s = hapi();
     let bad = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": {"resourceType": "Patient", "gender": "not-a-gender"}, "request": {"method": "POST", "url": "Patient"}}
+        {"resource": {"resourceType": "NotAResourceType"}, "request": {"method": "POST", "url": "NotAResourceType"}}
     ]})
     .to_string();
     let e = block_on(s.send_bundle(bad.as_bytes()))
         .unwrap()
         .unwrap_err();
-    assert_eq!(e.status, Some(400));
+    assert!(e.status.is_some_and(|st| (400..500).contains(&st)), "{e:?}");
     let body: Value = serde_json::from_slice(e.body.as_deref().unwrap()).unwrap();
     assert_eq!(body["resourceType"], "OperationOutcome");
 
     let system = unique("fail");
     let mut items: Vec<Value> = serde_json::from_slice(&patients(&system, 5)).unwrap();
-    items[3]["gender"] = json!("not-a-gender");
+    items[3] = json!({"resourceType": "NotAResourceType"});
     let e = block_on(s.create_all(&serde_json::to_vec(&items).unwrap(), 2))
         .unwrap()
         .unwrap_err();
@@ -646,7 +657,31 @@ fn a_failed_transaction_reports_the_outcome() {
             .unwrap(),
         2
     );
-    block_on(s.delete_by_query(&format!("Patient?identifier={}", enc(&system))))
+    // Clean up with one batch of deletes (servers differ on conditional deletes of several).
+    let found: Value = serde_json::from_slice(
+        &block_on(s.search_all(&format!("Patient?identifier={}", enc(&system))))
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let refs: Vec<String> = found["entry"]
+        .as_array()
         .unwrap()
-        .unwrap();
+        .iter()
+        .map(|e| format!("Patient/{}", e["resource"]["id"].as_str().unwrap()))
+        .collect();
+    let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+    let deleted: Value =
+        serde_json::from_slice(&block_on(s.delete_many(&refs)).unwrap().unwrap()).unwrap();
+    assert!(deleted
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["status"].as_u64().is_some_and(|st| st < 300)));
+    assert_eq!(
+        block_on(s.search_count(&format!("Patient?identifier={}", enc(&system))))
+            .unwrap()
+            .unwrap(),
+        0
+    );
 }
