@@ -141,6 +141,13 @@ fn tls_is_verified_by_default() {
 
 // ---------------------------------------------------------------- OIDC against oidc-provider
 
+/// The OIDC tests run one at a time: one of them restarts the provider.
+static OIDC: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn oidc_lock() -> std::sync::MutexGuard<'static, ()> {
+    OIDC.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn tokens_issued(client: &str) -> usize {
     lines_containing(
         &var("FHIR_OIDC_TOKEN_LOG"),
@@ -151,6 +158,7 @@ fn tokens_issued(client: &str) -> usize {
 #[test]
 #[ignore = "needs the real services: scripts/test-all.sh"]
 fn oidc_tokens_are_fetched_cached_refreshed_and_introspected() {
+    let _one_at_a_time = oidc_lock();
     let client = var("FHIR_OIDC_CLIENT_ID");
     let ttl: u64 = var("FHIR_OIDC_TOKEN_TTL").parse().unwrap();
     // Discovery from the issuer URL.
@@ -209,6 +217,7 @@ fn oidc_tokens_are_fetched_cached_refreshed_and_introspected() {
 #[test]
 #[ignore = "needs the real services: scripts/test-all.sh"]
 fn oidc_client_secret_post_and_direct_token_endpoint() {
+    let _one_at_a_time = oidc_lock();
     let mut o = tls();
     o.set_oidc_auth_method("client_secret_post").unwrap();
     let s = FhirServer::new_oidc(
@@ -233,6 +242,51 @@ fn oidc_client_secret_post_and_direct_token_endpoint() {
     assert_eq!(e.code, Code::FHIR_ERR_AUTH);
     assert!(e.message.contains("invalid_client"), "{}", e.message);
     assert!(!e.message.contains(&var("FHIR_OIDC_POST_CLIENT_SECRET")));
+}
+
+#[test]
+#[ignore = "needs the real services: scripts/test-all.sh"]
+fn a_token_the_provider_no_longer_knows_is_refreshed_once_and_the_request_replayed() {
+    let _one_at_a_time = oidc_lock();
+    let s = FhirServer::new_oidc(
+        &nginx("/oidc/fhir"),
+        &var("FHIR_OIDC_CLIENT_ID"),
+        &var("FHIR_OIDC_CLIENT_SECRET"),
+        &var("FHIR_OIDC_ISSUER"),
+        &tls(),
+    )
+    .unwrap();
+    caps(&s).unwrap();
+    assert_eq!(block_on(s.oidc_tokens_fetched()).unwrap(), 1);
+    // The provider keeps tokens in memory: after a restart the cached token is unknown to it, the
+    // gateway's introspection answers inactive and nginx says 401 — long before the token expires.
+    let services = format!("{}/tests/servers/services.sh", env!("CARGO_MANIFEST_DIR"));
+    for action in ["stop", "start"] {
+        let st = std::process::Command::new(&services)
+            .args([action, "oidc"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "services.sh {action} oidc");
+    }
+    let gateway_log = format!("{}/gateway.log", var("FHIR_SERVICES_DIR"));
+    caps(&s).unwrap();
+    assert_eq!(
+        block_on(s.oidc_tokens_fetched()).unwrap(),
+        2,
+        "one refresh after the 401"
+    );
+    let log = std::fs::read_to_string(&gateway_log).unwrap();
+    let statuses: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("\"status\":").nth(1))
+        .map(|rest| &rest[..3])
+        .collect();
+    assert_eq!(
+        statuses,
+        ["401", "200"],
+        "refused once, then accepted with the new token"
+    );
 }
 
 // ---------------------------------------------------------------- proxy
