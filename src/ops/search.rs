@@ -1,9 +1,10 @@
 //! Search with paging: all pages into one Bundle, at most `n` resources, the first page, the
 //! count, and streaming page by page (memory bounded by one page).
 //!
-//! Paging is guarded: `next` links may be absolute, host-relative or base-relative; a link to
-//! another origin is refused unless the caller allowed it (and is then followed without
-//! credentials); a link already visited stops the search instead of looping forever.
+//! Paging is guarded: `next` links may be absolute, host-relative, base-relative or query-only; a
+//! link to another origin is refused unless the caller allowed it (and is then followed without
+//! credentials or custom headers); a link already visited stops the search instead of looping
+//! forever.
 
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -61,7 +62,6 @@ impl<'s> Pager<'s> {
         self.pages
     }
 
-    /// The URL the next `fetch` would get (absolute), if any.
     /// Where to resume after the caller stopped: the next URL, or the reason there is none
     /// (a refused or looping link) so that a stop is never mistaken for the end.
     pub fn resume_url(&mut self) -> Result<Option<String>> {
@@ -71,6 +71,7 @@ impl<'s> Pager<'s> {
         }
     }
 
+    /// The URL the next `fetch` would get (absolute), if any.
     pub fn next_url(&self) -> Option<String> {
         self.next.as_ref().map(|u| u.to_string())
     }
