@@ -81,11 +81,7 @@ impl Auth {
     ) -> Result<Credential> {
         let header = match self {
             Auth::None => None,
-            Auth::Basic { username, password } => {
-                let raw = format!("{username}:{password}");
-                let encoded = base64::engine::general_purpose::STANDARD.encode(raw.as_bytes());
-                Some(sensitive(&format!("Basic {encoded}"))?)
-            }
+            Auth::Basic { username, password } => Some(basic(username, password)?),
             Auth::Token(token) => Some(sensitive(&format!("Bearer {token}"))?),
             Auth::Oidc(oidc) => {
                 let (token, generation) = oidc.access_token(http, refused).await?;
@@ -106,6 +102,12 @@ impl Auth {
             generation: 0,
         })
     }
+}
+
+/// `Basic base64(user:password)`, marked sensitive.
+fn basic(user: &str, password: &str) -> Result<HeaderValue> {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    sensitive(&format!("Basic {encoded}"))
 }
 
 fn sensitive(value: &str) -> Result<HeaderValue> {
@@ -331,12 +333,7 @@ impl OidcAuth {
                     form_urlencoded::byte_serialize(self.client_id.as_bytes()).collect();
                 let secret: String =
                     form_urlencoded::byte_serialize(self.client_secret.as_bytes()).collect();
-                let encoded =
-                    base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-                req = req.header(
-                    reqwest::header::AUTHORIZATION,
-                    sensitive(&format!("Basic {encoded}"))?,
-                );
+                req = req.header(reqwest::header::AUTHORIZATION, basic(&id, &secret)?);
             }
             ClientAuthMethod::Post => {
                 form.append_pair("client_id", &self.client_id);

@@ -16,6 +16,18 @@ use crate::auth::{Auth, OidcAuth};
 use crate::config::Options;
 use crate::error::{Error, Result};
 
+/// Every variable `from_env` reads.
+pub const VARIABLES: [&str; 8] = [
+    "FHIR_API_URL",
+    "FHIR_SERVER_URL",
+    "FHIR_USER",
+    "FHIR_PW",
+    "FHIR_TOKEN",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "OIDC_PROVIDER_URL",
+];
+
 const MODES: [(&str, &[&str]); 3] = [
     ("basic auth", &["FHIR_USER", "FHIR_PW"]),
     ("static token", &["FHIR_TOKEN"]),
@@ -39,17 +51,7 @@ pub fn load(
     options: &Options,
 ) -> Result<EnvConfig> {
     // Each variable is read once: the environment may change under us.
-    const NAMES: [&str; 8] = [
-        "FHIR_API_URL",
-        "FHIR_SERVER_URL",
-        "FHIR_USER",
-        "FHIR_PW",
-        "FHIR_TOKEN",
-        "CLIENT_ID",
-        "CLIENT_SECRET",
-        "OIDC_PROVIDER_URL",
-    ];
-    let values: Vec<(&str, Option<String>)> = NAMES
+    let values: Vec<(&str, Option<String>)> = VARIABLES
         .iter()
         .map(|n| (*n, get(n).filter(|v| !v.trim().is_empty())))
         .collect();

@@ -10,16 +10,7 @@ fn var(name: &str) -> String {
         .unwrap_or_else(|_| panic!("{name} is not set: source target/services/services.env"))
 }
 
-const ALL: [&str; 8] = [
-    "FHIR_API_URL",
-    "FHIR_SERVER_URL",
-    "FHIR_USER",
-    "FHIR_PW",
-    "FHIR_TOKEN",
-    "CLIENT_ID",
-    "CLIENT_SECRET",
-    "OIDC_PROVIDER_URL",
-];
+use fhir_kindling::env::VARIABLES as ALL;
 
 fn with_env(vars: &[(&str, String)], f: impl FnOnce()) {
     for k in ALL {

@@ -16,11 +16,17 @@ pub mod query;
 pub mod server;
 
 use std::ffi::{c_char, CStr};
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 pub use crate::error::fhir_result;
 use crate::error::{Code, Error, Result};
 use error::fhir_error_t;
+use server::fhir_server_t;
+pub(crate) use server::server_ref;
+
+use crate::runtime::block_on;
+use crate::server::FhirServer;
 
 /// Major version of the library (semantic versioning).
 pub const FHIR_KINDLING_VERSION_MAJOR: u32 = 0;
@@ -69,6 +75,18 @@ pub(crate) unsafe fn arg_str<'a>(p: *const c_char, name: &str) -> Result<&'a str
     CStr::from_ptr(p)
         .to_str()
         .map_err(|_| Error::invalid(format!("argument `{name}` is not valid UTF-8")))
+}
+
+/// Like [`arg_str`], but NULL means "absent".
+///
+/// # Safety
+/// As [`arg_str`].
+pub(crate) unsafe fn opt_str<'a>(p: *const c_char, name: &str) -> Result<Option<&'a str>> {
+    if p.is_null() {
+        Ok(None)
+    } else {
+        arg_str(p, name).map(Some)
+    }
 }
 
 /// A borrowed byte buffer `(ptr, len)`; NULL with a non-zero length is an error.
@@ -141,6 +159,28 @@ pub(crate) unsafe fn write_json(
         *len_out = bytes.len();
     }
     Ok(())
+}
+
+/// The shape of every call that answers with JSON: check the handle and `json_out`, let `call`
+/// check its own arguments and start the core's future, run it on the caller's thread, hand the
+/// bytes over as `*json_out` / `*len_out`.
+pub(crate) unsafe fn json_call<'a, T, Fut>(
+    server: *const fhir_server_t,
+    json_out: *mut *mut c_char,
+    len_out: *mut usize,
+    error_out: *mut *mut fhir_error_t,
+    call: impl FnOnce(&'a FhirServer) -> Result<Fut>,
+) -> fhir_result
+where
+    Fut: Future<Output = Result<T>>,
+    T: AsRef<[u8]>,
+{
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        let out = out_ptr(json_out, "json_out")?;
+        let body = block_on(call(s)?)??;
+        write_json(body.as_ref(), out, len_out)
+    })
 }
 
 /// Free a buffer returned by this library: any JSON and any string (`*json_out`, `*body_out`,

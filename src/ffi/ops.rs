@@ -3,14 +3,12 @@
 //! from many threads on one handle.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::future::Future;
 
 use super::error::fhir_error_t;
-use super::server::{fhir_server_t, server_ref};
-use super::{alloc_json, arg_bytes, arg_str, guard, out_ptr, write_json};
+use super::server::fhir_server_t;
+use super::{alloc_json, arg_bytes, arg_str, guard, json_call, opt_str, out_ptr, server_ref};
 use crate::error::{fhir_result, Code, Error, Result};
 use crate::runtime::block_on;
-use crate::server::FhirServer;
 
 /// Called once per page by `fhir_search_pages`, on the caller's thread. `page_json` is the
 /// page's Bundle (NUL-terminated, `len` bytes), borrowed until the callback returns. Return 0 to
@@ -33,28 +31,6 @@ pub type fhir_resource_callback = Option<
     ) -> c_int,
 >;
 
-/// The shape of every call that answers with JSON: check the handle and `json_out`, let `call`
-/// check its own arguments and start the core's future, run it on the caller's thread, hand the
-/// bytes over as `*json_out` / `*len_out`.
-unsafe fn json_call<'a, T, Fut>(
-    server: *const fhir_server_t,
-    json_out: *mut *mut c_char,
-    len_out: *mut usize,
-    error_out: *mut *mut fhir_error_t,
-    call: impl FnOnce(&'a FhirServer) -> Result<Fut>,
-) -> fhir_result
-where
-    Fut: Future<Output = Result<T>>,
-    T: AsRef<[u8]>,
-{
-    guard(error_out, || {
-        let s = server_ref(server)?;
-        let out = out_ptr(json_out, "json_out")?;
-        let body = block_on(call(s)?)??;
-        write_json(body.as_ref(), out, len_out)
-    })
-}
-
 unsafe fn json_arg<'a>(json: *const c_char, len: usize, name: &str) -> Result<&'a [u8]> {
     arg_bytes(json, len, name)?.ok_or_else(|| {
         Error::new(
@@ -62,14 +38,6 @@ unsafe fn json_arg<'a>(json: *const c_char, len: usize, name: &str) -> Result<&'
             format!("argument `{name}` is NULL"),
         )
     })
-}
-
-unsafe fn opt_arg<'a>(p: *const c_char, name: &str) -> Result<Option<&'a str>> {
-    if p.is_null() {
-        Ok(None)
-    } else {
-        arg_str(p, name).map(Some)
-    }
 }
 
 unsafe fn string_list<'a>(
@@ -160,7 +128,7 @@ pub unsafe extern "C" fn fhir_resource_create(
 ) -> fhir_result {
     json_call(server, json_out, len_out, error_out, |s| {
         let body = json_arg(json, json_len, "json")?;
-        let cond = opt_arg(if_none_exist, "if_none_exist")?;
+        let cond = opt_str(if_none_exist, "if_none_exist")?;
         Ok(s.create(body, cond))
     })
 }
@@ -208,7 +176,7 @@ pub unsafe extern "C" fn fhir_resource_update(
 ) -> fhir_result {
     json_call(server, json_out, len_out, error_out, |s| {
         let body = json_arg(json, json_len, "json")?;
-        let m = opt_arg(if_match, "if_match")?;
+        let m = opt_str(if_match, "if_match")?;
         Ok(s.update(body, m))
     })
 }
@@ -491,7 +459,7 @@ pub unsafe extern "C" fn fhir_history(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     json_call(server, json_out, len_out, error_out, |s| {
-        let t = opt_arg(target, "target")?.unwrap_or("");
+        let t = opt_str(target, "target")?.unwrap_or("");
         Ok(s.history(t, limit))
     })
 }
@@ -517,7 +485,7 @@ pub unsafe extern "C" fn fhir_operation(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     json_call(server, json_out, len_out, error_out, |s| {
-        let t = opt_arg(target, "target")?.unwrap_or("");
+        let t = opt_str(target, "target")?.unwrap_or("");
         let n = arg_str(name, "name")?;
         let m = arg_str(method, "method")?;
         let p = arg_bytes(parameters, parameters_len, "parameters")?;

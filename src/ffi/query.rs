@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use super::error::fhir_error_t;
-use super::{arg_str, guard, out_ptr, write_json};
+use super::{arg_str, guard, opt_str, out_ptr, write_json};
 use crate::error::{fhir_result, Code, Error, Result};
 use crate::ops::query::Query;
 
@@ -64,11 +64,7 @@ pub unsafe extern "C" fn fhir_query_where(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     guard(error_out, || {
-        let op = if op.is_null() {
-            None
-        } else {
-            Some(arg_str(op, "op")?)
-        };
+        let op = opt_str(op, "op")?;
         q(query)?.where_(arg_str(field, "field")?, op, arg_str(value, "value")?)
     })
 }

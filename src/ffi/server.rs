@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::error::fhir_error_t;
 use super::options::fhir_options_t;
-use super::{arg_bytes, arg_str, guard, out_ptr, write_json};
+use super::{arg_bytes, arg_str, guard, json_call, out_ptr, write_json};
 use crate::config::Options;
 use crate::error::{fhir_result, Code, Error, Result};
 use crate::runtime::block_on;
@@ -234,10 +234,7 @@ pub unsafe extern "C" fn fhir_server_capabilities(
     len_out: *mut usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
-        let out = out_ptr(json_out, "json_out")?;
-        let body = block_on(s.capabilities())??;
-        write_json(&body, out, len_out)
+    json_call(server, json_out, len_out, error_out, |s| {
+        Ok(s.capabilities())
     })
 }

@@ -134,32 +134,31 @@ pub fn uuid_v4() -> String {
     )
 }
 
-/// Builds a Bundle by appending raw entries.
+/// Builds a Bundle by appending raw entries into one buffer: the head is written first, `total`
+/// and `link` after the entries (JSON members are unordered), so the entries are never copied.
 pub struct BundleWriter {
-    entries: Vec<u8>,
+    out: Vec<u8>,
     count: usize,
 }
 
 impl BundleWriter {
-    pub fn new() -> Self {
-        BundleWriter {
-            entries: Vec::new(),
-            count: 0,
-        }
+    pub fn new(bundle_type: &str) -> Self {
+        Self::with_capacity(bundle_type, 0)
     }
 
-    pub fn with_capacity(bytes: usize) -> Self {
-        BundleWriter {
-            entries: Vec::with_capacity(bytes),
-            count: 0,
-        }
+    pub fn with_capacity(bundle_type: &str, bytes: usize) -> Self {
+        let mut out = Vec::with_capacity(bytes + 256);
+        out.extend_from_slice(b"{\"resourceType\":\"Bundle\",\"type\":");
+        out.extend_from_slice(json_str(bundle_type).as_bytes());
+        out.extend_from_slice(b",\"entry\":[");
+        BundleWriter { out, count: 0 }
     }
 
     pub fn push_raw(&mut self, entry: &str) {
         if self.count > 0 {
-            self.entries.push(b',');
+            self.out.push(b',');
         }
-        self.entries.extend_from_slice(entry.as_bytes());
+        self.out.extend_from_slice(entry.as_bytes());
         self.count += 1;
     }
 
@@ -171,16 +170,15 @@ impl BundleWriter {
         self.count == 0
     }
 
-    /// `{"resourceType":"Bundle","type":<type>,[total,][link,]"entry":[...]}`
-    pub fn finish(self, bundle_type: &str, total: Option<u64>, self_link: Option<&str>) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.entries.len() + 256);
-        out.extend_from_slice(b"{\"resourceType\":\"Bundle\",\"type\":");
-        out.extend_from_slice(json_str(bundle_type).as_bytes());
+    /// `{"resourceType":"Bundle","type":<type>,"entry":[...][,"total":n][,"link":[self]]}`
+    pub fn finish(mut self, total: Option<u64>, self_link: Option<&str>) -> Vec<u8> {
+        self.out.push(b']');
         if let Some(t) = total {
-            out.extend_from_slice(format!(",\"total\":{t}").as_bytes());
+            self.out
+                .extend_from_slice(format!(",\"total\":{t}").as_bytes());
         }
         if let Some(l) = self_link {
-            out.extend_from_slice(
+            self.out.extend_from_slice(
                 format!(
                     ",\"link\":[{{\"relation\":\"self\",\"url\":{}}}]",
                     json_str(l)
@@ -188,16 +186,8 @@ impl BundleWriter {
                 .as_bytes(),
             );
         }
-        out.extend_from_slice(b",\"entry\":[");
-        out.extend_from_slice(&self.entries);
-        out.extend_from_slice(b"]}");
-        out
-    }
-}
-
-impl Default for BundleWriter {
-    fn default() -> Self {
-        Self::new()
+        self.out.push(b'}');
+        self.out
     }
 }
 
@@ -245,10 +235,10 @@ mod tests {
 
     #[test]
     fn writes_valid_bundles() {
-        let mut w = BundleWriter::new();
+        let mut w = BundleWriter::new("searchset");
         w.push_raw(r#"{"resource":{"resourceType":"Patient"}}"#);
         w.push_raw(r#"{"resource":{"resourceType":"Patient","id":"2"}}"#);
-        let out = w.finish("searchset", Some(2), Some("http://h/fhir/Patient?a=\"b\""));
+        let out = w.finish(Some(2), Some("http://h/fhir/Patient?a=\"b\""));
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["total"], 2);
         assert_eq!(v["entry"].as_array().unwrap().len(), 2);

@@ -14,7 +14,7 @@ use reqwest::Method;
 use url::Url;
 
 use crate::error::{Code, Error, Result};
-use crate::ops::bundle::{entry_view, is_match, parse_page, BundleWriter};
+use crate::ops::bundle::{entry_view, is_match, parse_page, BundleWriter, Page};
 use crate::ops::query::{has_param, remove_param, set_param};
 use crate::server::FhirServer;
 use crate::transport::Request;
@@ -176,10 +176,10 @@ impl FhirServer {
         bundle_type: &str,
     ) -> Result<Vec<u8>> {
         let mut pager = Pager::new(self, query)?;
-        let mut out = BundleWriter::new();
+        let mut out = BundleWriter::new(bundle_type);
         let mut matches = 0u64;
         if limit == Some(0) {
-            return Ok(out.finish(bundle_type, Some(0), Some(pager.first_url())));
+            return Ok(out.finish(Some(0), Some(pager.first_url())));
         }
         'pages: while let Some(body) = pager.fetch().await? {
             let page = parse_page(&body)?;
@@ -198,7 +198,7 @@ impl FhirServer {
                 break 'pages;
             }
         }
-        Ok(out.finish(bundle_type, Some(matches), Some(pager.first_url())))
+        Ok(out.finish(Some(matches), Some(pager.first_url())))
     }
 
     /// The first page, as the server sent it (checked to be a Bundle).
@@ -221,33 +221,14 @@ impl FhirServer {
             .ok_or_else(|| Error::protocol("the server's _summary=count answer has no total"))
     }
 
-    /// Hand each page to `on_page` (return false to stop), one page in memory at a time. Blocking:
-    /// runs on the caller's thread, outside the runtime, so `on_page` may call the library.
-    /// Returns the absolute URL of the page that would come next (to resume), or None at the end.
-    pub fn stream_pages(
+    /// The streaming loop: each page's body and its parsed form go to `on_page`, which returns
+    /// whether to go on. One page in memory at a time. Blocking: runs on the caller's thread,
+    /// outside the runtime, so the callback may call the library. Returns the absolute URL of the
+    /// page that would come next (to resume), or None at the end.
+    fn stream(
         &self,
         query: &str,
-        mut on_page: impl FnMut(&[u8]) -> bool,
-    ) -> Result<Option<String>> {
-        let mut pager = Pager::new(self, query)?;
-        loop {
-            let Some(body) = crate::runtime::block_on(pager.fetch())?? else {
-                return Ok(None);
-            };
-            let next = parse_page(&body)?.next;
-            pager.advance(next.as_deref());
-            if !on_page(&body) {
-                return pager.resume_url();
-            }
-        }
-    }
-
-    /// Hand each entry's resource to `on_resource(json, search_mode)` (return false to stop).
-    /// As [`FhirServer::stream_pages`]; the resume URL is that of the page after the current one.
-    pub fn stream_resources(
-        &self,
-        query: &str,
-        mut on_resource: impl FnMut(&str, &str) -> bool,
+        mut on_page: impl FnMut(&[u8], &Page) -> Result<bool>,
     ) -> Result<Option<String>> {
         let mut pager = Pager::new(self, query)?;
         loop {
@@ -256,6 +237,29 @@ impl FhirServer {
             };
             let page = parse_page(&body)?;
             pager.advance(page.next.as_deref());
+            if !on_page(&body, &page)? {
+                return pager.resume_url();
+            }
+        }
+    }
+
+    /// Hand each page to `on_page` (return false to stop); see [`FhirServer::stream`].
+    pub fn stream_pages(
+        &self,
+        query: &str,
+        mut on_page: impl FnMut(&[u8]) -> bool,
+    ) -> Result<Option<String>> {
+        self.stream(query, |body, _| Ok(on_page(body)))
+    }
+
+    /// Hand each entry's resource to `on_resource(json, search_mode)` (return false to stop).
+    /// When stopped mid-page, the resume URL is that of the page after the current one.
+    pub fn stream_resources(
+        &self,
+        query: &str,
+        mut on_resource: impl FnMut(&str, &str) -> bool,
+    ) -> Result<Option<String>> {
+        self.stream(query, |_, page| {
             for entry in &page.entries {
                 let view = entry_view(entry)?;
                 if let Some(res) = view.resource {
@@ -265,10 +269,11 @@ impl FhirServer {
                         .and_then(|s| s.mode.as_deref())
                         .unwrap_or("match");
                     if !on_resource(res.get(), mode) {
-                        return pager.resume_url();
+                        return Ok(false);
                     }
                 }
             }
-        }
+            Ok(true)
+        })
     }
 }

@@ -91,6 +91,10 @@ fn parse_items(input: &[u8]) -> Result<Vec<Item<'_>>> {
         .collect()
 }
 
+fn parse_references(references: &[&str]) -> Result<Vec<Reference>> {
+    references.iter().map(|r| Reference::parse(r)).collect()
+}
+
 /// Result of one entry of a batch answer, in the caller's order.
 fn entry_result(reference: &str, entry: &RawValue) -> Result<String> {
     let view = entry_view(entry)?;
@@ -137,14 +141,14 @@ impl FhirServer {
     }
 
     async fn batch_of(&self, requests: &[(&str, String)]) -> Result<Bytes> {
-        let mut w = BundleWriter::with_capacity(requests.len() * 64);
+        let mut w = BundleWriter::with_capacity("batch", requests.len() * 64);
         for (method, url) in requests {
             w.push_raw(&format!(
                 "{{\"request\":{{\"method\":\"{method}\",\"url\":{}}}}}",
                 json_str(url)
             ));
         }
-        let body = w.finish("batch", None, None);
+        let body = w.finish(None, None);
         let resp = self
             .send_ok(Request::new(Method::POST, self.resolve("")?).body(body))
             .await?;
@@ -163,52 +167,41 @@ impl FhirServer {
         Ok(page.entries)
     }
 
-    /// Read many references in one batch. Returns a JSON array in the caller's order, each item
-    /// `{"reference", "status", "resource"?, "outcome"?}`: a missing resource is reported in its
-    /// item (status 404), not as a failure of the call.
-    pub async fn read_many(&self, references: &[&str]) -> Result<Vec<u8>> {
-        let refs: Vec<Reference> = references
-            .iter()
-            .map(|r| Reference::parse(r))
-            .collect::<Result<_>>()?;
+    /// One batch of `method` requests, one per reference; a JSON array of per-reference results
+    /// `{"reference", "status", "resource"?, "outcome"?}` in the caller's order.
+    async fn batch_per_reference(&self, method: &str, refs: &[Reference]) -> Result<Vec<u8>> {
         if refs.is_empty() {
             return Ok(b"[]".to_vec());
         }
-        let reqs: Vec<(&str, String)> = refs.iter().map(|r| ("GET", r.full_path())).collect();
+        let reqs: Vec<(&str, String)> = refs.iter().map(|r| (method, r.full_path())).collect();
         let body = self.batch_of(&reqs).await?;
         let entries = Self::batch_entries(&body, refs.len())?;
-        let items: Vec<String> = refs
+        let items: Vec<String> = reqs
             .iter()
             .zip(entries)
-            .map(|(r, e)| entry_result(&r.full_path(), e))
+            .map(|((_, path), e)| entry_result(path, e))
             .collect::<Result<_>>()?;
         Ok(format!("[{}]", items.join(",")).into_bytes())
     }
 
+    /// Read many references in one batch. Returns a JSON array in the caller's order, each item
+    /// `{"reference", "status", "resource"?, "outcome"?}`: a missing resource is reported in its
+    /// item (status 404), not as a failure of the call.
+    pub async fn read_many(&self, references: &[&str]) -> Result<Vec<u8>> {
+        let refs = parse_references(references)?;
+        self.batch_per_reference("GET", &refs).await
+    }
+
     /// Delete many references in one batch; a JSON array of per-reference results as `read_many`.
     pub async fn delete_many(&self, references: &[&str]) -> Result<Vec<u8>> {
-        let refs: Vec<Reference> = references
-            .iter()
-            .map(|r| Reference::parse(r))
-            .collect::<Result<_>>()?;
+        let refs = parse_references(references)?;
         if let Some(r) = refs.iter().find(|r| r.version.is_some()) {
             return Err(Error::invalid(format!(
                 "delete takes Type/id, not a version: {}",
                 r.full_path()
             )));
         }
-        if refs.is_empty() {
-            return Ok(b"[]".to_vec());
-        }
-        let reqs: Vec<(&str, String)> = refs.iter().map(|r| ("DELETE", r.path())).collect();
-        let body = self.batch_of(&reqs).await?;
-        let entries = Self::batch_entries(&body, refs.len())?;
-        let items: Vec<String> = refs
-            .iter()
-            .zip(entries)
-            .map(|(r, e)| entry_result(&r.path(), e))
-            .collect::<Result<_>>()?;
-        Ok(format!("[{}]", items.join(",")).into_bytes())
+        self.batch_per_reference("DELETE", &refs).await
     }
 
     /// Create every resource of `input` (a JSON array of resources, or a Bundle whose entries'
@@ -226,7 +219,10 @@ impl FhirServer {
         let batches = items.len().div_ceil(size);
         let mut created: Vec<String> = Vec::with_capacity(items.len());
         for (b, chunk) in items.chunks(size).enumerate() {
-            let mut w = BundleWriter::with_capacity(chunk.iter().map(|i| i.json.len() + 120).sum());
+            let mut w = BundleWriter::with_capacity(
+                "transaction",
+                chunk.iter().map(|i| i.json.len() + 120).sum(),
+            );
             for item in chunk {
                 let full_url = item
                     .full_url
@@ -252,11 +248,7 @@ impl FhirServer {
                 );
                 e
             };
-            let req = Request::new(Method::POST, self.resolve("")?).body(w.finish(
-                "transaction",
-                None,
-                None,
-            ));
+            let req = Request::new(Method::POST, self.resolve("")?).body(w.finish(None, None));
             let resp = match self.send_ok(req).await {
                 Ok(r) => r,
                 Err(e) => return Err(context(e)),
