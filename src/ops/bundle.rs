@@ -103,8 +103,8 @@ struct TypeView {
 }
 
 /// `(resourceType, id)` of a resource given as raw JSON.
-pub fn type_and_id(resource: &str) -> Result<(String, Option<String>)> {
-    let v: TypeView = serde_json::from_str(resource)
+pub fn type_and_id(resource: impl AsRef<[u8]>) -> Result<(String, Option<String>)> {
+    let v: TypeView = serde_json::from_slice(resource.as_ref())
         .map_err(|e| Error::json(format!("invalid resource JSON: {e}")))?;
     let t = v
         .resource_type

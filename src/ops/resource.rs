@@ -21,9 +21,7 @@ fn return_representation() -> HeaderValue {
 
 /// Whether a create/update answer carries the resource itself (not empty, not an OperationOutcome).
 fn carries_resource(resp: &Response, resource_type: &str) -> bool {
-    !resp.body.is_empty()
-        && type_and_id(std::str::from_utf8(&resp.body).unwrap_or(""))
-            .is_ok_and(|(t, _)| t == resource_type)
+    !resp.body.is_empty() && type_and_id(&resp.body).is_ok_and(|(t, _)| t == resource_type)
 }
 
 /// The search part of a conditional URL: `Patient?identifier=x` or `identifier=x` → `Patient?identifier=x`.
@@ -98,9 +96,7 @@ impl FhirServer {
     /// `if_none_exist` (search parameters, e.g. `identifier=sys%7C1`) the server creates it only
     /// when nothing matches, and answers with the existing one otherwise.
     pub async fn create(&self, resource: &[u8], if_none_exist: Option<&str>) -> Result<Bytes> {
-        let text =
-            std::str::from_utf8(resource).map_err(|_| Error::json("the resource is not UTF-8"))?;
-        let (rtype, _) = type_and_id(text)?;
+        let (rtype, _) = type_and_id(resource)?;
         let mut req = Request::new(Method::POST, self.resolve(&rtype)?)
             .body(Bytes::copy_from_slice(resource))
             .header(PREFER, return_representation());
@@ -120,9 +116,7 @@ impl FhirServer {
     /// PUT a resource by its id. `if_match` is a version id ("3") or an ETag (`W/"3"`): the
     /// update happens only if the current version matches (`FHIR_ERR_CONFLICT` otherwise).
     pub async fn update(&self, resource: &[u8], if_match: Option<&str>) -> Result<Bytes> {
-        let text =
-            std::str::from_utf8(resource).map_err(|_| Error::json("the resource is not UTF-8"))?;
-        let (rtype, id) = type_and_id(text)?;
+        let (rtype, id) = type_and_id(resource)?;
         let id = id.filter(|i| valid_id(i)).ok_or_else(|| {
             Error::invalid(
                 "the resource has no valid id: an update needs one (or use a conditional update)",
@@ -151,9 +145,7 @@ impl FhirServer {
 
     /// PUT `Type?condition`: update the one resource matching the condition, or create it.
     pub async fn update_conditional(&self, resource: &[u8], condition: &str) -> Result<Bytes> {
-        let text =
-            std::str::from_utf8(resource).map_err(|_| Error::json("the resource is not UTF-8"))?;
-        let (rtype, _) = type_and_id(text)?;
+        let (rtype, _) = type_and_id(resource)?;
         let path = conditional_path(&rtype, condition)?;
         let req = Request::new(Method::PUT, self.resolve(&path)?)
             .body(Bytes::copy_from_slice(resource))
