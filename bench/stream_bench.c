@@ -126,7 +126,7 @@ int main(int argc, char **argv) {
         fhir_server_free(server);
         return fail("fhir_server_capabilities (baseline request)", rc, err);
     }
-    fhir_json_free(tiny);
+    fhir_string_free(tiny);
     const long base_rss = rss_now_kb();
     const long base_peak = peak_rss_kb();
 
@@ -145,7 +145,7 @@ int main(int argc, char **argv) {
             c.resources = count_entries(bundle, len);
             c.bytes = len;
             c.max_page_bytes = len;
-            fhir_json_free(bundle);
+            fhir_string_free(bundle);
         }
     }
     const double t1 = now_s();
@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
     }
     if (next != NULL) {
         fprintf(stderr, "stream_bench: search stopped early, next=%s\n", next);
-        fhir_json_free(next);
+        fhir_string_free(next);
     }
     const long peak = peak_rss_kb();
     const long end_rss = rss_now_kb();

@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
     fhir_options_t *opts = fhir_options_new();
     unsigned short retry_on[] = {429, 502, 503, 504};
     fhir_options_set_retry_status_codes(opts, retry_on, 4, NULL);
-    fhir_options_set_max_attempts(opts, 4, NULL);
+    fhir_options_set_retry_max_attempts(opts, 4, NULL);
     fhir_result rc = fhir_server_from_env(no_auth, opts, &server, &err);
     fhir_options_free(opts);
     if (rc != FHIR_OK) { return fail("connect (from environment)", rc, err); }
@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
     printf(", software ");
     print_field(json, "\"software\":{\"name\":\"");
     printf("\n");
-    fhir_json_free(json);
+    fhir_string_free(json);
 
     if (argc > 1) {
         size_t len = 0;
@@ -88,7 +88,7 @@ int main(int argc, char **argv) {
         for (const char *p = strstr(json, "\"created\":["); p && *p && *p != ']'; p++) { quotes += *p == '"'; }
         int created = (quotes - 2) / 2; /* minus the key's own quotes */
         printf("uploaded %d resources in %.2f s\n", created, now() - t0);
-        fhir_json_free(json);
+        fhir_string_free(json);
     }
 
     /* Count with _summary=count, then page through with the builder. */
@@ -102,15 +102,15 @@ int main(int argc, char **argv) {
     char *qs = NULL;
     fhir_query_new("Observation", &q, NULL);
     fhir_query_where(q, "code", NULL, "http://loinc.org|8867-4", NULL); /* heart rate */
-    fhir_query_count(q, 25, NULL);
+    fhir_query_page_size(q, 25, NULL);
     fhir_query_build(q, &qs, NULL, NULL);
     fhir_query_free(q);
     struct page_stats st = {0, 0};
     double t0 = now();
     rc = fhir_search_resources(server, qs, on_resource, &st, NULL, &err);
-    if (rc != FHIR_OK) { fhir_json_free(qs); return fail("search", rc, err); }
+    if (rc != FHIR_OK) { fhir_string_free(qs); return fail("search", rc, err); }
     printf("heart-rate observations (%s, 25 per page): %d in %.2f s\n", qs, st.observations, now() - t0);
-    fhir_json_free(qs);
+    fhir_string_free(qs);
 
     size_t len = 0;
     if ((rc = fhir_search_limit(server, "Patient?identifier=urn:fhir-kindling-demo%7C&_sort=birthdate", 3, &json, &len, &err)) != FHIR_OK) {
@@ -119,11 +119,11 @@ int main(int argc, char **argv) {
     printf("three oldest demo patients: %zu bytes of searchset Bundle\n", len);
     const char *p = json;
     while ((p = strstr(p, "\"family\":\"")) != NULL) { printf("  - "); print_field(p, "\"family\":\""); printf("\n"); p++; }
-    fhir_json_free(json);
+    fhir_string_free(json);
 
     if ((rc = fhir_server_summary(server, &json, NULL, &err)) != FHIR_OK) { return fail("summary", rc, err); }
     printf("summary: %s\n", json);
-    fhir_json_free(json);
+    fhir_string_free(json);
     fhir_server_free(server);
     return 0;
 }

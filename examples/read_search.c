@@ -26,11 +26,11 @@ int main(void) {
     }
     char id[80] = {0}, ref[128];
     sscanf(strstr(created, "\"id\":\"") + 6, "%64[^\"]", id);
-    fhir_json_free(created);
+    fhir_string_free(created);
     snprintf(ref, sizeof ref, "Patient/%s/_history/1", id);
     rc = fhir_resource_read(s, ref, &json, NULL, &err);
     printf("read %s: %s\n", ref, rc == FHIR_OK ? "ok" : fhir_error_message(err));
-    fhir_json_free(json);
+    fhir_string_free(json);
 
     rc = fhir_resource_read(s, "Patient/no-such-patient", &json, NULL, &err);
     printf("read missing: %s (HTTP %u)\n", fhir_result_str(rc), fhir_error_http_status(err));
@@ -38,13 +38,13 @@ int main(void) {
     err = NULL;
 
     const char *refs[] = {"Patient/no-such-patient", ref};
-    if (fhir_resource_read_many(s, refs, 2, &json, NULL, &err) == FHIR_OK) { printf("read_many: %.160s...\n", json); fhir_json_free(json); }
+    if (fhir_resource_read_many(s, refs, 2, &json, NULL, &err) == FHIR_OK) { printf("read_many: %.160s...\n", json); fhir_string_free(json); }
 
     fhir_query_t *q = NULL;
     char *qs = NULL;
     fhir_query_new("Patient", &q, NULL);
     fhir_query_where(q, "birthdate", "ge", "1900-01-01", NULL);
-    fhir_query_count(q, 10, NULL);
+    fhir_query_page_size(q, 10, NULL);
     fhir_query_build(q, &qs, NULL, NULL);
     fhir_query_free(q);
     int pages = 0;
@@ -52,8 +52,8 @@ int main(void) {
     printf("streaming %s:\n", qs);
     if (fhir_search_pages(s, qs, on_page, &pages, &next, &err) != FHIR_OK) { fprintf(stderr, "%s\n", fhir_error_message(err)); return 1; }
     printf("stopped after %d pages; resume at %s\n", pages, next ? next : "(end)");
-    fhir_json_free(next);
-    fhir_json_free(qs);
+    fhir_string_free(next);
+    fhir_string_free(qs);
     fhir_server_free(s);
     return 0;
 }

@@ -21,12 +21,12 @@ int main(void) {
     const char *p = "{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:example-upd\",\"value\":\"1\"}]}";
     if (fhir_resource_create(s, p, strlen(p), NULL, &out, NULL, &err) != FHIR_OK) { fprintf(stderr, "%s\n", fhir_error_message(err)); return 1; }
     id_of(out, ref, sizeof ref);
-    fhir_json_free(out);
+    fhir_string_free(out);
 
     snprintf(body, sizeof body, "{\"resourceType\":\"Patient\",\"id\":\"%s\",\"active\":true}", ref + 8);
     fhir_result rc = fhir_resource_update(s, body, strlen(body), "1", &out, NULL, &err);
     printf("update with If-Match 1: %s\n", fhir_result_str(rc));
-    fhir_json_free(out);
+    fhir_string_free(out);
     rc = fhir_resource_update(s, body, strlen(body), "1", &out, NULL, &err);
     printf("again with the stale version: %s (HTTP %u)\n", fhir_result_str(rc), fhir_error_http_status(err));
     fhir_error_free(err);
@@ -36,12 +36,12 @@ int main(void) {
     rc = fhir_resource_update_conditional(s, c, strlen(c), "identifier=urn:example-upd%7C2", &out, NULL, &err);
     printf("conditional update (creates): %s\n", fhir_result_str(rc));
     id_of(out ? out : "", ref2, sizeof ref2);
-    fhir_json_free(out);
+    fhir_string_free(out);
 
-    if (fhir_history(s, ref, 0, &out, NULL, &err) == FHIR_OK) { printf("history of %s: %.80s...\n", ref, out); fhir_json_free(out); }
+    if (fhir_history(s, ref, 0, &out, NULL, &err) == FHIR_OK) { printf("history of %s: %.80s...\n", ref, out); fhir_string_free(out); }
 
     const char *refs[] = {ref, ref2};
-    if (fhir_resource_delete_many(s, refs, 2, &out, NULL, &err) == FHIR_OK) { printf("delete_many: %s\n", out); fhir_json_free(out); }
+    if (fhir_resource_delete_many(s, refs, 2, &out, NULL, &err) == FHIR_OK) { printf("delete_many: %s\n", out); fhir_string_free(out); }
     rc = fhir_resource_read(s, ref, &out, NULL, &err);
     printf("read after delete: %s\n", fhir_result_str(rc));
     fhir_error_free(err);

@@ -24,14 +24,14 @@ int main(void) {
     free(arr);
     if (rc != FHIR_OK) { fprintf(stderr, "create_all: %s\n", fhir_error_message(err)); return 1; }
     printf("create_all: %.120s...\n", out);
-    fhir_json_free(out);
+    fhir_string_free(out);
 
     const char *cond = "{\"resourceType\":\"Organization\",\"name\":\"Example Hospital\",\"identifier\":[{\"system\":\"urn:example-upload\",\"value\":\"org\"}]}";
     for (int i = 0; i < 2; i++) {
         rc = fhir_resource_create(s, cond, strlen(cond), "identifier=urn:example-upload%7Corg", &out, NULL, &err);
         if (rc != FHIR_OK) { fprintf(stderr, "create: %s\n", fhir_error_message(err)); return 1; }
         printf("conditional create #%d: %.100s\n", i + 1, out);
-        fhir_json_free(out);
+        fhir_string_free(out);
     }
 
     /* A caller-built bundle whose bad entry fails the whole transaction, with the OperationOutcome. */

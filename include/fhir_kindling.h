@@ -11,7 +11,7 @@
  * - Strings passed in are copied, never kept, and must be UTF-8; NULL where a value is required
  *   gives FHIR_ERR_NULL_ARGUMENT, never a crash.
  * - JSON comes back as a caller-owned, NUL-terminated buffer with its length (NUL excluded),
- *   freed only with fhir_json_free(). Every _free function accepts NULL.
+ *   freed only with fhir_string_free(). Every _free function accepts NULL.
  * - Threads: one fhir_server_t may be used by many threads at once (connection pool and token
  *   cache are shared); only fhir_server_free() must not race with other calls on that handle.
  *   Options and error objects are not locked: do not mutate one from two threads at once.
@@ -30,90 +30,161 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Major version of the library (semantic versioning).
+/**
+ * Major version of the library (semantic versioning).
+ */
 #define FHIR_KINDLING_VERSION_MAJOR 0
 
-// Minor version of the library.
-#define FHIR_KINDLING_VERSION_MINOR 1
+/**
+ * Minor version of the library. While the major version is 0, a new minor version may change
+ * the ABI (the SONAME is `libfhir_kindling.so.0.MINOR`).
+ */
+#define FHIR_KINDLING_VERSION_MINOR 2
 
-// Patch version of the library.
+/**
+ * Patch version of the library.
+ */
 #define FHIR_KINDLING_VERSION_PATCH 0
 
-// Default resources per transaction in `create_all` (some servers refuse larger Bundles).
-#define DEFAULT_BATCH_SIZE 500
+/**
+ * The number of resources per transaction that fhir_resource_create_all() sends when its
+ * `batch_size` is 0.
+ */
+#define FHIR_DEFAULT_BATCH_SIZE 500
 
-// Result code of every fallible call. `FHIR_OK` (0) means success.
-//
-// The numeric values are part of the ABI: they are only ever added, never renumbered.
+/**
+ * Result code of every fallible call. `FHIR_OK` (0) means success.
+ *
+ * The numeric values are part of the ABI: codes are only ever added, never renumbered or
+ * removed. Branch on the codes you handle and treat any other non-zero value as a failure.
+ */
 typedef enum {
-  // Success.
+  /**
+   * Success.
+   */
   FHIR_OK = 0,
-  // A required pointer argument was NULL.
+  /**
+   * A required pointer argument was NULL.
+   */
   FHIR_ERR_NULL_ARGUMENT = 1,
-  // An argument was malformed: not UTF-8, a bad URL, an out-of-range option, a bad header.
+  /**
+   * An argument was malformed: not UTF-8, a bad URL, an out-of-range option, a bad header.
+   */
   FHIR_ERR_INVALID_ARGUMENT = 2,
-  // The configuration is incomplete or contradictory (for example the environment variables
-  // read by `fhir_server_from_env`). The message names the variables at fault.
+  /**
+   * The configuration is incomplete or contradictory (for example the environment variables
+   * read by fhir_server_from_env()). The message names the variables at fault.
+   */
   FHIR_ERR_CONFIG = 3,
-  // The server (or proxy) could not be reached: DNS, refused connection, reset.
+  /**
+   * The server could not be reached: DNS, refused connection, reset.
+   */
   FHIR_ERR_CONNECT = 4,
-  // TLS failed: untrusted or invalid certificate, handshake failure, bad client certificate.
+  /**
+   * TLS failed: untrusted or invalid certificate, handshake failure, bad client certificate.
+   */
   FHIR_ERR_TLS = 5,
-  // The request or the connection attempt timed out.
+  /**
+   * The request or the connection attempt timed out.
+   */
   FHIR_ERR_TIMEOUT = 6,
-  // The server answered with an HTTP error status not covered by a more specific code.
+  /**
+   * The server answered with an HTTP error status not covered by a more specific code.
+   */
   FHIR_ERR_HTTP_STATUS = 7,
-  // Authentication failed: HTTP 401/403, or the OpenID Connect provider refused to issue a token.
+  /**
+   * Authentication failed: HTTP 401/403, or the OpenID Connect provider refused to issue a token.
+   */
   FHIR_ERR_AUTH = 8,
-  // A JSON document (given by the caller or returned by the server) is not valid JSON.
+  /**
+   * A JSON document (given by the caller or returned by the server) is not valid JSON.
+   */
   FHIR_ERR_JSON = 9,
-  // HTTP 404: the resource or endpoint does not exist.
+  /**
+   * HTTP 404: the resource or endpoint does not exist.
+   */
   FHIR_ERR_NOT_FOUND = 10,
-  // HTTP 410: the resource was deleted.
+  /**
+   * HTTP 410: the resource was deleted.
+   */
   FHIR_ERR_GONE = 11,
-  // HTTP 409 or 412: a version conflict or a failed precondition (`If-Match`).
+  /**
+   * HTTP 409 or 412: a version conflict or a failed precondition (`If-Match`).
+   */
   FHIR_ERR_CONFLICT = 12,
-  // The configured proxy could not be reached or refused the request.
+  /**
+   * The configured proxy could not be reached or refused the request.
+   */
   FHIR_ERR_PROXY = 13,
-  // The server's answer is not what FHIR prescribes (for example a search that returns no Bundle).
+  /**
+   * The server's answer is not what FHIR prescribes (for example a search that returns no Bundle).
+   */
   FHIR_ERR_PROTOCOL = 14,
-  // Paging was stopped: a `next` link loops, or points to another server.
+  /**
+   * Paging was stopped: a `next` link loops, or points to another server.
+   */
   FHIR_ERR_PAGING = 15,
-  // A local file (CA bundle, client certificate or key) could not be read.
+  /**
+   * A local file (CA bundle, client certificate or key) could not be read.
+   */
   FHIR_ERR_IO = 16,
-  // An internal error (a panic) was caught at the library boundary. Please report it.
+  /**
+   * An internal error (a panic) was caught at the library boundary. Please report it.
+   */
   FHIR_ERR_PANIC = 17,
-  // The internal runtime could not be started, or a blocking call was made from inside it.
+  /**
+   * The internal runtime could not be started, a blocking call was made from inside an async
+   * runtime, or memory for a returned buffer could not be allocated.
+   */
   FHIR_ERR_RUNTIME = 18,
 } fhir_result;
 
-// Details of a failed call: code, message, HTTP status and the server's response body (often a
-// FHIR OperationOutcome). Created by the library on failure, freed by `fhir_error_free`.
-// Immutable: may be read from any thread.
+/**
+ * Details of a failed call: result code, message, HTTP status and the server's response body
+ * (often a FHIR OperationOutcome).
+ *
+ * Created by the library when a call fails and `error_out` is not NULL; immutable, so it may be
+ * read from any thread; owned by the caller, who frees it with fhir_error_free().
+ *
+ * Functions: fhir_error_code(), fhir_error_message(), fhir_error_http_status(),
+ * fhir_error_body(), fhir_error_free().
+ */
 typedef struct fhir_error_t fhir_error_t;
 
-// Connection options. Create with `fhir_options_new`, free with `fhir_options_free`.
-// Not thread-safe: do not change one options object from two threads at once.
+/**
+ * Connection options. Not thread-safe: do not change one options object from two threads at once.
+ *
+ * Functions: fhir_options_new(), fhir_options_free(), and the fhir_options_set_...() /
+ * fhir_options_add_...() setters.
+ */
 typedef struct fhir_options_t fhir_options_t;
 
-// A search query under construction. Not thread-safe; free with `fhir_query_free`.
+/**
+ * A search query under construction. Not thread-safe; free with `fhir_query_free`.
+ */
 typedef struct fhir_query_t fhir_query_t;
 
-// A connection to one FHIR server: base URL, auth mode, options, a connection pool and (for
-// OIDC) a token cache. Thread-safe: one handle may be used by many threads at once; only
-// `fhir_server_free` must not race with other calls on the same handle.
+/**
+ * A connection to one FHIR server: base URL, auth mode, options, a connection pool and (for
+ * OIDC) a token cache. Thread-safe: one handle may be used by many threads at once; only
+ * `fhir_server_free` must not race with other calls on the same handle.
+ */
 typedef struct fhir_server_t fhir_server_t;
 
-// Called once per page by `fhir_search_pages`, on the caller's thread. `page_json` is the
-// page's Bundle (NUL-terminated, `len` bytes), borrowed until the callback returns. Return 0 to
-// go on, non-zero to stop. May call the library (also on the same handle); must not unwind
-// (no C++ exception or longjmp through it).
+/**
+ * Called once per page by `fhir_search_pages`, on the caller's thread. `page_json` is the
+ * page's Bundle (NUL-terminated, `len` bytes), borrowed until the callback returns. Return 0 to
+ * go on, non-zero to stop. May call the library (also on the same handle); must not unwind
+ * (no C++ exception or longjmp through it).
+ */
 typedef int (*fhir_page_callback)(const char *page_json, size_t len, void *user_data);
 
-// Called once per resource by `fhir_search_resources`, on the caller's thread. `resource_json`
-// (NUL-terminated, `len` bytes) and `search_mode` ("match", "include" or "outcome") are borrowed
-// until the callback returns. Return 0 to go on, non-zero to stop. Same rules as
-// `fhir_page_callback`.
+/**
+ * Called once per resource by `fhir_search_resources`, on the caller's thread. `resource_json`
+ * (NUL-terminated, `len` bytes) and `search_mode` ("match", "include" or "outcome") are borrowed
+ * until the callback returns. Return 0 to go on, non-zero to stop. Same rules as
+ * `fhir_page_callback`.
+ */
 typedef int (*fhir_resource_callback)(const char *resource_json,
                                       size_t len,
                                       const char *search_mode,
@@ -123,579 +194,327 @@ typedef int (*fhir_resource_callback)(const char *resource_json,
 extern "C" {
 #endif // __cplusplus
 
-// Free a buffer returned by this library: any JSON and any string (`*json_out`, `*body_out`,
-// `*next_url_out`, `*query_out`). NULL is ignored. Do not use `free()` on them.
-//
-// # Safety
-// `json` is NULL or a buffer returned by this library and not yet freed.
-void fhir_json_free(char *json);
-
-// The library version as a static string, e.g. "0.1.0". Never NULL; do not free.
+/**
+ * The library version as a string.
+ *
+ * @return A static NUL-terminated string such as "0.2.0"; never NULL; do not free.
+ */
 const char *fhir_version(void);
 
-// A static English description of a result code. Never NULL; do not free. A value that is not a
-// known code (for example from a newer library) gives "unknown result code".
+/**
+ * A static English description of a result code.
+ *
+ * @param code A `fhir_result` value (an `int`, so that codes from a newer library can be passed).
+ * @return A static NUL-terminated string; never NULL; do not free. A value that is not a known
+ *         code gives "unknown result code".
+ */
 const char *fhir_result_str(int code);
 
-// The result code of `error`; `FHIR_ERR_NULL_ARGUMENT` if `error` is NULL.
-//
-// # Safety
-// `error` is NULL or a live error from this library.
+/**
+ * The result code of an error.
+ *
+ * @param error An error from this library (borrowed), or NULL.
+ * @return The error's code; `FHIR_ERR_NULL_ARGUMENT` if `error` is NULL.
+ *
+ * # Safety
+ * `error` is NULL or a live error from this library.
+ */
 fhir_result fhir_error_code(const fhir_error_t *error);
 
-// The message of `error`: English, never containing a secret. Borrowed: valid until
-// `fhir_error_free(error)`. Never NULL (an empty string if `error` is NULL).
-//
-// # Safety
-// `error` is NULL or a live error from this library.
+/**
+ * The message of an error: English, never containing a secret.
+ *
+ * @param error An error from this library (borrowed), or NULL.
+ * @return A NUL-terminated string owned by `error`, valid until fhir_error_free(error); never
+ *         NULL (an empty string if `error` is NULL). Do not free it.
+ *
+ * # Safety
+ * `error` is NULL or a live error from this library.
+ */
 const char *fhir_error_message(const fhir_error_t *error);
 
-// The HTTP status the server answered with, or 0 when the failure was not an HTTP answer.
-//
-// # Safety
-// `error` is NULL or a live error from this library.
+/**
+ * The HTTP status the server answered with.
+ *
+ * @param error An error from this library (borrowed), or NULL.
+ * @return The status (e.g. 404), or 0 when the failure was not an HTTP answer or `error` is NULL.
+ *
+ * # Safety
+ * `error` is NULL or a live error from this library.
+ */
 uint16_t fhir_error_http_status(const fhir_error_t *error);
 
-// The body the server answered with (usually an OperationOutcome JSON), NUL-terminated, or NULL
-// when there was none. Its length (NUL excluded) goes to `*len_out` if `len_out` is not NULL.
-// Borrowed: valid until `fhir_error_free(error)`.
-//
-// # Safety
-// `error` is NULL or a live error from this library; `len_out` is NULL or valid.
+/**
+ * The body the server answered with, usually an OperationOutcome (JSON).
+ *
+ * @param error An error from this library (borrowed), or NULL.
+ * @param len_out If not NULL, receives the body's length in bytes (NUL excluded), 0 when there
+ *        is no body.
+ * @return A NUL-terminated buffer owned by `error`, valid until fhir_error_free(error), or NULL
+ *         when the server sent no body (or the failure was not an HTTP answer). Do not free it.
+ *
+ * # Safety
+ * `error` is NULL or a live error from this library; `len_out` is NULL or valid.
+ */
 const char *fhir_error_body(const fhir_error_t *error, size_t *len_out);
 
-// Free an error. NULL is ignored.
-//
-// # Safety
-// `error` is NULL or an error from this library not yet freed.
+/**
+ * Free an error.
+ *
+ * @param error An error from this library, or NULL (ignored). It must not be used afterwards,
+ *        nor any string borrowed from it.
+ *
+ * # Safety
+ * `error` is NULL or an error from this library not yet freed.
+ */
 void fhir_error_free(fhir_error_t *error);
 
-// Read `Type/id` or `Type/id/_history/vid`. `FHIR_ERR_NOT_FOUND` (404) and `FHIR_ERR_GONE`
-// (410, deleted) have their own codes. On success `*json_out` is the resource (free with
-// `fhir_json_free`), `*len_out` (if not NULL) its length.
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_resource_read(const fhir_server_t *server,
-                               const char *reference,
-                               char **json_out,
-                               size_t *len_out,
-                               fhir_error_t **error_out);
+/**
+ * Free a buffer returned by this library: every JSON document (`*json_out`), response body
+ * (`*body_out`), URL (`*next_url_out`) and query string (`*query_out`).
+ *
+ * @param string A buffer returned by this library, or NULL (ignored). Do not use `free()` on
+ *        these buffers: the library may use another allocator than the caller.
+ *
+ * # Safety
+ * `string` is NULL or a buffer returned by this library and not yet freed.
+ */
+void fhir_string_free(char *string);
 
-// Read `count` references in one batch request. `*json_out` is a JSON array in the same order,
-// each item `{"reference":..., "status":200, "resource":{...}}` or, for one that failed,
-// `{"reference":..., "status":404, "outcome":{...}}` — a missing resource does not fail the call.
-//
-// # Safety
-// `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
-fhir_result fhir_resource_read_many(const fhir_server_t *server,
-                                    const char *const *references,
-                                    size_t count,
-                                    char **json_out,
-                                    size_t *len_out,
-                                    fhir_error_t **error_out);
-
-// Create (POST) a resource given as JSON (`json_len` bytes). `*json_out` is the created
-// resource with its server-assigned id and `meta.versionId` (asked with
-// `Prefer: return=representation`; read from `Location` if the server does not return it).
-// `if_none_exist` (may be NULL) makes it a conditional create: search parameters such as
-// "identifier=http://sys%7C123"; when a resource matches, nothing is created and the existing
-// one is returned.
-//
-// # Safety
-// `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
-fhir_result fhir_resource_create(const fhir_server_t *server,
-                                 const char *json,
-                                 size_t json_len,
-                                 const char *if_none_exist,
-                                 char **json_out,
-                                 size_t *len_out,
-                                 fhir_error_t **error_out);
-
-// Create many resources: `json` is a JSON array of resources or a Bundle (its entries'
-// resources and `fullUrl`s are used, so `urn:uuid:` references between entries of one batch
-// resolve). They are sent as transaction Bundles of `batch_size` resources (0 → 500).
-// `*json_out` is `{"created":["Patient/1",...],"batches":n}` in input order. On failure the
-// message names the failed batch, its input items and how many earlier items were committed;
-// the error body is the server's OperationOutcome.
-//
-// # Safety
-// `json` points to `json_len` bytes; other pointers NULL or valid.
-fhir_result fhir_resource_create_all(const fhir_server_t *server,
-                                     const char *json,
-                                     size_t json_len,
-                                     size_t batch_size,
-                                     char **json_out,
-                                     size_t *len_out,
-                                     fhir_error_t **error_out);
-
-// Update (PUT `Type/id`) a resource given as JSON with its `id`. `if_match` (may be NULL) is
-// the expected current version ("3" or `W/"3"`): if the server's version differs the update is
-// refused with `FHIR_ERR_CONFLICT`. `*json_out` is the updated resource.
-//
-// # Safety
-// `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
-fhir_result fhir_resource_update(const fhir_server_t *server,
-                                 const char *json,
-                                 size_t json_len,
-                                 const char *if_match,
-                                 char **json_out,
-                                 size_t *len_out,
-                                 fhir_error_t **error_out);
-
-// Conditional update (PUT `Type?condition`): `condition` is percent-encoded search parameters
-// ("identifier=http://sys%7C123", optionally prefixed by "Type?"). The server updates the one
-// match or creates the resource; several matches give `FHIR_ERR_CONFLICT` (412).
-//
-// # Safety
-// `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
-fhir_result fhir_resource_update_conditional(const fhir_server_t *server,
-                                             const char *json,
-                                             size_t json_len,
-                                             const char *condition,
-                                             char **json_out,
-                                             size_t *len_out,
-                                             fhir_error_t **error_out);
-
-// Delete `Type/id`.
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_resource_delete(const fhir_server_t *server,
-                                 const char *reference,
-                                 fhir_error_t **error_out);
-
-// Delete `count` references in one batch. `*json_out` is a JSON array of per-reference results
-// (`{"reference","status","outcome"?}`) in the same order.
-//
-// # Safety
-// `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
-fhir_result fhir_resource_delete_many(const fhir_server_t *server,
-                                      const char *const *references,
-                                      size_t count,
-                                      char **json_out,
-                                      size_t *len_out,
-                                      fhir_error_t **error_out);
-
-// Conditional delete (DELETE `Type?params`): `query` such as "Patient?identifier=sys%7C1".
-// Parameters are required. Whether several matches are deleted depends on the server.
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_resource_delete_by_query(const fhir_server_t *server,
-                                          const char *query,
-                                          fhir_error_t **error_out);
-
-// Send a caller-built Bundle of type `transaction` or `batch`; `*json_out` is the server's
-// response Bundle. A failed transaction gives the matching code and the OperationOutcome.
-//
-// # Safety
-// `json` points to `json_len` bytes; other pointers NULL or valid.
-fhir_result fhir_bundle_send(const fhir_server_t *server,
-                             const char *json,
-                             size_t json_len,
-                             char **json_out,
-                             size_t *len_out,
-                             fhir_error_t **error_out);
-
-// Search and follow every `next` link: `*json_out` is one `searchset` Bundle holding every
-// entry in server order (included resources too), `total` = number of matches. `query` is
-// "Type?params" (percent-encoded; see `fhir_query_build`) or a same-server URL.
-// For huge results prefer `fhir_search_pages` / `fhir_search_resources` (bounded memory).
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_search_all(const fhir_server_t *server,
-                            const char *query,
-                            char **json_out,
-                            size_t *len_out,
-                            fhir_error_t **error_out);
-
-// Search for at most `limit` matching resources; paging stops once they are collected.
-// Same output as `fhir_search_all`.
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_search_limit(const fhir_server_t *server,
-                              const char *query,
-                              uint64_t limit,
-                              char **json_out,
-                              size_t *len_out,
-                              fhir_error_t **error_out);
-
-// The first page of a search, as the server sent it.
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_search_first(const fhir_server_t *server,
-                              const char *query,
-                              char **json_out,
-                              size_t *len_out,
-                              fhir_error_t **error_out);
-
-// The number of matches of a search (`_summary=count`), in `*count_out`.
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_search_count(const fhir_server_t *server,
-                              const char *query,
-                              uint64_t *count_out,
-                              fhir_error_t **error_out);
-
-// Stream a search page by page: `callback` gets each page's Bundle on the caller's thread, one
-// page in memory at a time; it returns non-zero to stop. On success `*next_url_out` (if not
-// NULL) is the absolute URL of the page after the last one handed over (pass it as `query` to
-// resume; free with `fhir_json_free`), or NULL when the search is exhausted.
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_page_callback`.
-fhir_result fhir_search_pages(const fhir_server_t *server,
-                              const char *query,
-                              fhir_page_callback callback,
-                              void *user_data,
-                              char **next_url_out,
-                              fhir_error_t **error_out);
-
-// Stream a search resource by resource: `callback` gets each entry's resource and its search
-// mode, on the caller's thread, one page in memory at a time; non-zero stops. `*next_url_out` as
-// in `fhir_search_pages` (when stopped mid-page, resuming starts at the following page).
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_resource_callback`.
-fhir_result fhir_search_resources(const fhir_server_t *server,
-                                  const char *query,
-                                  fhir_resource_callback callback,
-                                  void *user_data,
-                                  char **next_url_out,
-                                  fhir_error_t **error_out);
-
-// History of the whole server (`target` NULL or ""), a type ("Patient") or a resource
-// ("Patient/1"): one `history` Bundle of every page, or at most `limit` entries (0 = all).
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_history(const fhir_server_t *server,
-                         const char *target,
-                         uint64_t limit,
-                         char **json_out,
-                         size_t *len_out,
-                         fhir_error_t **error_out);
-
-// Run an operation: `name` such as "$everything" or "$validate" (optionally with a
-// percent-encoded query, "$everything?_count=50"), at system level (`target` NULL or ""), type
-// level ("Patient") or instance level ("Patient/1"); `method` "GET" or "POST". With POST,
-// `parameters` (a Parameters resource, `parameters_len` bytes; NULL sends an empty one) is the
-// body. `*json_out` is the answer (a Bundle, a resource or an OperationOutcome).
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated; `parameters` points to `parameters_len` bytes.
-fhir_result fhir_operation(const fhir_server_t *server,
-                           const char *target,
-                           const char *name,
-                           const char *method,
-                           const char *parameters,
-                           size_t parameters_len,
-                           char **json_out,
-                           size_t *len_out,
-                           fhir_error_t **error_out);
-
-// A summary of the server's content: `{"total":N,"resources":{"Patient":12,...}}` for every
-// resource type of the CapabilityStatement that has resources, counted in one batch.
-//
-// # Safety
-// Pointers are NULL or valid.
-fhir_result fhir_server_summary(const fhir_server_t *server,
-                                char **json_out,
-                                size_t *len_out,
-                                fhir_error_t **error_out);
-
-// New options with the defaults: no extra headers, proxies from the environment
-// (`HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`) unless set here, a 60 s request timeout, a 10 s connect
-// timeout, the system's root certificates, TLS verification on, no retries.
-// Free with `fhir_options_free`. Never NULL.
+/**
+ * New options with the defaults: no extra headers, proxies from the environment
+ * (`HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`) unless set here, a 60 s request timeout, a 10 s connect
+ * timeout, the system's root certificates, TLS verification on, no retries.
+ * Free with `fhir_options_free`. Never NULL.
+ */
 fhir_options_t *fhir_options_new(void);
 
-// Free options. NULL is ignored.
-//
-// # Safety
-// `options` is NULL or from `fhir_options_new` and not yet freed.
+/**
+ * Free options. NULL is ignored.
+ *
+ * # Safety
+ * `options` is NULL or from `fhir_options_new` and not yet freed.
+ */
 void fhir_options_free(fhir_options_t *options);
 
-// Add a header sent with every request to the configured server (not to the OIDC provider, nor
-// to another server a paging link points to). Several headers of the same
-// name may be added. `Authorization` is refused: it belongs to the auth mode. Header values are
-// treated as secrets: never logged or shown.
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
+/**
+ * Add a header sent with every request to the configured server (not to the OIDC provider, nor
+ * to another server a paging link points to). Several headers of the same
+ * name may be added. `Authorization` is refused: it belongs to the auth mode. Header values are
+ * treated as secrets: never logged or shown.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
 fhir_result fhir_options_add_header(fhir_options_t *options,
                                     const char *name,
                                     const char *value,
                                     fhir_error_t **error_out);
 
-// Route requests through a forward proxy. `scheme` is "http" (plain-HTTP requests), "https"
-// (HTTPS requests, tunnelled with CONNECT) or "all"; `proxy_url` is `http://[user:pass@]host:port`.
-// Setting any proxy disables proxies from the environment.
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
+/**
+ * Route requests through a forward proxy. `scheme` is "http" (plain-HTTP requests), "https"
+ * (HTTPS requests, tunnelled with CONNECT) or "all"; `proxy_url` is `http://[user:pass@]host:port`.
+ * Setting any proxy disables proxies from the environment.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
 fhir_result fhir_options_set_proxy(fhir_options_t *options,
                                    const char *scheme,
                                    const char *proxy_url,
                                    fhir_error_t **error_out);
 
-// Whole-request timeout in milliseconds (connect, send, and reading the whole answer);
-// 0 means no limit. Default 60000. A timeout gives `FHIR_ERR_TIMEOUT`.
-//
-// # Safety
-// Pointers are NULL or valid.
+/**
+ * Whole-request timeout in milliseconds (connect, send, and reading the whole answer);
+ * 0 means no limit. Default 60000. A timeout gives `FHIR_ERR_TIMEOUT`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
 fhir_result fhir_options_set_timeout_ms(fhir_options_t *options,
                                         uint64_t timeout_ms,
                                         fhir_error_t **error_out);
 
-// Connect timeout in milliseconds; 0 means no limit. Default 10000.
-//
-// # Safety
-// Pointers are NULL or valid.
+/**
+ * Connect timeout in milliseconds; 0 means no limit. Default 10000.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
 fhir_result fhir_options_set_connect_timeout_ms(fhir_options_t *options,
                                                 uint64_t timeout_ms,
                                                 fhir_error_t **error_out);
 
-// Trust the PEM certificates in `ca_file` (one or more) in addition to the system roots.
-// The file is read when the handle is created (`FHIR_ERR_IO` / `FHIR_ERR_TLS` then).
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
+/**
+ * Trust the PEM certificates in `ca_file` (one or more) in addition to the system roots.
+ * The file is read when the handle is created (`FHIR_ERR_IO` / `FHIR_ERR_TLS` then).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
 fhir_result fhir_options_add_ca_file(fhir_options_t *options,
                                      const char *ca_file,
                                      fhir_error_t **error_out);
 
-// Whether to trust the system's root certificates (default true). With false, only the CA
-// files added with `fhir_options_add_ca_file` are trusted.
-//
-// # Safety
-// Pointers are NULL or valid.
+/**
+ * Whether to trust the system's root certificates (default true). With false, only the CA
+ * files added with `fhir_options_add_ca_file` are trusted.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
 fhir_result fhir_options_set_system_roots(fhir_options_t *options,
                                           bool enabled,
                                           fhir_error_t **error_out);
 
-// Present a client certificate (mutual TLS): PEM certificate (chain) and PEM private key
-// (PKCS#8, PKCS#1 or SEC1) files, read when the handle is created.
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
+/**
+ * Present a client certificate (mutual TLS): PEM certificate (chain) and PEM private key
+ * (PKCS#8, PKCS#1 or SEC1) files, read when the handle is created.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
 fhir_result fhir_options_set_client_cert(fhir_options_t *options,
                                          const char *cert_file,
                                          const char *key_file,
                                          fhir_error_t **error_out);
 
-// DANGEROUS: accept any server certificate (no verification). Off by default; only for tests.
-//
-// # Safety
-// Pointers are NULL or valid.
+/**
+ * DANGEROUS: accept any server certificate (no verification). Off by default; only for tests.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
 fhir_result fhir_options_set_insecure_skip_tls_verify(fhir_options_t *options,
                                                       bool skip,
                                                       fhir_error_t **error_out);
 
-// Retry on these HTTP statuses (turns retrying on). `codes` may be NULL when `count` is 0 (then
-// only connection failures and timeouts are retried). Default once retrying is on: 413, 429, 503, 504.
-//
-// # Safety
-// `codes` points to `count` values (or is NULL with `count` 0); other pointers NULL or valid.
+/**
+ * Retry on these HTTP statuses (turns retrying on). `codes` may be NULL when `count` is 0 (then
+ * only connection failures and timeouts are retried). Default once retrying is on: 413, 429, 503, 504.
+ *
+ * # Safety
+ * `codes` points to `count` values (or is NULL with `count` 0); other pointers NULL or valid.
+ */
 fhir_result fhir_options_set_retry_status_codes(fhir_options_t *options,
                                                 const uint16_t *codes,
                                                 size_t count,
                                                 fhir_error_t **error_out);
 
-// Retry requests of these methods (turns retrying on): a comma-separated list such as
-// "GET,PUT,POST". Default once retrying is on: GET, HEAD, PUT, DELETE, OPTIONS, TRACE.
-// POST is retried only when listed here.
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_options_set_retryable_methods(fhir_options_t *options,
-                                               const char *methods,
-                                               fhir_error_t **error_out);
+/**
+ * Retry requests of these methods (turns retrying on): a comma-separated list such as
+ * "GET,PUT,POST". Default once retrying is on: GET, HEAD, PUT, DELETE, OPTIONS, TRACE.
+ * POST is retried only when listed here.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_options_set_retry_methods(fhir_options_t *options,
+                                           const char *methods,
+                                           fhir_error_t **error_out);
 
-// Total attempts per request, the first included (default 5, at least 1). Only used once
-// retrying is on.
-//
-// # Safety
-// Pointers are NULL or valid.
-fhir_result fhir_options_set_max_attempts(fhir_options_t *options,
-                                          uint32_t max_attempts,
-                                          fhir_error_t **error_out);
+/**
+ * Total attempts per request, the first included (default 5, at least 1). Only used once
+ * retrying is on.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+fhir_result fhir_options_set_retry_max_attempts(fhir_options_t *options,
+                                                uint32_t max_attempts,
+                                                fhir_error_t **error_out);
 
-// Backoff factor in seconds (default 0.1): retry n waits `factor * 2^(n-1)`.
-//
-// # Safety
-// Pointers are NULL or valid.
+/**
+ * Backoff factor in seconds (default 0.1): retry n waits `factor * 2^(n-1)`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
 fhir_result fhir_options_set_retry_backoff_factor(fhir_options_t *options,
                                                   double seconds,
                                                   fhir_error_t **error_out);
 
-// Jitter ratio in 0..0.5 (default 0.1): each backoff is multiplied by a random `1 ± ratio`.
-//
-// # Safety
-// Pointers are NULL or valid.
+/**
+ * Jitter ratio in 0..0.5 (default 0.1): each backoff is multiplied by a random `1 ± ratio`.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
 fhir_result fhir_options_set_retry_jitter(fhir_options_t *options,
                                           double ratio,
                                           fhir_error_t **error_out);
 
-// Cap in seconds for every wait between attempts, `Retry-After` included (default 60).
-//
-// # Safety
-// Pointers are NULL or valid.
-fhir_result fhir_options_set_max_backoff_wait(fhir_options_t *options,
-                                              double seconds,
-                                              fhir_error_t **error_out);
+/**
+ * Cap in seconds for every wait between attempts, `Retry-After` included (default 60).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+fhir_result fhir_options_set_retry_max_backoff_wait(fhir_options_t *options,
+                                                    double seconds,
+                                                    fhir_error_t **error_out);
 
-// The `User-Agent` header (default "fhir_kindling-c/VERSION").
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
+/**
+ * The `User-Agent` header (default "fhir_kindling-c/VERSION").
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
 fhir_result fhir_options_set_user_agent(fhir_options_t *options,
                                         const char *user_agent,
                                         fhir_error_t **error_out);
 
-// The `scope` requested with OIDC client credentials (default: none sent).
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
+/**
+ * The `scope` requested with OIDC client credentials (default: none sent).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
 fhir_result fhir_options_set_oidc_scope(fhir_options_t *options,
                                         const char *scope,
                                         fhir_error_t **error_out);
 
-// How the client authenticates to the OIDC token endpoint: "client_secret_basic" (default,
-// HTTP basic auth) or "client_secret_post" (id and secret in the form body).
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
+/**
+ * How the client authenticates to the OIDC token endpoint: "client_secret_basic" (default,
+ * HTTP basic auth) or "client_secret_post" (id and secret in the form body).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
 fhir_result fhir_options_set_oidc_auth_method(fhir_options_t *options,
                                               const char *method,
                                               fhir_error_t **error_out);
 
-// Allow paging `next` links that point to another server (default false: such a link stops the
-// search with `FHIR_ERR_PAGING`, so credentials only ever go to the configured server).
-//
-// # Safety
-// Pointers are NULL or valid.
+/**
+ * Allow paging `next` links that point to another server (default false: such a link stops the
+ * search with `FHIR_ERR_PAGING`, so credentials only ever go to the configured server).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
 fhir_result fhir_options_set_allow_foreign_links(fhir_options_t *options,
                                                  bool allow,
                                                  fhir_error_t **error_out);
 
-// A new query for `resource_type` ("Patient"; "" for a system-wide search).
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_query_new(const char *resource_type,
-                           fhir_query_t **query_out,
-                           fhir_error_t **error_out);
-
-// Free a query. NULL is ignored.
-//
-// # Safety
-// `query` is NULL or from `fhir_query_new` and not yet freed.
-void fhir_query_free(fhir_query_t *query);
-
-// Add `field=value`. `op` may be NULL, a value prefix ("eq", "ne", "gt", "lt", "ge", "le",
-// "sa", "eb", "ap": `birthdate=gt2000`) or a modifier starting with ':' (":exact", ":missing",
-// ":contains": `name:exact=Eve`). `value` is given plain (not encoded): `+`, `|`, spaces are
-// encoded here; commas are kept (they mean OR in FHIR).
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_query_where(fhir_query_t *query,
-                             const char *field,
-                             const char *op,
-                             const char *value,
-                             fhir_error_t **error_out);
-
-// Add any parameter `name=value` (value encoded here).
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_query_param(fhir_query_t *query,
-                             const char *name,
-                             const char *value,
-                             fhir_error_t **error_out);
-
-// `_include=target` (or `_include:iterate` when `iterate`), e.g. "Observation:subject".
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_query_include(fhir_query_t *query,
-                               const char *target,
-                               bool iterate,
-                               fhir_error_t **error_out);
-
-// `_revinclude=target` (or `_revinclude:iterate`), e.g. "Observation:subject".
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_query_revinclude(fhir_query_t *query,
-                                  const char *target,
-                                  bool iterate,
-                                  fhir_error_t **error_out);
-
-// `_has:chain=value`, e.g. chain "Observation:patient:code", value "http://loinc.org|8867-4".
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_query_has(fhir_query_t *query,
-                           const char *chain,
-                           const char *value,
-                           fhir_error_t **error_out);
-
-// `_sort=fields` (e.g. "-birthdate,name").
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_query_sort(fhir_query_t *query, const char *fields, fhir_error_t **error_out);
-
-// `_elements=fields` (e.g. "id,name").
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_query_elements(fhir_query_t *query, const char *fields, fhir_error_t **error_out);
-
-// `_summary=mode`: "true", "false", "text", "data" or "count".
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
-fhir_result fhir_query_summary(fhir_query_t *query, const char *mode, fhir_error_t **error_out);
-
-// `_count=n` (page size; replaces an earlier one).
-//
-// # Safety
-// Pointers are NULL or valid.
-fhir_result fhir_query_count(fhir_query_t *query, uint32_t n, fhir_error_t **error_out);
-
-// The query as a string for the search calls ("Patient?birthdate=gt2000&_count=50"):
-// `*query_out` is new (free with `fhir_json_free`), `*len_out` (if not NULL) its length.
-//
-// # Safety
-// Pointers are NULL or valid.
-fhir_result fhir_query_build(const fhir_query_t *query,
-                             char **query_out,
-                             size_t *len_out,
-                             fhir_error_t **error_out);
-
-// Connect without authentication. `base_url` must be http(s), e.g. "https://host/fhir"; a
-// trailing slash is removed. `options` may be NULL (defaults) and is copied.
-// No request is sent yet. On success `*server_out` is a new handle to free with `fhir_server_free`.
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
+/**
+ * Connect without authentication. `base_url` must be http(s), e.g. "https://host/fhir"; a
+ * trailing slash is removed. `options` may be NULL (defaults) and is copied.
+ * No request is sent yet. On success `*server_out` is a new handle to free with `fhir_server_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
 fhir_result fhir_server_new(const char *base_url,
                             const fhir_options_t *options,
                             fhir_server_t **server_out,
                             fhir_error_t **error_out);
 
-// Connect with HTTP basic auth (`Authorization: Basic base64(username:password)`).
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
+/**
+ * Connect with HTTP basic auth (`Authorization: Basic base64(username:password)`).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
 fhir_result fhir_server_new_basic(const char *base_url,
                                   const char *username,
                                   const char *password,
@@ -703,23 +522,27 @@ fhir_result fhir_server_new_basic(const char *base_url,
                                   fhir_server_t **server_out,
                                   fhir_error_t **error_out);
 
-// Connect with a static bearer token (`Authorization: Bearer <token>`).
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
+/**
+ * Connect with a static bearer token (`Authorization: Bearer <token>`).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
 fhir_result fhir_server_new_token(const char *base_url,
                                   const char *token,
                                   const fhir_options_t *options,
                                   fhir_server_t **server_out,
                                   fhir_error_t **error_out);
 
-// Connect with OpenID Connect client credentials. `provider_url` is the token endpoint or the
-// issuer (its `/.well-known/openid-configuration` names the token endpoint). The token is fetched
-// on the first request, cached for all threads, refreshed shortly before it expires, and
-// refreshed once after a 401 (the request is then replayed).
-//
-// # Safety
-// Pointers are NULL or valid; strings NUL-terminated.
+/**
+ * Connect with OpenID Connect client credentials. `provider_url` is the token endpoint or the
+ * issuer (its `/.well-known/openid-configuration` names the token endpoint). The token is fetched
+ * on the first request, cached for all threads, refreshed shortly before it expires, and
+ * refreshed once after a 401 (the request is then replayed).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
 fhir_result fhir_server_new_oidc(const char *base_url,
                                  const char *client_id,
                                  const char *client_secret,
@@ -728,43 +551,51 @@ fhir_result fhir_server_new_oidc(const char *base_url,
                                  fhir_server_t **server_out,
                                  fhir_error_t **error_out);
 
-// Connect as configured by environment variables: the base URL from `FHIR_API_URL` (fallback
-// `FHIR_SERVER_URL`) and exactly one auth mode: `FHIR_USER` + `FHIR_PW`, or `FHIR_TOKEN`, or
-// `CLIENT_ID` + `CLIENT_SECRET` + `OIDC_PROVIDER_URL`. More than one mode, an incomplete one, or
-// none give `FHIR_ERR_CONFIG` with a message naming the variables (never their values). With
-// `no_auth` true, no credentials are used and credential variables are ignored.
-//
-// # Safety
-// Pointers are NULL or valid.
+/**
+ * Connect as configured by environment variables: the base URL from `FHIR_API_URL` (fallback
+ * `FHIR_SERVER_URL`) and exactly one auth mode: `FHIR_USER` + `FHIR_PW`, or `FHIR_TOKEN`, or
+ * `CLIENT_ID` + `CLIENT_SECRET` + `OIDC_PROVIDER_URL`. More than one mode, an incomplete one, or
+ * none give `FHIR_ERR_CONFIG` with a message naming the variables (never their values). With
+ * `no_auth` true, no credentials are used and credential variables are ignored.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
 fhir_result fhir_server_from_env(bool no_auth,
                                  const fhir_options_t *options,
                                  fhir_server_t **server_out,
                                  fhir_error_t **error_out);
 
-// Free a handle. NULL is ignored. Must not race with other calls on the same handle.
-//
-// # Safety
-// `server` is NULL or a handle not yet freed.
+/**
+ * Free a handle. NULL is ignored. Must not race with other calls on the same handle.
+ *
+ * # Safety
+ * `server` is NULL or a handle not yet freed.
+ */
 void fhir_server_free(fhir_server_t *server);
 
-// The normalised base URL (no trailing slash). Borrowed: valid until `fhir_server_free`.
-// NULL if `server` is NULL.
-//
-// # Safety
-// `server` is NULL or a live handle.
+/**
+ * The normalised base URL (no trailing slash). Borrowed: valid until `fhir_server_free`.
+ * NULL if `server` is NULL.
+ *
+ * # Safety
+ * `server` is NULL or a live handle.
+ */
 const char *fhir_server_base_url(const fhir_server_t *server);
 
-// Send one request. `method` is an HTTP method ("GET", "POST", ...); `path` is relative to the
-// base URL ("Patient/1", "Patient?name=x", already percent-encoded) or an absolute URL on the
-// same server; `body` (JSON, `body_len` bytes) may be NULL. Retries as configured.
-//
-// On a 2xx answer: `FHIR_OK`, `*status_out` (if not NULL) gets the status and `*body_out` a new
-// NUL-terminated buffer with the response body (empty string if none; free with `fhir_json_free`),
-// `*body_len_out` (if not NULL) its length. On an HTTP error status: the matching code
-// (`FHIR_ERR_NOT_FOUND`, `FHIR_ERR_AUTH`, ...) and the status and body in `*error_out`.
-//
-// # Safety
-// Pointers are NULL or valid; `body` points to `body_len` bytes.
+/**
+ * Send one request. `method` is an HTTP method ("GET", "POST", ...); `path` is relative to the
+ * base URL ("Patient/1", "Patient?name=x", already percent-encoded) or an absolute URL on the
+ * same server; `body` (JSON, `body_len` bytes) may be NULL. Retries as configured.
+ *
+ * On a 2xx answer: `FHIR_OK`, `*status_out` (if not NULL) gets the status and `*body_out` a new
+ * NUL-terminated buffer with the response body (empty string if none; free with `fhir_string_free`),
+ * `*body_len_out` (if not NULL) its length. On an HTTP error status: the matching code
+ * (`FHIR_ERR_NOT_FOUND`, `FHIR_ERR_AUTH`, ...) and the status and body in `*error_out`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `body` points to `body_len` bytes.
+ */
 fhir_result fhir_server_request(const fhir_server_t *server,
                                 const char *method,
                                 const char *path,
@@ -775,15 +606,416 @@ fhir_result fhir_server_request(const fhir_server_t *server,
                                 size_t *body_len_out,
                                 fhir_error_t **error_out);
 
-// `GET [base]/metadata`: the server's CapabilityStatement as a new JSON buffer in `*json_out`
-// (free with `fhir_json_free`), its length in `*len_out` if not NULL.
-//
-// # Safety
-// Pointers are NULL or valid.
+/**
+ * `GET [base]/metadata`: the server's CapabilityStatement as a new JSON buffer in `*json_out`
+ * (free with `fhir_string_free`), its length in `*len_out` if not NULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
 fhir_result fhir_server_capabilities(const fhir_server_t *server,
                                      char **json_out,
                                      size_t *len_out,
                                      fhir_error_t **error_out);
+
+/**
+ * Read `Type/id` or `Type/id/_history/vid`. `FHIR_ERR_NOT_FOUND` (404) and `FHIR_ERR_GONE`
+ * (410, deleted) have their own codes. On success `*json_out` is the resource (free with
+ * `fhir_string_free`), `*len_out` (if not NULL) its length.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_resource_read(const fhir_server_t *server,
+                               const char *reference,
+                               char **json_out,
+                               size_t *len_out,
+                               fhir_error_t **error_out);
+
+/**
+ * Read `count` references in one batch request. `*json_out` is a JSON array in the same order,
+ * each item `{"reference":..., "status":200, "resource":{...}}` or, for one that failed,
+ * `{"reference":..., "status":404, "outcome":{...}}` — a missing resource does not fail the call.
+ *
+ * # Safety
+ * `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
+ */
+fhir_result fhir_resource_read_many(const fhir_server_t *server,
+                                    const char *const *references,
+                                    size_t count,
+                                    char **json_out,
+                                    size_t *len_out,
+                                    fhir_error_t **error_out);
+
+/**
+ * Create (POST) a resource given as JSON (`json_len` bytes). `*json_out` is the created
+ * resource with its server-assigned id and `meta.versionId` (asked with
+ * `Prefer: return=representation`; read from `Location` if the server does not return it).
+ * `if_none_exist` (may be NULL) makes it a conditional create: search parameters such as
+ * "identifier=http://sys%7C123"; when a resource matches, nothing is created and the existing
+ * one is returned.
+ *
+ * # Safety
+ * `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_resource_create(const fhir_server_t *server,
+                                 const char *json,
+                                 size_t json_len,
+                                 const char *if_none_exist,
+                                 char **json_out,
+                                 size_t *len_out,
+                                 fhir_error_t **error_out);
+
+/**
+ * Create many resources: `json` is a JSON array of resources or a Bundle (its entries'
+ * resources and `fullUrl`s are used, so `urn:uuid:` references between entries of one batch
+ * resolve). They are sent as transaction Bundles of `batch_size` resources (0 → 500).
+ * `*json_out` is `{"created":["Patient/1",...],"batches":n}` in input order. On failure the
+ * message names the failed batch, its input items and how many earlier items were committed;
+ * the error body is the server's OperationOutcome.
+ *
+ * # Safety
+ * `json` points to `json_len` bytes; other pointers NULL or valid.
+ */
+fhir_result fhir_resource_create_all(const fhir_server_t *server,
+                                     const char *json,
+                                     size_t json_len,
+                                     size_t batch_size,
+                                     char **json_out,
+                                     size_t *len_out,
+                                     fhir_error_t **error_out);
+
+/**
+ * Update (PUT `Type/id`) a resource given as JSON with its `id`. `if_match` (may be NULL) is
+ * the expected current version ("3" or `W/"3"`): if the server's version differs the update is
+ * refused with `FHIR_ERR_CONFLICT`. `*json_out` is the updated resource.
+ *
+ * # Safety
+ * `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_resource_update(const fhir_server_t *server,
+                                 const char *json,
+                                 size_t json_len,
+                                 const char *if_match,
+                                 char **json_out,
+                                 size_t *len_out,
+                                 fhir_error_t **error_out);
+
+/**
+ * Conditional update (PUT `Type?condition`): `condition` is percent-encoded search parameters
+ * ("identifier=http://sys%7C123", optionally prefixed by "Type?"). The server updates the one
+ * match or creates the resource; several matches give `FHIR_ERR_CONFLICT` (412).
+ *
+ * # Safety
+ * `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_resource_update_conditional(const fhir_server_t *server,
+                                             const char *json,
+                                             size_t json_len,
+                                             const char *condition,
+                                             char **json_out,
+                                             size_t *len_out,
+                                             fhir_error_t **error_out);
+
+/**
+ * Delete `Type/id`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_resource_delete(const fhir_server_t *server,
+                                 const char *reference,
+                                 fhir_error_t **error_out);
+
+/**
+ * Delete `count` references in one batch. `*json_out` is a JSON array of per-reference results
+ * (`{"reference","status","outcome"?}`) in the same order.
+ *
+ * # Safety
+ * `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
+ */
+fhir_result fhir_resource_delete_many(const fhir_server_t *server,
+                                      const char *const *references,
+                                      size_t count,
+                                      char **json_out,
+                                      size_t *len_out,
+                                      fhir_error_t **error_out);
+
+/**
+ * Conditional delete (DELETE `Type?params`): `query` such as "Patient?identifier=sys%7C1".
+ * Parameters are required. Whether several matches are deleted depends on the server.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_resource_delete_by_query(const fhir_server_t *server,
+                                          const char *query,
+                                          fhir_error_t **error_out);
+
+/**
+ * Send a caller-built Bundle of type `transaction` or `batch`; `*json_out` is the server's
+ * response Bundle. A failed transaction gives the matching code and the OperationOutcome.
+ *
+ * # Safety
+ * `json` points to `json_len` bytes; other pointers NULL or valid.
+ */
+fhir_result fhir_bundle_send(const fhir_server_t *server,
+                             const char *json,
+                             size_t json_len,
+                             char **json_out,
+                             size_t *len_out,
+                             fhir_error_t **error_out);
+
+/**
+ * History of the whole server (`target` NULL or ""), a type ("Patient") or a resource
+ * ("Patient/1"): one `history` Bundle of every page, or at most `limit` entries (0 = all).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_history(const fhir_server_t *server,
+                         const char *target,
+                         uint64_t limit,
+                         char **json_out,
+                         size_t *len_out,
+                         fhir_error_t **error_out);
+
+/**
+ * Run an operation: `name` such as "$everything" or "$validate" (optionally with a
+ * percent-encoded query, "$everything?_count=50"), at system level (`target` NULL or ""), type
+ * level ("Patient") or instance level ("Patient/1"); `method` "GET" or "POST". With POST,
+ * `parameters` (a Parameters resource, `parameters_len` bytes; NULL sends an empty one) is the
+ * body. `*json_out` is the answer (a Bundle, a resource or an OperationOutcome).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated; `parameters` points to `parameters_len` bytes.
+ */
+fhir_result fhir_operation(const fhir_server_t *server,
+                           const char *target,
+                           const char *name,
+                           const char *method,
+                           const char *parameters,
+                           size_t parameters_len,
+                           char **json_out,
+                           size_t *len_out,
+                           fhir_error_t **error_out);
+
+/**
+ * A summary of the server's content: `{"total":N,"resources":{"Patient":12,...}}` for every
+ * resource type of the CapabilityStatement that has resources, counted in one batch.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+fhir_result fhir_server_summary(const fhir_server_t *server,
+                                char **json_out,
+                                size_t *len_out,
+                                fhir_error_t **error_out);
+
+/**
+ * Search and follow every `next` link: `*json_out` is one `searchset` Bundle holding every
+ * entry in server order (included resources too), `total` = number of matches. `query` is
+ * "Type?params" (percent-encoded; see `fhir_query_build`) or a same-server URL.
+ * For huge results prefer `fhir_search_pages` / `fhir_search_resources` (bounded memory).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_search_all(const fhir_server_t *server,
+                            const char *query,
+                            char **json_out,
+                            size_t *len_out,
+                            fhir_error_t **error_out);
+
+/**
+ * Search for at most `limit` matching resources; paging stops once they are collected.
+ * Same output as `fhir_search_all`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_search_limit(const fhir_server_t *server,
+                              const char *query,
+                              uint64_t limit,
+                              char **json_out,
+                              size_t *len_out,
+                              fhir_error_t **error_out);
+
+/**
+ * The first page of a search, as the server sent it.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_search_first(const fhir_server_t *server,
+                              const char *query,
+                              char **json_out,
+                              size_t *len_out,
+                              fhir_error_t **error_out);
+
+/**
+ * The number of matches of a search (`_summary=count`), in `*count_out`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_search_count(const fhir_server_t *server,
+                              const char *query,
+                              uint64_t *count_out,
+                              fhir_error_t **error_out);
+
+/**
+ * Stream a search page by page: `callback` gets each page's Bundle on the caller's thread, one
+ * page in memory at a time; it returns non-zero to stop. On success `*next_url_out` (if not
+ * NULL) is the absolute URL of the page after the last one handed over (pass it as `query` to
+ * resume; free with `fhir_string_free`), or NULL when the search is exhausted. On failure
+ * `*next_url_out` is the URL of the page that failed (retry from it), or NULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_page_callback`.
+ */
+fhir_result fhir_search_pages(const fhir_server_t *server,
+                              const char *query,
+                              fhir_page_callback callback,
+                              void *user_data,
+                              char **next_url_out,
+                              fhir_error_t **error_out);
+
+/**
+ * Stream a search resource by resource: `callback` gets each entry's resource and its search
+ * mode, on the caller's thread, one page in memory at a time; non-zero stops. `*next_url_out` as
+ * in `fhir_search_pages` (when stopped mid-page, resuming starts at the following page).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_resource_callback`.
+ */
+fhir_result fhir_search_resources(const fhir_server_t *server,
+                                  const char *query,
+                                  fhir_resource_callback callback,
+                                  void *user_data,
+                                  char **next_url_out,
+                                  fhir_error_t **error_out);
+
+/**
+ * A new query for `resource_type` ("Patient"; "" for a system-wide search).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_query_new(const char *resource_type,
+                           fhir_query_t **query_out,
+                           fhir_error_t **error_out);
+
+/**
+ * Free a query. NULL is ignored.
+ *
+ * # Safety
+ * `query` is NULL or from `fhir_query_new` and not yet freed.
+ */
+void fhir_query_free(fhir_query_t *query);
+
+/**
+ * Add `field=value`. `op` may be NULL, a value prefix ("eq", "ne", "gt", "lt", "ge", "le",
+ * "sa", "eb", "ap": `birthdate=gt2000`) or a modifier starting with ':' (":exact", ":missing",
+ * ":contains": `name:exact=Eve`). `value` is given plain (not encoded): `+`, `|`, spaces are
+ * encoded here; commas are kept (they mean OR in FHIR).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_query_where(fhir_query_t *query,
+                             const char *field,
+                             const char *op,
+                             const char *value,
+                             fhir_error_t **error_out);
+
+/**
+ * Add any parameter `name=value` (value encoded here).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_query_param(fhir_query_t *query,
+                             const char *name,
+                             const char *value,
+                             fhir_error_t **error_out);
+
+/**
+ * `_include=target` (or `_include:iterate` when `iterate`), e.g. "Observation:subject".
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_query_include(fhir_query_t *query,
+                               const char *target,
+                               bool iterate,
+                               fhir_error_t **error_out);
+
+/**
+ * `_revinclude=target` (or `_revinclude:iterate`), e.g. "Observation:subject".
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_query_revinclude(fhir_query_t *query,
+                                  const char *target,
+                                  bool iterate,
+                                  fhir_error_t **error_out);
+
+/**
+ * `_has:chain=value`, e.g. chain "Observation:patient:code", value "http://loinc.org|8867-4".
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_query_has(fhir_query_t *query,
+                           const char *chain,
+                           const char *value,
+                           fhir_error_t **error_out);
+
+/**
+ * `_sort=fields` (e.g. "-birthdate,name").
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_query_sort(fhir_query_t *query, const char *fields, fhir_error_t **error_out);
+
+/**
+ * `_elements=fields` (e.g. "id,name").
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_query_elements(fhir_query_t *query, const char *fields, fhir_error_t **error_out);
+
+/**
+ * `_summary=mode`: "true", "false", "text", "data" or "count".
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_query_summary(fhir_query_t *query, const char *mode, fhir_error_t **error_out);
+
+/**
+ * `_count=n` (page size; replaces an earlier one).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+fhir_result fhir_query_page_size(fhir_query_t *query, uint32_t n, fhir_error_t **error_out);
+
+/**
+ * The query as a string for the search calls ("Patient?birthdate=gt2000&_count=50"):
+ * `*query_out` is new (free with `fhir_string_free`), `*len_out` (if not NULL) its length.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+fhir_result fhir_query_build(const fhir_query_t *query,
+                             char **query_out,
+                             size_t *len_out,
+                             fhir_error_t **error_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -13,7 +13,7 @@ use base64::Engine;
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 
 use crate::config::{redact_url, ClientAuthMethod};
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::transport::map_reqwest_error;
 
 pub enum Auth {
@@ -39,7 +39,7 @@ impl fmt::Debug for Auth {
 }
 
 /// An `Authorization` header value and, for OIDC, the generation of the token it carries.
-pub struct Credential {
+pub(crate) struct Credential {
     pub header: Option<HeaderValue>,
     pub generation: u64,
 }
@@ -68,13 +68,13 @@ impl Auth {
         Ok(Auth::Token(token.to_owned()))
     }
 
-    pub fn is_oidc(&self) -> bool {
+    pub(crate) fn is_oidc(&self) -> bool {
         matches!(self, Auth::Oidc(_))
     }
 
     /// The credential for the next request. For OIDC, `refused` is the generation of a token the
     /// server just answered 401 to: a newer one is fetched (once, however many threads ask).
-    pub async fn credential(
+    pub(crate) async fn credential(
         &self,
         http: &reqwest::Client,
         refused: Option<u64>,
@@ -87,7 +87,7 @@ impl Auth {
                 let (token, generation) = oidc.access_token(http, refused).await?;
                 let header = sensitive(&format!("Bearer {token}")).map_err(|_| {
                     Error::new(
-                        Code::FHIR_ERR_AUTH,
+                        ErrorKind::Auth,
                         "the OIDC provider's access token is not a valid header value",
                     )
                 })?;
@@ -131,7 +131,6 @@ pub struct OidcAuth {
 struct TokenState {
     current: Option<CachedToken>,
     generation: u64,
-    fetched: u64,
     /// The last failed fetch: callers that were already waiting when it failed get it too,
     /// instead of each trying (and timing out) again in turn.
     last_failure: Option<(Instant, Error)>,
@@ -193,11 +192,6 @@ impl OidcAuth {
         })
     }
 
-    /// How many tokens this handle has fetched from the provider (for tests and diagnostics).
-    pub async fn tokens_fetched(&self) -> u64 {
-        self.state.lock().await.fetched
-    }
-
     async fn access_token(
         &self,
         http: &reqwest::Client,
@@ -235,7 +229,6 @@ impl OidcAuth {
         };
         state.last_failure = None;
         state.generation += 1;
-        state.fetched += 1;
         let generation = state.generation;
         state.current = Some(CachedToken {
             value: value.clone(),
@@ -278,7 +271,7 @@ impl OidcAuth {
                 .map_err(|e| map_reqwest_error(e, "OIDC discovery"))?;
             let doc: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
                 Error::new(
-                    Code::FHIR_ERR_AUTH,
+                    ErrorKind::Auth,
                     format!("OIDC discovery document is not JSON: {e}"),
                 )
             })?;
@@ -287,20 +280,20 @@ impl OidcAuth {
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| {
                     Error::new(
-                        Code::FHIR_ERR_AUTH,
+                        ErrorKind::Auth,
                         "OIDC discovery document has no token_endpoint",
                     )
                 })?;
             return url::Url::parse(endpoint).map_err(|e| {
                 Error::new(
-                    Code::FHIR_ERR_AUTH,
+                    ErrorKind::Auth,
                     format!("OIDC token_endpoint is not a URL: {e}"),
                 )
             });
         }
         if path.ends_with("/.well-known/openid-configuration") {
             return Err(Error::new(
-                Code::FHIR_ERR_AUTH,
+                ErrorKind::Auth,
                 format!(
                     "OIDC discovery at {} answered HTTP {}",
                     redact_url(&discovery),
@@ -364,7 +357,7 @@ impl OidcAuth {
                 })
                 .unwrap_or_default();
             let mut e = Error::new(
-                Code::FHIR_ERR_AUTH,
+                ErrorKind::Auth,
                 format!(
                     "OIDC provider refused a token for client '{}' (HTTP {}){detail}",
                     self.client_id,
@@ -376,21 +369,18 @@ impl OidcAuth {
             return Err(e);
         }
         let json =
-            json.ok_or_else(|| Error::new(Code::FHIR_ERR_AUTH, "OIDC token response is not JSON"))?;
+            json.ok_or_else(|| Error::new(ErrorKind::Auth, "OIDC token response is not JSON"))?;
         let token = json
             .get("access_token")
             .and_then(|v| v.as_str())
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
-                Error::new(
-                    Code::FHIR_ERR_AUTH,
-                    "OIDC token response has no access_token",
-                )
+                Error::new(ErrorKind::Auth, "OIDC token response has no access_token")
             })?;
         if let Some(tt) = json.get("token_type").and_then(|v| v.as_str()) {
             if !tt.eq_ignore_ascii_case("bearer") {
                 return Err(Error::new(
-                    Code::FHIR_ERR_AUTH,
+                    ErrorKind::Auth,
                     format!("OIDC token_type '{tt}' is not Bearer"),
                 ));
             }

@@ -34,8 +34,8 @@ impl ProxyScheme {
 
 #[derive(Clone)]
 pub struct ProxySetting {
-    pub scheme: ProxyScheme,
-    pub url: url::Url,
+    pub(crate) scheme: ProxyScheme,
+    pub(crate) url: url::Url,
 }
 
 /// How the client authenticates to the OpenID Connect token endpoint (RFC 6749 §2.3.1).
@@ -50,21 +50,21 @@ pub enum ClientAuthMethod {
 
 #[derive(Clone)]
 pub struct Options {
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    pub proxies: Vec<ProxySetting>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) proxies: Vec<ProxySetting>,
     /// Whole-request timeout; `None` for no limit.
-    pub timeout: Option<Duration>,
-    pub connect_timeout: Option<Duration>,
-    pub ca_files: Vec<PathBuf>,
-    pub client_cert: Option<(PathBuf, PathBuf)>,
-    pub use_system_roots: bool,
-    pub insecure_skip_verify: bool,
-    pub retry: RetryPolicy,
-    pub user_agent: Option<String>,
-    pub oidc_scope: Option<String>,
-    pub oidc_auth_method: ClientAuthMethod,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) ca_files: Vec<PathBuf>,
+    pub(crate) client_cert: Option<(PathBuf, PathBuf)>,
+    pub(crate) use_system_roots: bool,
+    pub(crate) insecure_skip_verify: bool,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) oidc_scope: Option<String>,
+    pub(crate) oidc_auth_method: ClientAuthMethod,
     /// Follow paging links to another origin (off: credentials only ever go to the configured server).
-    pub allow_foreign_links: bool,
+    pub(crate) allow_foreign_links: bool,
 }
 
 impl Default for Options {
@@ -114,7 +114,7 @@ impl fmt::Debug for Options {
 }
 
 /// A URL with any user info replaced, for messages.
-pub fn redact_url(url: &url::Url) -> String {
+pub(crate) fn redact_url(url: &url::Url) -> String {
     let mut u = url.clone();
     if !u.username().is_empty() || u.password().is_some() {
         let _ = u.set_username("***");
@@ -163,12 +163,14 @@ impl Options {
         Ok(())
     }
 
-    pub fn set_timeout_ms(&mut self, ms: u64) {
+    pub fn set_timeout_ms(&mut self, ms: u64) -> Result<()> {
         self.timeout = (ms > 0).then(|| Duration::from_millis(ms));
+        Ok(())
     }
 
-    pub fn set_connect_timeout_ms(&mut self, ms: u64) {
+    pub fn set_connect_timeout_ms(&mut self, ms: u64) -> Result<()> {
         self.connect_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+        Ok(())
     }
 
     pub fn add_ca_file(&mut self, path: &str) -> Result<()> {
@@ -189,9 +191,10 @@ impl Options {
         Ok(())
     }
 
-    pub fn set_oidc_scope(&mut self, scope: &str) {
+    pub fn set_oidc_scope(&mut self, scope: &str) -> Result<()> {
         let scope = scope.trim();
         self.oidc_scope = (!scope.is_empty()).then(|| scope.to_owned());
+        Ok(())
     }
 
     pub fn set_oidc_auth_method(&mut self, method: &str) -> Result<()> {
@@ -205,6 +208,66 @@ impl Options {
             }
         };
         Ok(())
+    }
+
+    /// Whether the system's root certificates are trusted (default true).
+    pub fn set_system_roots(&mut self, enabled: bool) -> Result<()> {
+        self.use_system_roots = enabled;
+        Ok(())
+    }
+
+    /// Accept any server certificate (default false). Only for tests.
+    pub fn set_insecure_skip_verify(&mut self, skip: bool) -> Result<()> {
+        self.insecure_skip_verify = skip;
+        Ok(())
+    }
+
+    /// Follow paging links to another origin, without credentials (default false).
+    pub fn set_allow_foreign_links(&mut self, allow: bool) -> Result<()> {
+        self.allow_foreign_links = allow;
+        Ok(())
+    }
+
+    /// Retry on these HTTP statuses (turns retrying on); at most 1000 of them.
+    pub fn set_retry_status_codes(&mut self, codes: &[u16]) -> Result<()> {
+        if codes.len() > 1000 {
+            return Err(Error::invalid(format!(
+                "{} retry status codes: at most 1000",
+                codes.len()
+            )));
+        }
+        self.retry.set_status_codes(codes)
+    }
+
+    /// Retry requests of these methods (turns retrying on), given as a comma-separated list
+    /// such as "GET,PUT,POST".
+    pub fn set_retry_methods(&mut self, methods: &str) -> Result<()> {
+        let list: Vec<&str> = methods
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .collect();
+        self.retry.set_methods(&list)
+    }
+
+    /// Total attempts per request, the first included (at least 1).
+    pub fn set_retry_max_attempts(&mut self, n: u32) -> Result<()> {
+        self.retry.set_max_attempts(n)
+    }
+
+    /// Backoff factor in seconds: retry n waits `factor * 2^(n-1)`.
+    pub fn set_retry_backoff_factor(&mut self, seconds: f64) -> Result<()> {
+        self.retry.set_backoff_factor(seconds)
+    }
+
+    /// Jitter ratio in 0..=0.5.
+    pub fn set_retry_jitter(&mut self, ratio: f64) -> Result<()> {
+        self.retry.set_jitter(ratio)
+    }
+
+    /// Cap in seconds for every wait between attempts, `Retry-After` included.
+    pub fn set_retry_max_backoff_wait(&mut self, seconds: f64) -> Result<()> {
+        self.retry.set_max_backoff_wait(seconds)
     }
 
     pub fn set_user_agent(&mut self, ua: &str) -> Result<()> {

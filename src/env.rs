@@ -137,7 +137,7 @@ pub fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Code;
+    use crate::error::ErrorKind;
     use std::collections::HashMap;
 
     fn run(vars: &[(&str, &str)], no_auth: bool) -> Result<EnvConfig> {
@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn missing_url_is_an_error() {
         let e = run(&[("FHIR_TOKEN", "t")], false).unwrap_err();
-        assert_eq!(e.code, Code::FHIR_ERR_CONFIG);
+        assert_eq!(e.kind, ErrorKind::Config);
         assert!(e.message.contains("FHIR_API_URL"));
         assert!(run(&[("FHIR_API_URL", "  ")], true).is_err());
     }
@@ -197,7 +197,7 @@ mod tests {
     #[test]
     fn no_mode_is_an_error_unless_no_auth() {
         let e = run(&[URL], false).unwrap_err();
-        assert_eq!(e.code, Code::FHIR_ERR_CONFIG);
+        assert_eq!(e.kind, ErrorKind::Config);
         assert!(e.message.contains("FHIR_TOKEN"));
         assert!(matches!(run(&[URL], true).unwrap().auth, Auth::None));
         // no_auth ignores credentials: nothing is sent.
@@ -219,7 +219,7 @@ mod tests {
             false,
         )
         .unwrap_err();
-        assert_eq!(e.code, Code::FHIR_ERR_CONFIG);
+        assert_eq!(e.kind, ErrorKind::Config);
         assert!(
             e.message.contains("FHIR_USER, FHIR_PW") && e.message.contains("FHIR_TOKEN"),
             "{}",
@@ -267,7 +267,7 @@ mod tests {
             let mut all = vec![URL];
             all.extend_from_slice(vars);
             let e = run(&all, false).unwrap_err();
-            assert_eq!(e.code, Code::FHIR_ERR_CONFIG);
+            assert_eq!(e.kind, ErrorKind::Config);
             assert!(
                 e.message.contains(expected),
                 "{} does not contain {expected}",

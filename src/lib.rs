@@ -1,23 +1,31 @@
 //! fhir_kindling: a native FHIR REST client with a C ABI.
 //!
-//! The Rust core (configuration, auth, retry, transport, FHIR operations) is async on reqwest;
-//! [`ffi`] exposes it to C as blocking calls on one internal tokio runtime. The C header
-//! `include/fhir_kindling.h` is generated from [`ffi`] by cbindgen.
+//! The Rust core (configuration, auth, retry, transport, FHIR operations) is async on reqwest and
+//! knows nothing of C; [`ffi`] exposes it as blocking C calls on one internal tokio runtime. The C
+//! header `include/fhir_kindling.h` is generated from [`ffi`] by cbindgen.
+//!
+//! The deliberately public Rust surface: [`FhirServer`] (connect, then the async FHIR
+//! operations), [`Options`], [`Auth`], [`Query`], [`SearchStream`], [`Error`] / [`ErrorKind`], and
+//! the C ABI in [`ffi`] (public so that Rust tests can drive it as C does).
 
-pub mod auth;
-pub mod config;
-pub mod env;
-pub mod error;
+mod auth;
+mod config;
+mod env;
+mod error;
 pub mod ffi;
-pub mod ops;
-pub mod retry;
-pub mod runtime;
-pub mod server;
-pub mod transport;
+mod ops;
+mod retry;
+mod server;
+mod transport;
 
+pub use auth::Auth;
 pub use config::Options;
-pub use error::{Code, Error, Result};
+pub use env::VARIABLES as ENV_VARIABLES;
+pub use error::{Error, ErrorKind, Result};
+pub use ops::query::Query;
+pub use ops::search::{bundle_resources, SearchStream};
 pub use server::FhirServer;
+pub use transport::Response;
 
 /// Version of the library, also in the header as `FHIR_KINDLING_VERSION_*`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -7,16 +7,8 @@ use url::Url;
 
 use crate::auth::{Auth, OidcAuth};
 use crate::config::Options;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::transport::{Request, Response, Transport};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMode {
-    None,
-    Basic,
-    Token,
-    Oidc,
-}
 
 pub struct FhirServer {
     base: Url,
@@ -36,7 +28,7 @@ impl std::fmt::Debug for FhirServer {
 }
 
 /// Validate a base URL: http or https, a host, no credentials, query or fragment; trailing `/` removed.
-pub fn parse_base_url(raw: &str) -> Result<Url> {
+pub(crate) fn parse_base_url(raw: &str) -> Result<Url> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Err(Error::invalid("base URL is empty"));
@@ -55,7 +47,7 @@ pub fn parse_base_url(raw: &str) -> Result<Url> {
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::invalid(
-            "base URL must not carry credentials; use fhir_server_new_basic (or another auth mode)",
+            "base URL must not carry credentials; use the basic auth mode (or another auth mode)",
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
@@ -121,9 +113,9 @@ impl FhirServer {
         options: &Options,
     ) -> Result<FhirServer> {
         let cfg = crate::env::load(get, no_auth, options)?;
-        FhirServer::new(&cfg.base_url, cfg.auth, options).map_err(|e| match e.code {
-            crate::error::Code::FHIR_ERR_INVALID_ARGUMENT => {
-                Error::config(format!("FHIR_API_URL / FHIR_SERVER_URL: {}", e.message))
+        FhirServer::new(&cfg.base_url, cfg.auth, options).map_err(|e| match e.kind() {
+            ErrorKind::InvalidArgument => {
+                Error::config(format!("FHIR_API_URL / FHIR_SERVER_URL: {}", e.message()))
             }
             _ => e,
         })
@@ -134,25 +126,8 @@ impl FhirServer {
         &self.base_str
     }
 
-    pub fn auth_mode(&self) -> AuthMode {
-        match &self.transport.auth {
-            Auth::None => AuthMode::None,
-            Auth::Basic { .. } => AuthMode::Basic,
-            Auth::Token(_) => AuthMode::Token,
-            Auth::Oidc(_) => AuthMode::Oidc,
-        }
-    }
-
-    /// How many OIDC tokens this handle fetched (0 for other modes).
-    pub async fn oidc_tokens_fetched(&self) -> u64 {
-        match &self.transport.auth {
-            Auth::Oidc(o) => o.tokens_fetched().await,
-            _ => 0,
-        }
-    }
-
     /// Whether `url` has the same scheme, host and port as the base URL.
-    pub fn same_origin(&self, url: &Url) -> bool {
+    pub(crate) fn same_origin(&self, url: &Url) -> bool {
         url.scheme() == self.base.scheme()
             && url.host_str() == self.base.host_str()
             && url.port_or_known_default() == self.base.port_or_known_default()
@@ -160,7 +135,7 @@ impl FhirServer {
 
     /// A path relative to the base URL (`Patient/1`, `/metadata`, `Patient?name=x`) or an absolute
     /// URL on the same server (same origin, under the base path).
-    pub fn resolve(&self, path: &str) -> Result<Url> {
+    pub(crate) fn resolve(&self, path: &str) -> Result<Url> {
         let path = path.trim();
         if path.starts_with("http://") || path.starts_with("https://") {
             let url = Url::parse(path)
@@ -192,13 +167,8 @@ impl FhirServer {
             .map_err(|e| Error::invalid(format!("path '{path}' does not make a valid URL: {e}")))
     }
 
-    /// Send a request and return whatever the server answered, error statuses included.
-    pub async fn send(&self, req: Request) -> Result<Response> {
-        self.transport.send(&req).await
-    }
-
     /// Send a request; an HTTP error status becomes an [`Error`] carrying the status and body.
-    pub async fn send_ok(&self, req: Request) -> Result<Response> {
+    pub(crate) async fn send_ok(&self, req: Request) -> Result<Response> {
         let what = req.describe();
         let resp = self.transport.send(&req).await?;
         if resp.is_success() {
@@ -236,7 +206,7 @@ impl FhirServer {
     }
 }
 
-pub fn parse_method(method: &str) -> Result<Method> {
+pub(crate) fn parse_method(method: &str) -> Result<Method> {
     let m = method.trim().to_ascii_uppercase();
     if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(Error::invalid(format!("'{method}' is not an HTTP method")));
@@ -246,7 +216,7 @@ pub fn parse_method(method: &str) -> Result<Method> {
 }
 
 /// Check that `bytes` is one well-formed JSON document, without building a tree.
-pub fn validate_json(bytes: &[u8]) -> Result<()> {
+pub(crate) fn validate_json(bytes: &[u8]) -> Result<()> {
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
         .map(|_| ())
         .map_err(|e| Error::json(format!("invalid JSON: {e}")))
@@ -278,25 +248,21 @@ mod tests {
             "not a url",
         ] {
             let e = FhirServer::new(bad, Auth::None, &Options::default()).unwrap_err();
-            assert_eq!(
-                e.code,
-                crate::error::Code::FHIR_ERR_INVALID_ARGUMENT,
-                "{bad}"
-            );
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
         }
         let e = FhirServer::new("http://u:hunter2@h/fhir", Auth::None, &Options::default())
             .unwrap_err();
-        assert!(!e.message.contains("hunter2"));
+        assert!(!e.message().contains("hunter2"));
         let e = FhirServer::new(
             "https://alice:hunter2@fhir.example:80a/fhir",
             Auth::None,
             &Options::default(),
         )
         .unwrap_err();
-        assert!(!e.message.contains("hunter2"), "{}", e.message);
+        assert!(!e.message().contains("hunter2"), "{}", e.message());
         let s = server("http://h/fhir");
         let e = s.resolve("http://alice:hunter2@h:80a/fhir").unwrap_err();
-        assert!(!e.message.contains("hunter2"), "{}", e.message);
+        assert!(!e.message().contains("hunter2"), "{}", e.message());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::auth::Auth;
 use crate::config::{redact_url, Options, ProxyScheme, ProxySetting};
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::retry::{parse_retry_after, RetryPolicy};
 
 pub const FHIR_JSON: &str = "application/fhir+json";
@@ -86,7 +86,7 @@ impl Response {
 fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| {
         Error::new(
-            Code::FHIR_ERR_IO,
+            ErrorKind::Io,
             format!("cannot read {what} {}: {e}", path.display()),
         )
     })
@@ -120,13 +120,13 @@ impl Transport {
             let pem = read_file(path, "CA file")?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 Error::new(
-                    Code::FHIR_ERR_TLS,
+                    ErrorKind::Tls,
                     format!("CA file {} is not PEM certificates: {e}", path.display()),
                 )
             })?;
             if certs.is_empty() {
                 return Err(Error::new(
-                    Code::FHIR_ERR_TLS,
+                    ErrorKind::Tls,
                     format!("CA file {} holds no PEM certificate", path.display()),
                 ));
             }
@@ -140,7 +140,7 @@ impl Transport {
             pem.extend_from_slice(&read_file(key, "client key")?);
             let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
                 Error::new(
-                    Code::FHIR_ERR_TLS,
+                    ErrorKind::Tls,
                     format!(
                         "client certificate {} / key {} are not a usable PEM pair: {e}",
                         cert.display(),
@@ -165,7 +165,7 @@ impl Transport {
         }
         let client = builder.build().map_err(|e| {
             Error::new(
-                Code::FHIR_ERR_TLS,
+                ErrorKind::Tls,
                 format!("cannot build the HTTP client: {}", chain(&e)),
             )
         })?;
@@ -268,16 +268,15 @@ impl Transport {
                 }
                 Err(e) => {
                     let mut err = map_reqwest_error(e, &req.describe());
-                    let transient =
-                        matches!(err.code, Code::FHIR_ERR_CONNECT | Code::FHIR_ERR_TIMEOUT);
+                    let transient = matches!(err.kind, ErrorKind::Connect | ErrorKind::Timeout);
                     if transient && method_retryable && attempt < self.retry.max_attempts {
                         tokio::time::sleep(self.retry.wait(attempt, None, fastrand::f64())).await;
                         attempt += 1;
                         continue;
                     }
                     if let Some(p) = self.proxy_for(&req.url) {
-                        if err.code == Code::FHIR_ERR_CONNECT {
-                            err.code = Code::FHIR_ERR_PROXY;
+                        if err.kind == ErrorKind::Connect {
+                            err.kind = ErrorKind::Proxy;
                         }
                         err.message
                             .push_str(&format!(" (through proxy {})", redact_url(&p.url)));
@@ -311,12 +310,12 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// The result code of a reqwest failure, from the error's kind and its source chain (never from
 /// message text, which holds the URL): a rustls error anywhere is TLS; timeouts are TIMEOUT;
 /// failures to connect, resets and truncated bodies are CONNECT (transient, so retryable).
-fn classify(e: &reqwest::Error) -> Code {
+fn classify(e: &reqwest::Error) -> ErrorKind {
     let mut io_kind = None;
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if err.downcast_ref::<rustls::Error>().is_some() {
-            return Code::FHIR_ERR_TLS;
+            return ErrorKind::Tls;
         }
         cur = match err.downcast_ref::<std::io::Error>() {
             Some(io) => {
@@ -333,11 +332,11 @@ fn classify(e: &reqwest::Error) -> Code {
         };
     }
     if e.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
-        Code::FHIR_ERR_TIMEOUT
+        ErrorKind::Timeout
     } else if e.is_decode() && io_kind.is_none() {
-        Code::FHIR_ERR_PROTOCOL
+        ErrorKind::Protocol
     } else {
-        Code::FHIR_ERR_CONNECT
+        ErrorKind::Connect
     }
 }
 

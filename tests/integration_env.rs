@@ -1,8 +1,10 @@
 //! `from_env` with the real variables against the real services (one test in its own binary,
 //! because it changes the process environment).
 
-use fhir_kindling::error::Code;
-use fhir_kindling::runtime::block_on;
+mod common;
+
+use common::block_on;
+use fhir_kindling::ErrorKind;
 use fhir_kindling::{FhirServer, Options};
 
 fn var(name: &str) -> String {
@@ -10,7 +12,7 @@ fn var(name: &str) -> String {
         .unwrap_or_else(|_| panic!("{name} is not set: source target/services/services.env"))
 }
 
-use fhir_kindling::env::VARIABLES as ALL;
+use fhir_kindling::ENV_VARIABLES as ALL;
 
 fn with_env(vars: &[(&str, String)], f: impl FnOnce()) {
     for k in ALL {
@@ -33,7 +35,7 @@ fn from_env_each_mode_against_the_real_gateway() {
     o.add_ca_file(&var("FHIR_TEST_CA")).unwrap();
     let ok = |no_auth: bool| {
         let s = FhirServer::from_env(no_auth, &o).unwrap();
-        block_on(s.capabilities()).unwrap().unwrap();
+        block_on(s.capabilities()).unwrap();
     };
     with_env(
         &[
@@ -63,7 +65,7 @@ fn from_env_each_mode_against_the_real_gateway() {
     with_env(&[("FHIR_API_URL", var("FHIR_HAPI_URL"))], || {
         assert_eq!(
             FhirServer::from_env(false, &o).unwrap_err().code,
-            Code::FHIR_ERR_CONFIG
+            ErrorKind::Config
         );
     });
     with_env(
@@ -74,8 +76,8 @@ fn from_env_each_mode_against_the_real_gateway() {
         ],
         || {
             let e = FhirServer::from_env(false, &o).unwrap_err();
-            assert_eq!(e.code, Code::FHIR_ERR_CONFIG);
-            assert!(e.message.contains("FHIR_PW"), "{}", e.message);
+            assert_eq!(e.kind(), ErrorKind::Config);
+            assert!(e.message().contains("FHIR_PW"), "{}", e.message());
         },
     );
 }

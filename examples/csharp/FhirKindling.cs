@@ -9,7 +9,7 @@
 // (LPStr is UTF-8 on Mono/Unix but the ANSI code page on .NET Framework/Windows):
 // - strings go in as NUL-terminated UTF-8 byte[] (Utf8.Z); JSON bodies as UTF-8 byte[] + length;
 // - strings and JSON coming out are copied from the C buffer with their length and decoded as
-//   UTF-8, then the library's buffer is freed with fhir_json_free (never Marshal.PtrToStringAnsi);
+//   UTF-8, then the library's buffer is freed with fhir_string_free (never Marshal.PtrToStringAnsi);
 // - size_t is UIntPtr, uint16_t is ushort, C `bool` is [MarshalAs(UnmanagedType.I1)] bool;
 // - fhir_result is returned as int and cast to FhirResult (unknown future codes stay numeric);
 // - handles are SafeHandles: the marshaller AddRefs them for the duration of every call, so
@@ -82,7 +82,7 @@ namespace FhirKindling
         public const string Lib = "fhir_kindling";
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        public static extern void fhir_json_free(IntPtr json);
+        public static extern void fhir_string_free(IntPtr json);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern IntPtr fhir_version();
@@ -214,18 +214,18 @@ namespace FhirKindling
             return FromPtr(p, (UIntPtr)(uint)n);
         }
 
-        /// <summary>Copy a library-owned buffer into a string, then fhir_json_free it.</summary>
+        /// <summary>Copy a library-owned buffer into a string, then fhir_string_free it.</summary>
         public static string TakeBuffer(IntPtr p, UIntPtr len)
         {
             try { return FromPtr(p, len); }
-            finally { Native.fhir_json_free(p); }
+            finally { Native.fhir_string_free(p); }
         }
 
         /// <summary>Same, for a NUL-terminated buffer whose length is not returned (next_url_out).</summary>
         public static string TakeBufferZ(IntPtr p)
         {
             try { return FromPtrZ(p); }
-            finally { Native.fhir_json_free(p); }
+            finally { Native.fhir_string_free(p); }
         }
     }
 

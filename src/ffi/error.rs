@@ -1,12 +1,19 @@
-//! `fhir_error_t`: the detailed error object, and `fhir_result_str`.
+//! `fhir_error_t`: the detailed error object handed to the caller through `error_out`.
 
-use std::ffi::{c_char, c_int, CString};
+use std::ffi::{c_char, CString};
 
-use crate::error::{fhir_result, Code, Error};
+use super::boundary::Handle;
+use super::result::fhir_result;
+use crate::error::Error;
 
-/// Details of a failed call: code, message, HTTP status and the server's response body (often a
-/// FHIR OperationOutcome). Created by the library on failure, freed by `fhir_error_free`.
-/// Immutable: may be read from any thread.
+/// Details of a failed call: result code, message, HTTP status and the server's response body
+/// (often a FHIR OperationOutcome).
+///
+/// Created by the library when a call fails and `error_out` is not NULL; immutable, so it may be
+/// read from any thread; owned by the caller, who frees it with fhir_error_free().
+///
+/// Functions: fhir_error_code(), fhir_error_message(), fhir_error_http_status(),
+/// fhir_error_body(), fhir_error_free().
 pub struct fhir_error_t {
     code: fhir_result,
     message: CString,
@@ -15,72 +22,94 @@ pub struct fhir_error_t {
     body: Vec<u8>,
 }
 
+impl Handle for fhir_error_t {
+    const ARG: &'static str = "error";
+}
+
 impl fhir_error_t {
-    pub(crate) fn boxed(e: Error) -> *mut fhir_error_t {
-        let message = CString::new(e.message.replace('\0', "\u{FFFD}")).unwrap_or_default();
-        let body = match e.body {
+    /// An error of the C layer itself (NULL argument, panic, runtime).
+    pub(crate) fn new(code: fhir_result, message: impl Into<String>) -> Self {
+        fhir_error_t::with_details(code, message.into(), None, None)
+    }
+
+    fn with_details(
+        code: fhir_result,
+        message: String,
+        status: Option<u16>,
+        body: Option<Vec<u8>>,
+    ) -> Self {
+        let message = CString::new(message.replace('\0', "\u{FFFD}")).unwrap_or_default();
+        let body = match body {
             Some(mut b) if !b.is_empty() => {
                 b.push(0);
                 b
             }
             _ => Vec::new(),
         };
-        Box::into_raw(Box::new(fhir_error_t {
-            code: e.code,
+        fhir_error_t {
+            code,
             message,
-            status: e.status.unwrap_or(0),
+            status: status.unwrap_or(0),
             body,
-        }))
+        }
+    }
+
+    pub(crate) fn code(&self) -> fhir_result {
+        self.code
     }
 }
 
-/// A static English description of a result code. Never NULL; do not free. A value that is not a
-/// known code (for example from a newer library) gives "unknown result code".
-#[no_mangle]
-pub extern "C" fn fhir_result_str(code: c_int) -> *const c_char {
-    match Code::from_i64(code as i64) {
-        Some(c) => c.describe_c().as_ptr(),
-        None => c"unknown result code".as_ptr(),
+impl From<Error> for fhir_error_t {
+    fn from(e: Error) -> Self {
+        let (kind, message, status, body) = e.into_parts();
+        fhir_error_t::with_details(kind.into(), message, status, body)
     }
 }
 
-/// The result code of `error`; `FHIR_ERR_NULL_ARGUMENT` if `error` is NULL.
+/// The result code of an error.
+///
+/// @param error An error from this library (borrowed), or NULL.
+/// @return The error's code; `FHIR_ERR_NULL_ARGUMENT` if `error` is NULL.
 ///
 /// # Safety
 /// `error` is NULL or a live error from this library.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_error_code(error: *const fhir_error_t) -> fhir_result {
-    match error.as_ref() {
-        Some(e) => e.code,
-        None => fhir_result::FHIR_ERR_NULL_ARGUMENT,
-    }
+    fhir_error_t::borrow(error).map_or(fhir_result::FHIR_ERR_NULL_ARGUMENT, |e| e.code)
 }
 
-/// The message of `error`: English, never containing a secret. Borrowed: valid until
-/// `fhir_error_free(error)`. Never NULL (an empty string if `error` is NULL).
+/// The message of an error: English, never containing a secret.
+///
+/// @param error An error from this library (borrowed), or NULL.
+/// @return A NUL-terminated string owned by `error`, valid until fhir_error_free(error); never
+///         NULL (an empty string if `error` is NULL). Do not free it.
 ///
 /// # Safety
 /// `error` is NULL or a live error from this library.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_error_message(error: *const fhir_error_t) -> *const c_char {
-    match error.as_ref() {
-        Some(e) => e.message.as_ptr(),
-        None => c"".as_ptr(),
-    }
+    fhir_error_t::borrow(error).map_or(c"".as_ptr(), |e| e.message.as_ptr())
 }
 
-/// The HTTP status the server answered with, or 0 when the failure was not an HTTP answer.
+/// The HTTP status the server answered with.
+///
+/// @param error An error from this library (borrowed), or NULL.
+/// @return The status (e.g. 404), or 0 when the failure was not an HTTP answer or `error` is NULL.
 ///
 /// # Safety
 /// `error` is NULL or a live error from this library.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_error_http_status(error: *const fhir_error_t) -> u16 {
-    error.as_ref().map_or(0, |e| e.status)
+    fhir_error_t::borrow(error).map_or(0, |e| e.status)
 }
 
-/// The body the server answered with (usually an OperationOutcome JSON), NUL-terminated, or NULL
-/// when there was none. Its length (NUL excluded) goes to `*len_out` if `len_out` is not NULL.
-/// Borrowed: valid until `fhir_error_free(error)`.
+/// The body the server answered with, usually an OperationOutcome (JSON).
+///
+/// @param error An error from this library (borrowed), or NULL.
+/// @param len_out If not NULL, receives the body's length in bytes (NUL excluded), 0 when there
+///        is no body.
+/// @return A NUL-terminated buffer owned by `error`, valid until fhir_error_free(error), or NULL
+///         when the server sent no body (or the failure was not an HTTP answer). Do not free it.
 ///
 /// # Safety
 /// `error` is NULL or a live error from this library; `len_out` is NULL or valid.
@@ -89,23 +118,22 @@ pub unsafe extern "C" fn fhir_error_body(
     error: *const fhir_error_t,
     len_out: *mut usize,
 ) -> *const c_char {
-    let (ptr, len) = match error.as_ref() {
-        Some(e) if !e.body.is_empty() => (e.body.as_ptr() as *const c_char, e.body.len() - 1),
+    let (ptr, len) = match fhir_error_t::borrow(error) {
+        Ok(e) if !e.body.is_empty() => (e.body.as_ptr() as *const c_char, e.body.len() - 1),
         _ => (std::ptr::null(), 0),
     };
-    if !len_out.is_null() {
-        *len_out = len;
-    }
+    super::boundary::write_opt(len_out, len);
     ptr
 }
 
-/// Free an error. NULL is ignored.
+/// Free an error.
+///
+/// @param error An error from this library, or NULL (ignored). It must not be used afterwards,
+///        nor any string borrowed from it.
 ///
 /// # Safety
 /// `error` is NULL or an error from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_error_free(error: *mut fhir_error_t) {
-    if !error.is_null() {
-        drop(Box::from_raw(error));
-    }
+    fhir_error_t::free(error)
 }

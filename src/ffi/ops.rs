@@ -1,74 +1,20 @@
-//! FHIR operations on a handle: read, search (all / limit / first / count / streaming), create,
-//! update, delete, transactions, history, `$operations`, summary. All blocking; safe to call
-//! from many threads on one handle.
+//! FHIR operations on a handle: read, create, update, delete, transactions, history,
+//! `$operations`, summary. All blocking; safe to call from many threads on one handle.
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::c_char;
 
+use super::boundary::{arg_bytes, arg_str, arg_str_list, guard, opt_bytes, opt_str, run};
 use super::error::fhir_error_t;
-use super::server::fhir_server_t;
-use super::{alloc_json, arg_bytes, arg_str, guard, json_call, opt_str, out_ptr, server_ref};
-use crate::error::{fhir_result, Code, Error, Result};
-use crate::runtime::block_on;
+use super::result::fhir_result;
+use super::server::{fhir_server_t, json_call, server_ref};
 
-/// Called once per page by `fhir_search_pages`, on the caller's thread. `page_json` is the
-/// page's Bundle (NUL-terminated, `len` bytes), borrowed until the callback returns. Return 0 to
-/// go on, non-zero to stop. May call the library (also on the same handle); must not unwind
-/// (no C++ exception or longjmp through it).
-pub type fhir_page_callback = Option<
-    unsafe extern "C" fn(page_json: *const c_char, len: usize, user_data: *mut c_void) -> c_int,
->;
-
-/// Called once per resource by `fhir_search_resources`, on the caller's thread. `resource_json`
-/// (NUL-terminated, `len` bytes) and `search_mode` ("match", "include" or "outcome") are borrowed
-/// until the callback returns. Return 0 to go on, non-zero to stop. Same rules as
-/// `fhir_page_callback`.
-pub type fhir_resource_callback = Option<
-    unsafe extern "C" fn(
-        resource_json: *const c_char,
-        len: usize,
-        search_mode: *const c_char,
-        user_data: *mut c_void,
-    ) -> c_int,
->;
-
-unsafe fn json_arg<'a>(json: *const c_char, len: usize, name: &str) -> Result<&'a [u8]> {
-    arg_bytes(json, len, name)?.ok_or_else(|| {
-        Error::new(
-            Code::FHIR_ERR_NULL_ARGUMENT,
-            format!("argument `{name}` is NULL"),
-        )
-    })
-}
-
-unsafe fn string_list<'a>(
-    items: *const *const c_char,
-    count: usize,
-    name: &str,
-) -> Result<Vec<&'a str>> {
-    if count == 0 {
-        return Ok(Vec::new());
-    }
-    if items.is_null() {
-        return Err(Error::new(
-            Code::FHIR_ERR_NULL_ARGUMENT,
-            format!("argument `{name}` is NULL but count is {count}"),
-        ));
-    }
-    if count > isize::MAX as usize / std::mem::size_of::<*const c_char>() {
-        return Err(Error::invalid(format!(
-            "argument `{name}` has an impossible count {count}"
-        )));
-    }
-    std::slice::from_raw_parts(items, count)
-        .iter()
-        .enumerate()
-        .map(|(i, p)| arg_str(*p, &format!("{name}[{i}]")))
-        .collect()
-}
+/// The number of resources per transaction that fhir_resource_create_all() sends when its
+/// `batch_size` is 0.
+pub const FHIR_DEFAULT_BATCH_SIZE: usize = 500;
 
 /// Read `Type/id` or `Type/id/_history/vid`. `FHIR_ERR_NOT_FOUND` (404) and `FHIR_ERR_GONE`
 /// (410, deleted) have their own codes. On success `*json_out` is the resource (free with
-/// `fhir_json_free`), `*len_out` (if not NULL) its length.
+/// `fhir_string_free`), `*len_out` (if not NULL) its length.
 ///
 /// # Safety
 /// Pointers are NULL or valid; strings NUL-terminated.
@@ -102,7 +48,7 @@ pub unsafe extern "C" fn fhir_resource_read_many(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     json_call(server, json_out, len_out, error_out, |s| {
-        let refs = string_list(references, count, "references")?;
+        let refs = arg_str_list(references, count, "references")?;
         Ok(async move { s.read_many(&refs).await })
     })
 }
@@ -127,7 +73,7 @@ pub unsafe extern "C" fn fhir_resource_create(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     json_call(server, json_out, len_out, error_out, |s| {
-        let body = json_arg(json, json_len, "json")?;
+        let body = arg_bytes(json, json_len, "json")?;
         let cond = opt_str(if_none_exist, "if_none_exist")?;
         Ok(s.create(body, cond))
     })
@@ -153,7 +99,7 @@ pub unsafe extern "C" fn fhir_resource_create_all(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     json_call(server, json_out, len_out, error_out, |s| {
-        let body = json_arg(json, json_len, "json")?;
+        let body = arg_bytes(json, json_len, "json")?;
         Ok(s.create_all(body, batch_size))
     })
 }
@@ -175,7 +121,7 @@ pub unsafe extern "C" fn fhir_resource_update(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     json_call(server, json_out, len_out, error_out, |s| {
-        let body = json_arg(json, json_len, "json")?;
+        let body = arg_bytes(json, json_len, "json")?;
         let m = opt_str(if_match, "if_match")?;
         Ok(s.update(body, m))
     })
@@ -198,7 +144,7 @@ pub unsafe extern "C" fn fhir_resource_update_conditional(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     json_call(server, json_out, len_out, error_out, |s| {
-        let body = json_arg(json, json_len, "json")?;
+        let body = arg_bytes(json, json_len, "json")?;
         let c = arg_str(condition, "condition")?;
         Ok(s.update_conditional(body, c))
     })
@@ -217,7 +163,7 @@ pub unsafe extern "C" fn fhir_resource_delete(
     guard(error_out, || {
         let s = server_ref(server)?;
         let r = arg_str(reference, "reference")?;
-        block_on(s.delete(r))??;
+        run(s.delete(r))?;
         Ok(())
     })
 }
@@ -237,7 +183,7 @@ pub unsafe extern "C" fn fhir_resource_delete_many(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     json_call(server, json_out, len_out, error_out, |s| {
-        let refs = string_list(references, count, "references")?;
+        let refs = arg_str_list(references, count, "references")?;
         Ok(async move { s.delete_many(&refs).await })
     })
 }
@@ -256,7 +202,7 @@ pub unsafe extern "C" fn fhir_resource_delete_by_query(
     guard(error_out, || {
         let s = server_ref(server)?;
         let q = arg_str(query, "query")?;
-        block_on(s.delete_by_query(q))??;
+        run(s.delete_by_query(q))?;
         Ok(())
     })
 }
@@ -276,171 +222,8 @@ pub unsafe extern "C" fn fhir_bundle_send(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     json_call(server, json_out, len_out, error_out, |s| {
-        let body = json_arg(json, json_len, "json")?;
+        let body = arg_bytes(json, json_len, "json")?;
         Ok(s.send_bundle(body))
-    })
-}
-
-/// Search and follow every `next` link: `*json_out` is one `searchset` Bundle holding every
-/// entry in server order (included resources too), `total` = number of matches. `query` is
-/// "Type?params" (percent-encoded; see `fhir_query_build`) or a same-server URL.
-/// For huge results prefer `fhir_search_pages` / `fhir_search_resources` (bounded memory).
-///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn fhir_search_all(
-    server: *const fhir_server_t,
-    query: *const c_char,
-    json_out: *mut *mut c_char,
-    len_out: *mut usize,
-    error_out: *mut *mut fhir_error_t,
-) -> fhir_result {
-    json_call(server, json_out, len_out, error_out, |s| {
-        let q = arg_str(query, "query")?;
-        Ok(s.search_all(q))
-    })
-}
-
-/// Search for at most `limit` matching resources; paging stops once they are collected.
-/// Same output as `fhir_search_all`.
-///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn fhir_search_limit(
-    server: *const fhir_server_t,
-    query: *const c_char,
-    limit: u64,
-    json_out: *mut *mut c_char,
-    len_out: *mut usize,
-    error_out: *mut *mut fhir_error_t,
-) -> fhir_result {
-    json_call(server, json_out, len_out, error_out, |s| {
-        let q = arg_str(query, "query")?;
-        Ok(s.search_limit(q, limit))
-    })
-}
-
-/// The first page of a search, as the server sent it.
-///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn fhir_search_first(
-    server: *const fhir_server_t,
-    query: *const c_char,
-    json_out: *mut *mut c_char,
-    len_out: *mut usize,
-    error_out: *mut *mut fhir_error_t,
-) -> fhir_result {
-    json_call(server, json_out, len_out, error_out, |s| {
-        let q = arg_str(query, "query")?;
-        Ok(s.search_first(q))
-    })
-}
-
-/// The number of matches of a search (`_summary=count`), in `*count_out`.
-///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn fhir_search_count(
-    server: *const fhir_server_t,
-    query: *const c_char,
-    count_out: *mut u64,
-    error_out: *mut *mut fhir_error_t,
-) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
-        let q = arg_str(query, "query")?;
-        let out = out_ptr(count_out, "count_out")?;
-        *out = block_on(s.search_count(q))??;
-        Ok(())
-    })
-}
-
-unsafe fn write_next(next: Option<String>, next_url_out: *mut *mut c_char) -> Result<()> {
-    if !next_url_out.is_null() {
-        *next_url_out = match next {
-            Some(u) => alloc_json(u.as_bytes())?,
-            None => std::ptr::null_mut(),
-        };
-    }
-    Ok(())
-}
-
-/// Stream a search page by page: `callback` gets each page's Bundle on the caller's thread, one
-/// page in memory at a time; it returns non-zero to stop. On success `*next_url_out` (if not
-/// NULL) is the absolute URL of the page after the last one handed over (pass it as `query` to
-/// resume; free with `fhir_json_free`), or NULL when the search is exhausted.
-///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_page_callback`.
-#[no_mangle]
-pub unsafe extern "C" fn fhir_search_pages(
-    server: *const fhir_server_t,
-    query: *const c_char,
-    callback: fhir_page_callback,
-    user_data: *mut c_void,
-    next_url_out: *mut *mut c_char,
-    error_out: *mut *mut fhir_error_t,
-) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
-        let q = arg_str(query, "query")?;
-        let cb = callback.ok_or_else(|| {
-            Error::new(Code::FHIR_ERR_NULL_ARGUMENT, "argument `callback` is NULL")
-        })?;
-        let mut buf: Vec<u8> = Vec::new();
-        let next = s.stream_pages(q, |page| {
-            buf.clear();
-            buf.extend_from_slice(page);
-            buf.push(0);
-            cb(buf.as_ptr() as *const c_char, page.len(), user_data) == 0
-        })?;
-        write_next(next, next_url_out)
-    })
-}
-
-/// Stream a search resource by resource: `callback` gets each entry's resource and its search
-/// mode, on the caller's thread, one page in memory at a time; non-zero stops. `*next_url_out` as
-/// in `fhir_search_pages` (when stopped mid-page, resuming starts at the following page).
-///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_resource_callback`.
-#[no_mangle]
-pub unsafe extern "C" fn fhir_search_resources(
-    server: *const fhir_server_t,
-    query: *const c_char,
-    callback: fhir_resource_callback,
-    user_data: *mut c_void,
-    next_url_out: *mut *mut c_char,
-    error_out: *mut *mut fhir_error_t,
-) -> fhir_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
-        let q = arg_str(query, "query")?;
-        let cb = callback.ok_or_else(|| {
-            Error::new(Code::FHIR_ERR_NULL_ARGUMENT, "argument `callback` is NULL")
-        })?;
-        let mut buf: Vec<u8> = Vec::new();
-        let mut mode_buf: Vec<u8> = Vec::new();
-        let next = s.stream_resources(q, |res, mode| {
-            buf.clear();
-            buf.extend_from_slice(res.as_bytes());
-            buf.push(0);
-            mode_buf.clear();
-            mode_buf.extend_from_slice(mode.as_bytes());
-            mode_buf.push(0);
-            cb(
-                buf.as_ptr() as *const c_char,
-                res.len(),
-                mode_buf.as_ptr() as *const c_char,
-                user_data,
-            ) == 0
-        })?;
-        write_next(next, next_url_out)
     })
 }
 
@@ -488,7 +271,7 @@ pub unsafe extern "C" fn fhir_operation(
         let t = opt_str(target, "target")?.unwrap_or("");
         let n = arg_str(name, "name")?;
         let m = arg_str(method, "method")?;
-        let p = arg_bytes(parameters, parameters_len, "parameters")?;
+        let p = opt_bytes(parameters, parameters_len, "parameters")?;
         Ok(s.operation(t, n, m, p))
     })
 }
@@ -506,4 +289,15 @@ pub unsafe extern "C" fn fhir_server_summary(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     json_call(server, json_out, len_out, error_out, |s| Ok(s.summary()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_batch_size_is_the_cores() {
+        assert_eq!(
+            super::FHIR_DEFAULT_BATCH_SIZE,
+            crate::ops::transaction::DEFAULT_BATCH_SIZE
+        );
+    }
 }

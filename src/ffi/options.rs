@@ -1,23 +1,37 @@
 //! `fhir_options_t`: connection options for every constructor (headers, proxies, timeouts, TLS,
 //! retries, OIDC details). Constructors copy the options, so they may be freed right after.
+//! Every setter goes through one method of the core's `Options`.
 
 use std::ffi::c_char;
 
+use super::boundary::{arg_slice, arg_str, guard, FfiResult, Handle};
 use super::error::fhir_error_t;
-use super::{arg_str, guard};
+use super::result::fhir_result;
 use crate::config::Options;
-use crate::error::{fhir_result, Code, Error, Result};
+use crate::error::Result;
 
-/// Connection options. Create with `fhir_options_new`, free with `fhir_options_free`.
-/// Not thread-safe: do not change one options object from two threads at once.
+/// Connection options. Not thread-safe: do not change one options object from two threads at once.
+///
+/// Functions: fhir_options_new(), fhir_options_free(), and the fhir_options_set_...() /
+/// fhir_options_add_...() setters.
 pub struct fhir_options_t {
     pub(crate) inner: Options,
 }
 
-unsafe fn opts<'a>(p: *mut fhir_options_t) -> Result<&'a mut Options> {
-    p.as_mut()
-        .map(|o| &mut o.inner)
-        .ok_or_else(|| Error::new(Code::FHIR_ERR_NULL_ARGUMENT, "argument `options` is NULL"))
+impl Handle for fhir_options_t {
+    const ARG: &'static str = "options";
+}
+
+/// The shape of every setter: borrow the options, apply one core setter, report its error.
+unsafe fn set(
+    options: *mut fhir_options_t,
+    error_out: *mut *mut fhir_error_t,
+    f: impl FnOnce(&mut Options) -> FfiResult<Result<()>>,
+) -> fhir_result {
+    guard(error_out, || {
+        let o = fhir_options_t::borrow_mut(options)?;
+        Ok(f(&mut o.inner)??)
+    })
 }
 
 /// New options with the defaults: no extra headers, proxies from the environment
@@ -26,9 +40,10 @@ unsafe fn opts<'a>(p: *mut fhir_options_t) -> Result<&'a mut Options> {
 /// Free with `fhir_options_free`. Never NULL.
 #[no_mangle]
 pub extern "C" fn fhir_options_new() -> *mut fhir_options_t {
-    Box::into_raw(Box::new(fhir_options_t {
+    fhir_options_t {
         inner: Options::default(),
-    }))
+    }
+    .into_raw()
 }
 
 /// Free options. NULL is ignored.
@@ -37,9 +52,7 @@ pub extern "C" fn fhir_options_new() -> *mut fhir_options_t {
 /// `options` is NULL or from `fhir_options_new` and not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_free(options: *mut fhir_options_t) {
-    if !options.is_null() {
-        drop(Box::from_raw(options));
-    }
+    fhir_options_t::free(options)
 }
 
 /// Add a header sent with every request to the configured server (not to the OIDC provider, nor
@@ -56,8 +69,8 @@ pub unsafe extern "C" fn fhir_options_add_header(
     value: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.add_header(arg_str(name, "name")?, arg_str(value, "value")?)
+    set(options, error_out, |o| {
+        Ok(o.add_header(arg_str(name, "name")?, arg_str(value, "value")?))
     })
 }
 
@@ -74,8 +87,8 @@ pub unsafe extern "C" fn fhir_options_set_proxy(
     proxy_url: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.set_proxy(arg_str(scheme, "scheme")?, arg_str(proxy_url, "proxy_url")?)
+    set(options, error_out, |o| {
+        Ok(o.set_proxy(arg_str(scheme, "scheme")?, arg_str(proxy_url, "proxy_url")?))
     })
 }
 
@@ -90,10 +103,7 @@ pub unsafe extern "C" fn fhir_options_set_timeout_ms(
     timeout_ms: u64,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.set_timeout_ms(timeout_ms);
-        Ok(())
-    })
+    set(options, error_out, |o| Ok(o.set_timeout_ms(timeout_ms)))
 }
 
 /// Connect timeout in milliseconds; 0 means no limit. Default 10000.
@@ -106,9 +116,8 @@ pub unsafe extern "C" fn fhir_options_set_connect_timeout_ms(
     timeout_ms: u64,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.set_connect_timeout_ms(timeout_ms);
-        Ok(())
+    set(options, error_out, |o| {
+        Ok(o.set_connect_timeout_ms(timeout_ms))
     })
 }
 
@@ -123,8 +132,8 @@ pub unsafe extern "C" fn fhir_options_add_ca_file(
     ca_file: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.add_ca_file(arg_str(ca_file, "ca_file")?)
+    set(options, error_out, |o| {
+        Ok(o.add_ca_file(arg_str(ca_file, "ca_file")?))
     })
 }
 
@@ -139,10 +148,7 @@ pub unsafe extern "C" fn fhir_options_set_system_roots(
     enabled: bool,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.use_system_roots = enabled;
-        Ok(())
-    })
+    set(options, error_out, |o| Ok(o.set_system_roots(enabled)))
 }
 
 /// Present a client certificate (mutual TLS): PEM certificate (chain) and PEM private key
@@ -157,11 +163,11 @@ pub unsafe extern "C" fn fhir_options_set_client_cert(
     key_file: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.set_client_cert(
+    set(options, error_out, |o| {
+        Ok(o.set_client_cert(
             arg_str(cert_file, "cert_file")?,
             arg_str(key_file, "key_file")?,
-        )
+        ))
     })
 }
 
@@ -175,10 +181,7 @@ pub unsafe extern "C" fn fhir_options_set_insecure_skip_tls_verify(
     skip: bool,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.insecure_skip_verify = skip;
-        Ok(())
-    })
+    set(options, error_out, |o| Ok(o.set_insecure_skip_verify(skip)))
 }
 
 /// Retry on these HTTP statuses (turns retrying on). `codes` may be NULL when `count` is 0 (then
@@ -193,23 +196,8 @@ pub unsafe extern "C" fn fhir_options_set_retry_status_codes(
     count: usize,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let o = opts(options)?;
-        let list: &[u16] = if count == 0 {
-            &[]
-        } else if count > 1000 {
-            return Err(Error::invalid(format!(
-                "{count} retry status codes: at most 1000"
-            )));
-        } else if codes.is_null() {
-            return Err(Error::new(
-                Code::FHIR_ERR_NULL_ARGUMENT,
-                "argument `codes` is NULL but count is not 0",
-            ));
-        } else {
-            std::slice::from_raw_parts(codes, count)
-        };
-        o.retry.set_status_codes(list)
+    set(options, error_out, |o| {
+        Ok(o.set_retry_status_codes(arg_slice(codes, count, "codes")?))
     })
 }
 
@@ -220,19 +208,13 @@ pub unsafe extern "C" fn fhir_options_set_retry_status_codes(
 /// # Safety
 /// Pointers are NULL or valid; strings NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn fhir_options_set_retryable_methods(
+pub unsafe extern "C" fn fhir_options_set_retry_methods(
     options: *mut fhir_options_t,
     methods: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let o = opts(options)?;
-        let list: Vec<&str> = arg_str(methods, "methods")?
-            .split(',')
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .collect();
-        o.retry.set_methods(&list)
+    set(options, error_out, |o| {
+        Ok(o.set_retry_methods(arg_str(methods, "methods")?))
     })
 }
 
@@ -242,13 +224,13 @@ pub unsafe extern "C" fn fhir_options_set_retryable_methods(
 /// # Safety
 /// Pointers are NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn fhir_options_set_max_attempts(
+pub unsafe extern "C" fn fhir_options_set_retry_max_attempts(
     options: *mut fhir_options_t,
     max_attempts: u32,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.retry.set_max_attempts(max_attempts)
+    set(options, error_out, |o| {
+        Ok(o.set_retry_max_attempts(max_attempts))
     })
 }
 
@@ -262,8 +244,8 @@ pub unsafe extern "C" fn fhir_options_set_retry_backoff_factor(
     seconds: f64,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.retry.set_backoff_factor(seconds)
+    set(options, error_out, |o| {
+        Ok(o.set_retry_backoff_factor(seconds))
     })
 }
 
@@ -277,7 +259,7 @@ pub unsafe extern "C" fn fhir_options_set_retry_jitter(
     ratio: f64,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || opts(options)?.retry.set_jitter(ratio))
+    set(options, error_out, |o| Ok(o.set_retry_jitter(ratio)))
 }
 
 /// Cap in seconds for every wait between attempts, `Retry-After` included (default 60).
@@ -285,13 +267,13 @@ pub unsafe extern "C" fn fhir_options_set_retry_jitter(
 /// # Safety
 /// Pointers are NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn fhir_options_set_max_backoff_wait(
+pub unsafe extern "C" fn fhir_options_set_retry_max_backoff_wait(
     options: *mut fhir_options_t,
     seconds: f64,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.retry.set_max_backoff_wait(seconds)
+    set(options, error_out, |o| {
+        Ok(o.set_retry_max_backoff_wait(seconds))
     })
 }
 
@@ -305,8 +287,8 @@ pub unsafe extern "C" fn fhir_options_set_user_agent(
     user_agent: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.set_user_agent(arg_str(user_agent, "user_agent")?)
+    set(options, error_out, |o| {
+        Ok(o.set_user_agent(arg_str(user_agent, "user_agent")?))
     })
 }
 
@@ -320,9 +302,8 @@ pub unsafe extern "C" fn fhir_options_set_oidc_scope(
     scope: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.set_oidc_scope(arg_str(scope, "scope")?);
-        Ok(())
+    set(options, error_out, |o| {
+        Ok(o.set_oidc_scope(arg_str(scope, "scope")?))
     })
 }
 
@@ -337,8 +318,8 @@ pub unsafe extern "C" fn fhir_options_set_oidc_auth_method(
     method: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.set_oidc_auth_method(arg_str(method, "method")?)
+    set(options, error_out, |o| {
+        Ok(o.set_oidc_auth_method(arg_str(method, "method")?))
     })
 }
 
@@ -353,8 +334,5 @@ pub unsafe extern "C" fn fhir_options_set_allow_foreign_links(
     allow: bool,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        opts(options)?.allow_foreign_links = allow;
-        Ok(())
-    })
+    set(options, error_out, |o| Ok(o.set_allow_foreign_links(allow)))
 }

@@ -2,9 +2,11 @@
 
 use std::ffi::c_char;
 
+use super::boundary::{arg_str, guard, opt_str, out_ptr, FfiResult, Handle};
+use super::buffer::write_string;
 use super::error::fhir_error_t;
-use super::{arg_str, guard, opt_str, out_ptr, write_json};
-use crate::error::{fhir_result, Code, Error, Result};
+use super::result::fhir_result;
+use crate::error::Result;
 use crate::ops::query::Query;
 
 /// A search query under construction. Not thread-safe; free with `fhir_query_free`.
@@ -12,10 +14,20 @@ pub struct fhir_query_t {
     inner: Query,
 }
 
-unsafe fn q<'a>(p: *mut fhir_query_t) -> Result<&'a mut Query> {
-    p.as_mut()
-        .map(|x| &mut x.inner)
-        .ok_or_else(|| Error::new(Code::FHIR_ERR_NULL_ARGUMENT, "argument `query` is NULL"))
+impl Handle for fhir_query_t {
+    const ARG: &'static str = "query";
+}
+
+/// The shape of every builder call: borrow the query, apply one core method, report its error.
+unsafe fn edit(
+    query: *mut fhir_query_t,
+    error_out: *mut *mut fhir_error_t,
+    f: impl FnOnce(&mut Query) -> FfiResult<Result<()>>,
+) -> fhir_result {
+    guard(error_out, || {
+        let q = fhir_query_t::borrow_mut(query)?;
+        Ok(f(&mut q.inner)??)
+    })
 }
 
 /// A new query for `resource_type` ("Patient"; "" for a system-wide search).
@@ -32,7 +44,7 @@ pub unsafe extern "C" fn fhir_query_new(
         let t = arg_str(resource_type, "resource_type")?;
         let out = out_ptr(query_out, "query_out")?;
         let inner = Query::new(t)?;
-        *out = Box::into_raw(Box::new(fhir_query_t { inner }));
+        *out = fhir_query_t { inner }.into_raw();
         Ok(())
     })
 }
@@ -43,9 +55,7 @@ pub unsafe extern "C" fn fhir_query_new(
 /// `query` is NULL or from `fhir_query_new` and not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_query_free(query: *mut fhir_query_t) {
-    if !query.is_null() {
-        drop(Box::from_raw(query));
-    }
+    fhir_query_t::free(query)
 }
 
 /// Add `field=value`. `op` may be NULL, a value prefix ("eq", "ne", "gt", "lt", "ge", "le",
@@ -63,9 +73,9 @@ pub unsafe extern "C" fn fhir_query_where(
     value: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
+    edit(query, error_out, |q| {
         let op = opt_str(op, "op")?;
-        q(query)?.where_(arg_str(field, "field")?, op, arg_str(value, "value")?)
+        Ok(q.where_(arg_str(field, "field")?, op, arg_str(value, "value")?))
     })
 }
 
@@ -80,8 +90,8 @@ pub unsafe extern "C" fn fhir_query_param(
     value: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        q(query)?.param(arg_str(name, "name")?, arg_str(value, "value")?)
+    edit(query, error_out, |q| {
+        Ok(q.param(arg_str(name, "name")?, arg_str(value, "value")?))
     })
 }
 
@@ -96,8 +106,8 @@ pub unsafe extern "C" fn fhir_query_include(
     iterate: bool,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        q(query)?.include(arg_str(target, "target")?, iterate)
+    edit(query, error_out, |q| {
+        Ok(q.include(arg_str(target, "target")?, iterate))
     })
 }
 
@@ -112,8 +122,8 @@ pub unsafe extern "C" fn fhir_query_revinclude(
     iterate: bool,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        q(query)?.revinclude(arg_str(target, "target")?, iterate)
+    edit(query, error_out, |q| {
+        Ok(q.revinclude(arg_str(target, "target")?, iterate))
     })
 }
 
@@ -128,8 +138,8 @@ pub unsafe extern "C" fn fhir_query_has(
     value: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        q(query)?.has(arg_str(chain, "chain")?, arg_str(value, "value")?)
+    edit(query, error_out, |q| {
+        Ok(q.has(arg_str(chain, "chain")?, arg_str(value, "value")?))
     })
 }
 
@@ -143,7 +153,7 @@ pub unsafe extern "C" fn fhir_query_sort(
     fields: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || q(query)?.sort(arg_str(fields, "fields")?))
+    edit(query, error_out, |q| Ok(q.sort(arg_str(fields, "fields")?)))
 }
 
 /// `_elements=fields` (e.g. "id,name").
@@ -156,7 +166,9 @@ pub unsafe extern "C" fn fhir_query_elements(
     fields: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || q(query)?.elements(arg_str(fields, "fields")?))
+    edit(query, error_out, |q| {
+        Ok(q.elements(arg_str(fields, "fields")?))
+    })
 }
 
 /// `_summary=mode`: "true", "false", "text", "data" or "count".
@@ -169,7 +181,7 @@ pub unsafe extern "C" fn fhir_query_summary(
     mode: *const c_char,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || q(query)?.summary(arg_str(mode, "mode")?))
+    edit(query, error_out, |q| Ok(q.summary(arg_str(mode, "mode")?)))
 }
 
 /// `_count=n` (page size; replaces an earlier one).
@@ -177,16 +189,16 @@ pub unsafe extern "C" fn fhir_query_summary(
 /// # Safety
 /// Pointers are NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn fhir_query_count(
+pub unsafe extern "C" fn fhir_query_page_size(
     query: *mut fhir_query_t,
     n: u32,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || q(query)?.count(n))
+    edit(query, error_out, |q| Ok(q.page_size(n)))
 }
 
 /// The query as a string for the search calls ("Patient?birthdate=gt2000&_count=50"):
-/// `*query_out` is new (free with `fhir_json_free`), `*len_out` (if not NULL) its length.
+/// `*query_out` is new (free with `fhir_string_free`), `*len_out` (if not NULL) its length.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -198,11 +210,8 @@ pub unsafe extern "C" fn fhir_query_build(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     guard(error_out, || {
-        let inner = query
-            .as_ref()
-            .map(|x| &x.inner)
-            .ok_or_else(|| Error::new(Code::FHIR_ERR_NULL_ARGUMENT, "argument `query` is NULL"))?;
+        let q = fhir_query_t::borrow(query)?;
         let out = out_ptr(query_out, "query_out")?;
-        write_json(inner.build().as_bytes(), out, len_out)
+        write_string(q.inner.build().as_bytes(), out, len_out)
     })
 }

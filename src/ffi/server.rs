@@ -2,49 +2,60 @@
 //! and the general request and capabilities calls.
 
 use std::ffi::{c_char, CString};
+use std::future::Future;
 
 use bytes::Bytes;
 
+use super::boundary::{arg_str, guard, opt_bytes, out_ptr, run, write_opt, FfiResult, Handle};
+use super::buffer::write_string;
 use super::error::fhir_error_t;
 use super::options::fhir_options_t;
-use super::{arg_bytes, arg_str, guard, json_call, out_ptr, write_json};
+use super::result::fhir_result;
+use crate::auth::Auth;
 use crate::config::Options;
-use crate::error::{fhir_result, Code, Error, Result};
-use crate::runtime::block_on;
+use crate::error::Result;
 use crate::server::FhirServer;
 
 /// A connection to one FHIR server: base URL, auth mode, options, a connection pool and (for
 /// OIDC) a token cache. Thread-safe: one handle may be used by many threads at once; only
 /// `fhir_server_free` must not race with other calls on the same handle.
 pub struct fhir_server_t {
-    pub(crate) inner: FhirServer,
+    inner: FhirServer,
     base_url: CString,
+}
+
+impl Handle for fhir_server_t {
+    const ARG: &'static str = "server";
 }
 
 /// The server behind a handle argument.
 ///
 /// # Safety
 /// `p` is NULL or a live handle.
-pub(crate) unsafe fn server_ref<'a>(p: *const fhir_server_t) -> Result<&'a FhirServer> {
-    p.as_ref()
-        .map(|s| &s.inner)
-        .ok_or_else(|| Error::new(Code::FHIR_ERR_NULL_ARGUMENT, "argument `server` is NULL"))
+pub(crate) unsafe fn server_ref<'a>(p: *const fhir_server_t) -> FfiResult<&'a FhirServer> {
+    fhir_server_t::borrow(p).map(|s| &s.inner)
 }
 
-unsafe fn options_or_default(p: *const fhir_options_t) -> Options {
-    p.as_ref().map(|o| o.inner.clone()).unwrap_or_default()
-}
-
-unsafe fn finish_new(
+/// The shape of every constructor: check `server_out`, read the options (NULL = defaults), let
+/// `make` check its own arguments and build the server, hand the new handle over.
+unsafe fn construct(
+    options: *const fhir_options_t,
     server_out: *mut *mut fhir_server_t,
-    make: impl FnOnce() -> Result<FhirServer>,
-) -> Result<()> {
-    let out = out_ptr(server_out, "server_out")?;
-    let inner = make()?;
-    let base_url =
-        CString::new(inner.base_url()).map_err(|_| Error::invalid("base URL contains NUL"))?;
-    *out = Box::into_raw(Box::new(fhir_server_t { inner, base_url }));
-    Ok(())
+    error_out: *mut *mut fhir_error_t,
+    make: impl FnOnce(&Options) -> FfiResult<Result<FhirServer>>,
+) -> fhir_result {
+    guard(error_out, || {
+        let out = out_ptr(server_out, "server_out")?;
+        let options = match options.is_null() {
+            true => Options::default(),
+            false => fhir_options_t::borrow(options)?.inner.clone(),
+        };
+        let inner = make(&options)??;
+        // A parsed URL never holds a NUL byte.
+        let base_url = CString::new(inner.base_url()).unwrap_or_default();
+        *out = fhir_server_t { inner, base_url }.into_raw();
+        Ok(())
+    })
 }
 
 /// Connect without authentication. `base_url` must be http(s), e.g. "https://host/fhir"; a
@@ -60,12 +71,12 @@ pub unsafe extern "C" fn fhir_server_new(
     server_out: *mut *mut fhir_server_t,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let url = arg_str(base_url, "base_url")?;
-        let o = options_or_default(options);
-        finish_new(server_out, || {
-            FhirServer::new(url, crate::auth::Auth::None, &o)
-        })
+    construct(options, server_out, error_out, |o| {
+        Ok(FhirServer::new(
+            arg_str(base_url, "base_url")?,
+            Auth::None,
+            o,
+        ))
     })
 }
 
@@ -82,12 +93,11 @@ pub unsafe extern "C" fn fhir_server_new_basic(
     server_out: *mut *mut fhir_server_t,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
+    construct(options, server_out, error_out, |o| {
         let url = arg_str(base_url, "base_url")?;
         let user = arg_str(username, "username")?;
         let pass = arg_str(password, "password")?;
-        let o = options_or_default(options);
-        finish_new(server_out, || FhirServer::new_basic(url, user, pass, &o))
+        Ok(FhirServer::new_basic(url, user, pass, o))
     })
 }
 
@@ -103,11 +113,9 @@ pub unsafe extern "C" fn fhir_server_new_token(
     server_out: *mut *mut fhir_server_t,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
+    construct(options, server_out, error_out, |o| {
         let url = arg_str(base_url, "base_url")?;
-        let tok = arg_str(token, "token")?;
-        let o = options_or_default(options);
-        finish_new(server_out, || FhirServer::new_token(url, tok, &o))
+        Ok(FhirServer::new_token(url, arg_str(token, "token")?, o))
     })
 }
 
@@ -128,15 +136,12 @@ pub unsafe extern "C" fn fhir_server_new_oidc(
     server_out: *mut *mut fhir_server_t,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
+    construct(options, server_out, error_out, |o| {
         let url = arg_str(base_url, "base_url")?;
         let id = arg_str(client_id, "client_id")?;
         let secret = arg_str(client_secret, "client_secret")?;
         let provider = arg_str(provider_url, "provider_url")?;
-        let o = options_or_default(options);
-        finish_new(server_out, || {
-            FhirServer::new_oidc(url, id, secret, provider, &o)
-        })
+        Ok(FhirServer::new_oidc(url, id, secret, provider, o))
     })
 }
 
@@ -155,9 +160,8 @@ pub unsafe extern "C" fn fhir_server_from_env(
     server_out: *mut *mut fhir_server_t,
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
-    guard(error_out, || {
-        let o = options_or_default(options);
-        finish_new(server_out, || FhirServer::from_env(no_auth, &o))
+    construct(options, server_out, error_out, |o| {
+        Ok(FhirServer::from_env(no_auth, o))
     })
 }
 
@@ -167,9 +171,7 @@ pub unsafe extern "C" fn fhir_server_from_env(
 /// `server` is NULL or a handle not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_free(server: *mut fhir_server_t) {
-    if !server.is_null() {
-        drop(Box::from_raw(server));
-    }
+    fhir_server_t::free(server)
 }
 
 /// The normalised base URL (no trailing slash). Borrowed: valid until `fhir_server_free`.
@@ -179,9 +181,7 @@ pub unsafe extern "C" fn fhir_server_free(server: *mut fhir_server_t) {
 /// `server` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_base_url(server: *const fhir_server_t) -> *const c_char {
-    server
-        .as_ref()
-        .map_or(std::ptr::null(), |s| s.base_url.as_ptr())
+    fhir_server_t::borrow(server).map_or(std::ptr::null(), |s| s.base_url.as_ptr())
 }
 
 /// Send one request. `method` is an HTTP method ("GET", "POST", ...); `path` is relative to the
@@ -189,7 +189,7 @@ pub unsafe extern "C" fn fhir_server_base_url(server: *const fhir_server_t) -> *
 /// same server; `body` (JSON, `body_len` bytes) may be NULL. Retries as configured.
 ///
 /// On a 2xx answer: `FHIR_OK`, `*status_out` (if not NULL) gets the status and `*body_out` a new
-/// NUL-terminated buffer with the response body (empty string if none; free with `fhir_json_free`),
+/// NUL-terminated buffer with the response body (empty string if none; free with `fhir_string_free`),
 /// `*body_len_out` (if not NULL) its length. On an HTTP error status: the matching code
 /// (`FHIR_ERR_NOT_FOUND`, `FHIR_ERR_AUTH`, ...) and the status and body in `*error_out`.
 ///
@@ -211,19 +211,17 @@ pub unsafe extern "C" fn fhir_server_request(
         let s = server_ref(server)?;
         let method = arg_str(method, "method")?;
         let path = arg_str(path, "path")?;
-        let body = arg_bytes(body, body_len, "body")?.map(Bytes::copy_from_slice);
+        let body = opt_bytes(body, body_len, "body")?.map(Bytes::copy_from_slice);
         let out = out_ptr(body_out, "body_out")?;
-        let resp = block_on(s.request(method, path, body))??;
-        write_json(&resp.body, out, body_len_out)?;
-        if !status_out.is_null() {
-            *status_out = resp.status;
-        }
+        let resp = run(s.request(method, path, body))?;
+        write_string(&resp.body, out, body_len_out)?;
+        write_opt(status_out, resp.status);
         Ok(())
     })
 }
 
 /// `GET [base]/metadata`: the server's CapabilityStatement as a new JSON buffer in `*json_out`
-/// (free with `fhir_json_free`), its length in `*len_out` if not NULL.
+/// (free with `fhir_string_free`), its length in `*len_out` if not NULL.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -236,5 +234,30 @@ pub unsafe extern "C" fn fhir_server_capabilities(
 ) -> fhir_result {
     json_call(server, json_out, len_out, error_out, |s| {
         Ok(s.capabilities())
+    })
+}
+
+/// The shape of every call that answers with JSON: check the handle and `json_out`, let `call`
+/// check its own arguments and start the core's future, run it on the caller's thread, hand the
+/// bytes over as `*json_out` / `*len_out`.
+///
+/// # Safety
+/// `server` is NULL or a live handle; `json_out` NULL or valid; `len_out` NULL or valid.
+pub(crate) unsafe fn json_call<'a, T, Fut>(
+    server: *const fhir_server_t,
+    json_out: *mut *mut c_char,
+    len_out: *mut usize,
+    error_out: *mut *mut fhir_error_t,
+    call: impl FnOnce(&'a FhirServer) -> FfiResult<Fut>,
+) -> fhir_result
+where
+    Fut: Future<Output = Result<T>>,
+    T: AsRef<[u8]>,
+{
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        let out = out_ptr(json_out, "json_out")?;
+        let body = run(call(s)?)?;
+        write_string(body.as_ref(), out, len_out)
     })
 }

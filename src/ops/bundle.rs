@@ -29,8 +29,6 @@ struct LinkView {
 pub struct EntryView<'a> {
     #[serde(borrow)]
     pub resource: Option<&'a RawValue>,
-    #[serde(rename = "fullUrl")]
-    pub full_url: Option<String>,
     pub search: Option<SearchView>,
     pub response: Option<ResponseView>,
 }
@@ -44,9 +42,6 @@ pub struct SearchView {
 pub struct ResponseView {
     pub status: Option<String>,
     pub location: Option<String>,
-    pub etag: Option<String>,
-    #[serde(rename = "lastModified")]
-    pub last_modified: Option<String>,
     pub outcome: Option<Box<RawValue>>,
 }
 
@@ -162,14 +157,6 @@ impl BundleWriter {
         self.count += 1;
     }
 
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
     /// `{"resourceType":"Bundle","type":<type>,"entry":[...][,"total":n][,"link":[self]]}`
     pub fn finish(mut self, total: Option<u64>, self_link: Option<&str>) -> Vec<u8> {
         self.out.push(b']');
@@ -199,6 +186,7 @@ pub fn status_code(status: &str) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn parses_links_total_and_raw_entries() {
@@ -224,13 +212,10 @@ mod tests {
         assert_eq!(
             parse_page(br#"{"resourceType":"Patient"}"#)
                 .unwrap_err()
-                .code,
-            crate::error::Code::FHIR_ERR_PROTOCOL
+                .kind,
+            ErrorKind::Protocol
         );
-        assert_eq!(
-            parse_page(b"<html>").unwrap_err().code,
-            crate::error::Code::FHIR_ERR_JSON
-        );
+        assert_eq!(parse_page(b"<html>").unwrap_err().kind, ErrorKind::Json);
     }
 
     #[test]

@@ -139,7 +139,7 @@ impl Query {
         self.param("_summary", mode)
     }
 
-    pub fn count(&mut self, n: u32) -> Result<()> {
+    pub fn page_size(&mut self, n: u32) -> Result<()> {
         self.params.retain(|(k, _)| k != "_count");
         self.param("_count", &n.to_string())
     }
@@ -227,7 +227,7 @@ mod tests {
         q.sort("-birthdate,name").unwrap();
         q.elements("id,name").unwrap();
         q.summary("data").unwrap();
-        q.count(50).unwrap();
+        q.page_size(50).unwrap();
         assert_eq!(
             q.build(),
             "Patient?birthdate=gt2000-01-01T00:00:00%2B01:00&name:exact=Eve%20Smith&identifier=urn:sys%7C123\

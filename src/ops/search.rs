@@ -13,7 +13,7 @@ use bytes::Bytes;
 use reqwest::Method;
 use url::Url;
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::ops::bundle::{entry_view, is_match, parse_page, BundleWriter, Page};
 use crate::ops::query::{has_param, remove_param, set_param};
 use crate::server::FhirServer;
@@ -22,7 +22,7 @@ use crate::transport::Request;
 /// Walks the pages of a search. `fetch` returns a page's body; the caller parses it and hands
 /// its `next` link to `advance`. Problems with a link are reported at the next `fetch`, so the
 /// page that carried the link is never lost.
-pub struct Pager<'s> {
+pub(crate) struct Pager<'s> {
     server: &'s FhirServer,
     next: Option<Url>,
     first: String,
@@ -56,10 +56,6 @@ impl<'s> Pager<'s> {
 
     pub fn first_url(&self) -> &str {
         &self.first
-    }
-
-    pub fn pages(&self) -> u64 {
-        self.pages
     }
 
     /// Where to resume after the caller stopped: the next URL, or the reason there is none
@@ -119,16 +115,16 @@ impl<'s> Pager<'s> {
         }
         .map_err(|e| {
             Error::new(
-                Code::FHIR_ERR_PAGING,
+                ErrorKind::Paging,
                 format!("the server's next link '{link}' is not a URL: {e}"),
             )
         })?;
         if !self.server.same_origin(&resolved) && !self.server.allow_foreign_links {
             return Err(Error::new(
-                Code::FHIR_ERR_PAGING,
+                ErrorKind::Paging,
                 format!(
                     "the server's next link points to another server ({}://{}); not followed, so credentials \
-                     only go to {} (allow with fhir_options_set_allow_foreign_links)",
+                     only go to {} (the allow-foreign-links option permits it)",
                     resolved.scheme(),
                     resolved.host_str().unwrap_or(""),
                     base
@@ -137,7 +133,7 @@ impl<'s> Pager<'s> {
         }
         if !self.seen.insert(url_key(resolved.as_str())) {
             return Err(Error::new(
-                Code::FHIR_ERR_PAGING,
+                ErrorKind::Paging,
                 format!("the server's next link repeats a page already fetched (after {} pages); stopped to avoid a loop", self.pages),
             ));
         }
@@ -221,59 +217,85 @@ impl FhirServer {
             .ok_or_else(|| Error::protocol("the server's _summary=count answer has no total"))
     }
 
-    /// The streaming loop: each page's body and its parsed form go to `on_page`, which returns
-    /// whether to go on. One page in memory at a time. Blocking: runs on the caller's thread,
-    /// outside the runtime, so the callback may call the library. Returns the absolute URL of the
-    /// page that would come next (to resume), or None at the end.
-    fn stream(
-        &self,
-        query: &str,
-        mut on_page: impl FnMut(&[u8], &Page) -> Result<bool>,
-    ) -> Result<Option<String>> {
-        let mut pager = Pager::new(self, query)?;
-        loop {
-            let Some(body) = crate::runtime::block_on(pager.fetch())?? else {
-                return Ok(None);
-            };
-            let page = parse_page(&body)?;
-            pager.advance(page.next.as_deref());
-            if !on_page(&body, &page)? {
-                return pager.resume_url();
-            }
-        }
-    }
-
-    /// Hand each page to `on_page` (return false to stop); see [`FhirServer::stream`].
-    pub fn stream_pages(
-        &self,
-        query: &str,
-        mut on_page: impl FnMut(&[u8]) -> bool,
-    ) -> Result<Option<String>> {
-        self.stream(query, |body, _| Ok(on_page(body)))
-    }
-
-    /// Hand each entry's resource to `on_resource(json, search_mode)` (return false to stop).
-    /// When stopped mid-page, the resume URL is that of the page after the current one.
-    pub fn stream_resources(
-        &self,
-        query: &str,
-        mut on_resource: impl FnMut(&str, &str) -> bool,
-    ) -> Result<Option<String>> {
-        self.stream(query, |_, page| {
-            for entry in &page.entries {
-                let view = entry_view(entry)?;
-                if let Some(res) = view.resource {
-                    let mode = view
-                        .search
-                        .as_ref()
-                        .and_then(|s| s.mode.as_deref())
-                        .unwrap_or("match");
-                    if !on_resource(res.get(), mode) {
-                        return Ok(false);
-                    }
-                }
-            }
-            Ok(true)
+    /// Start walking a search page by page (see [`SearchStream`]).
+    pub fn search_stream(&self, query: &str) -> Result<SearchStream<'_>> {
+        Ok(SearchStream {
+            pager: Pager::new(self, query)?,
+            in_flight: None,
         })
     }
+}
+
+/// A search walked page by page, one page in memory at a time, for callers that consume pages as
+/// they come. Async and free of callbacks: the caller's loop asks for the next page and decides
+/// whether to go on; paging is guarded as for every search.
+pub struct SearchStream<'s> {
+    pager: Pager<'s>,
+    /// The URL of the page being fetched or parsed, until it has been accepted.
+    in_flight: Option<String>,
+}
+
+impl SearchStream<'_> {
+    /// The next page's body (checked to be a Bundle, its `next` link recorded), or None once the
+    /// search is exhausted.
+    pub async fn next_page(&mut self) -> Result<Option<Bytes>> {
+        let Some(body) = self.fetch().await? else {
+            return Ok(None);
+        };
+        self.accept(&body)?;
+        Ok(Some(body))
+    }
+
+    /// The next page's body, or None once the search is exhausted.
+    pub(crate) async fn fetch(&mut self) -> Result<Option<Bytes>> {
+        // None when the last link was refused: then there is no page to retry.
+        self.in_flight = self.pager.next_url();
+        self.pager.fetch().await
+    }
+
+    /// Parse a fetched page (checked to be a Bundle) and record its `next` link.
+    pub(crate) fn accept<'b>(&mut self, body: &'b [u8]) -> Result<Page<'b>> {
+        let page = parse_page(body)?;
+        self.pager.advance(page.next.as_deref());
+        self.in_flight = None;
+        Ok(page)
+    }
+
+    /// After a stop by the caller: the absolute URL of the page that would come next (to
+    /// resume), None at the end, or the reason there is none (a refused or looping link).
+    pub fn resume_url(&mut self) -> Result<Option<String>> {
+        self.pager.resume_url()
+    }
+
+    /// After a failure: the absolute URL of the page that could not be fetched or parsed (to
+    /// retry from there), or None when the failure was a refused link.
+    pub fn failed_url(&self) -> Option<&str> {
+        self.in_flight.as_deref()
+    }
+}
+
+/// The resources of a Bundle's entries with their search mode ("match" when the server gives
+/// none), in server order; entries without a resource are skipped.
+pub fn bundle_resources(bundle: &[u8]) -> Result<Vec<(&str, String)>> {
+    let page = parse_page(bundle)?;
+    page_resources(&page).collect()
+}
+
+/// The resources of a page's entries with their search mode ("match" when the server gives
+/// none), in server order; entries without a resource are skipped.
+pub(crate) fn page_resources<'a, 'p>(
+    page: &'p Page<'a>,
+) -> impl Iterator<Item = Result<(&'a str, String)>> + 'p {
+    page.entries
+        .iter()
+        .filter_map(|entry| match entry_view(entry) {
+            Err(e) => Some(Err(e)),
+            Ok(view) => view.resource.map(|res| {
+                let mode = view
+                    .search
+                    .and_then(|s| s.mode)
+                    .unwrap_or_else(|| "match".to_owned());
+                Ok((res.get(), mode))
+            }),
+        })
 }

@@ -16,7 +16,7 @@ use crate::server::FhirServer;
 use crate::transport::Request;
 
 /// Default resources per transaction in `create_all` (some servers refuse larger Bundles).
-pub const DEFAULT_BATCH_SIZE: usize = 500;
+pub(crate) const DEFAULT_BATCH_SIZE: usize = 500;
 
 #[derive(Deserialize)]
 struct InputBundle<'a> {

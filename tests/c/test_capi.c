@@ -61,7 +61,7 @@ static void test_bad_arguments(void) {
     fhir_server_free(NULL);
     fhir_options_free(NULL);
     fhir_error_free(NULL);
-    fhir_json_free(NULL);
+    fhir_string_free(NULL);
     fhir_query_free(NULL);
     CHECK(strcmp(fhir_result_str(FHIR_ERR_NOT_FOUND), "not found (HTTP 404)") == 0, "result_str");
     CHECK(strcmp(fhir_result_str(12345), "unknown result code") == 0, "unknown code");
@@ -85,18 +85,18 @@ static void test_crud(fhir_server_t *s) {
     CHECK(idp != NULL, "created resource has an id: %s", json);
     char ref[128] = "Patient/";
     if (idp) { sscanf(idp + 6, "%64[^\"]", ref + 8); }
-    fhir_json_free(json);
+    fhir_string_free(json);
 
     CHECK(fhir_resource_read(s, ref, &json, NULL, &err) == FHIR_OK, "read %s: %s", ref, emsg(err));
     CHECK(json && strstr(json, "Ctest") != NULL, "read back");
-    fhir_json_free(json);
+    fhir_string_free(json);
 
     /* update with the right version, then with a stale one */
     char upd[512];
     snprintf(upd, sizeof upd, "{\"resourceType\":\"Patient\",\"id\":\"%s\",\"name\":[{\"family\":\"Ctest2\"}]}", ref + 8);
     CHECK(fhir_resource_update(s, upd, strlen(upd), "1", &json, NULL, &err) == FHIR_OK, "update: %s", emsg(err));
     CHECK(json && strstr(json, "\"versionId\":\"2\"") != NULL, "new version: %s", json ? json : "");
-    fhir_json_free(json);
+    fhir_string_free(json);
     json = NULL;
     rc = fhir_resource_update(s, upd, strlen(upd), "1", &json, NULL, &err);
     CHECK(rc == FHIR_ERR_CONFLICT, "stale If-Match gives CONFLICT, got %d", rc);
@@ -131,7 +131,7 @@ static int count_cb(const char *res, size_t len, const char *mode, void *ud) {
     if (idp && sscanf(idp + 6, "%64[^\"]", ref + 8) == 1) {
         char *json = NULL;
         if (fhir_resource_read(c->s, ref, &json, NULL, NULL) == FHIR_OK) { c->reread++; }
-        fhir_json_free(json);
+        fhir_string_free(json);
     }
     return 0;
 }
@@ -146,7 +146,7 @@ static void test_search(fhir_server_t *s) {
         "{\"resource\":{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:csearch\",\"value\":\"3\"}],\"birthDate\":\"2005-02-03\"},\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}}]}";
     CHECK(fhir_bundle_send(s, bundle, strlen(bundle), &out, NULL, &err) == FHIR_OK, "transaction: %s", emsg(err));
     CHECK(out && strstr(out, "transaction-response"), "response bundle");
-    fhir_json_free(out);
+    fhir_string_free(out);
 
     fhir_query_t *q = NULL;
     CHECK(fhir_query_new("Patient", &q, NULL) == FHIR_OK, "query");
@@ -155,7 +155,7 @@ static void test_search(fhir_server_t *s) {
     CHECK(fhir_query_where(q, "birthdate", "after", "2000", &err) == FHIR_ERR_INVALID_ARGUMENT, "bad prefix");
     fhir_error_free(err);
     err = NULL;
-    CHECK(fhir_query_count(q, 1, NULL) == FHIR_OK, "count");
+    CHECK(fhir_query_page_size(q, 1, NULL) == FHIR_OK, "count");
     char *qs = NULL;
     CHECK(fhir_query_build(q, &qs, NULL, NULL) == FHIR_OK, "build");
     CHECK(qs && strcmp(qs, "Patient?identifier=urn:csearch%7C&birthdate=gt2000-01-01&_count=1") == 0, "query string %s", qs ? qs : "");
@@ -167,13 +167,13 @@ static void test_search(fhir_server_t *s) {
     size_t len = 0;
     CHECK(fhir_search_all(s, qs, &out, &len, &err) == FHIR_OK, "all: %s", emsg(err));
     CHECK(out && strstr(out, "\"total\":2") && strstr(out, "searchset"), "all pages, total 2: %.200s", out ? out : "");
-    fhir_json_free(out);
+    fhir_string_free(out);
     struct stream_ctx ctx = {s, 0, 0};
     char *next = NULL;
     CHECK(fhir_search_resources(s, qs, count_cb, &ctx, &next, &err) == FHIR_OK, "stream: %s", emsg(err));
     CHECK(ctx.seen == 2 && next == NULL, "streamed %d", ctx.seen);
     CHECK(ctx.reread == 2, "the callback read each resource again through the library: %d", ctx.reread);
-    fhir_json_free(qs);
+    fhir_string_free(qs);
 
     const char *del = "Patient?identifier=urn:csearch%7C";
     CHECK(fhir_resource_delete_by_query(s, del, &err) == FHIR_OK, "conditional delete: %s", emsg(err));
@@ -187,7 +187,7 @@ static void *worker(void *p) {
         char *json = NULL;
         fhir_error_t *err = NULL;
         if (fhir_server_capabilities(a->s, &json, NULL, &err) == FHIR_OK) { a->ok++; }
-        fhir_json_free(json);
+        fhir_string_free(json);
         fhir_error_free(err);
     }
     return NULL;
@@ -206,7 +206,7 @@ static void test_threads(fhir_server_t *s) {
 static fhir_result caps(fhir_server_t *s, fhir_error_t **err) {
     char *json = NULL;
     fhir_result rc = fhir_server_capabilities(s, &json, NULL, err);
-    fhir_json_free(json);
+    fhir_string_free(json);
     return rc;
 }
 

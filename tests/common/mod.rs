@@ -129,3 +129,57 @@ pub fn closed_port() -> u16 {
     drop(l);
     p
 }
+
+/// Run a future of the async Rust API to completion (the C layer has its own runtime).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("test runtime")
+    })
+    .block_on(future)
+}
+
+/// Walk a search page by page through the Rust API, handing each page to `on_page` (false
+/// stops); returns the URL to resume from, as the C streaming calls do.
+pub fn stream_pages(
+    server: &fhir_kindling::FhirServer,
+    query: &str,
+    mut on_page: impl FnMut(&[u8]) -> bool,
+) -> fhir_kindling::Result<Option<String>> {
+    let mut stream = server.search_stream(query)?;
+    while let Some(page) = block_on(stream.next_page())? {
+        if !on_page(&page) {
+            return stream.resume_url();
+        }
+    }
+    Ok(None)
+}
+
+/// Like [`stream_pages`], resource by resource with the search mode; stopping mid-page resumes
+/// at the following page.
+pub fn stream_resources(
+    server: &fhir_kindling::FhirServer,
+    query: &str,
+    mut on_resource: impl FnMut(&str, &str) -> bool,
+) -> fhir_kindling::Result<Option<String>> {
+    let mut failure = None;
+    let next = stream_pages(
+        server,
+        query,
+        |page| match fhir_kindling::bundle_resources(page) {
+            Ok(items) => items.iter().all(|(r, mode)| on_resource(r, mode)),
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        },
+    )?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(next),
+    }
+}

@@ -1,7 +1,7 @@
 // Package fhir is a thin Go wrapper over the fhir_kindling C library (include/fhir_kindling.h).
 //
 // Ownership: every JSON buffer the library returns is copied into a Go []byte and freed with
-// fhir_json_free before the call returns; every fhir_error_t is copied into an *Error and freed
+// fhir_string_free before the call returns; every fhir_error_t is copied into an *Error and freed
 // with fhir_error_free. Callers never see C memory.
 //
 // Concurrency: a *Server may be used by many goroutines at once (the C handle is thread-safe).
@@ -169,7 +169,7 @@ func takeJSON(buf *C.char, n C.size_t) []byte {
 	if buf == nil {
 		return nil
 	}
-	defer C.fhir_json_free(buf)
+	defer C.fhir_string_free(buf)
 	return goBytes(buf, n)
 }
 
@@ -304,7 +304,7 @@ func (o *Options) build() (*C.fhir_options_t, error) {
 		}
 	}
 	if o.maxAttempts != 0 {
-		rc := C.fhir_options_set_max_attempts(copts, C.uint32_t(o.maxAttempts), &cerr)
+		rc := C.fhir_options_set_retry_max_attempts(copts, C.uint32_t(o.maxAttempts), &cerr)
 		if err := takeError(rc, cerr); err != nil {
 			return nil, err
 		}

@@ -6,7 +6,9 @@ use std::future::Future;
 
 use once_cell::sync::Lazy;
 
-use crate::error::{Code, Error, Result};
+use super::boundary::FfiResult;
+use super::error::fhir_error_t;
+use super::result::fhir_result;
 
 static RUNTIME: Lazy<std::result::Result<tokio::runtime::Runtime, String>> = Lazy::new(|| {
     tokio::runtime::Builder::new_multi_thread()
@@ -18,16 +20,16 @@ static RUNTIME: Lazy<std::result::Result<tokio::runtime::Runtime, String>> = Laz
 });
 
 /// Run `future` to completion on the caller's thread.
-pub fn block_on<F: Future>(future: F) -> Result<F::Output> {
+pub(crate) fn block_on<F: Future>(future: F) -> FfiResult<F::Output> {
     if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(Error::new(
-            Code::FHIR_ERR_RUNTIME,
+        return Err(fhir_error_t::new(
+            fhir_result::FHIR_ERR_RUNTIME,
             "a blocking fhir_kindling call was made from inside an async runtime; call it from a plain thread",
         ));
     }
     let rt = RUNTIME.as_ref().map_err(|e| {
-        Error::new(
-            Code::FHIR_ERR_RUNTIME,
+        fhir_error_t::new(
+            fhir_result::FHIR_ERR_RUNTIME,
             format!("cannot start the internal runtime: {e}"),
         )
     })?;
