@@ -1,6 +1,7 @@
 //! Test helpers: a scripted HTTP server that answers a fixed sequence of responses and records
 //! every request with its arrival time (for retry timing and replay tests that need different
-//! answers to the same request, which httpmock does not sequence).
+//! answers to the same request, which httpmock does not sequence); a closed port; the
+//! CapabilityStatement answer and `caps` call, and the retry options, shared by the wire tests.
 
 #![allow(dead_code)]
 
@@ -9,6 +10,9 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Instant;
+
+use fhir_kindling::runtime::block_on;
+use fhir_kindling::{FhirServer, Options};
 
 #[derive(Clone, Debug)]
 pub struct Recorded {
@@ -128,4 +132,23 @@ pub fn closed_port() -> u16 {
     let p = l.local_addr().unwrap().port();
     drop(l);
     p
+}
+
+// ---------------------------------------------------------------- shared by the wire tests
+
+/// A minimal CapabilityStatement, the answer of the mocked `metadata` endpoint.
+pub const CAPS: &str =
+    r#"{"resourceType":"CapabilityStatement","status":"active","fhirVersion":"4.0.1"}"#;
+
+/// `GET metadata` through `s`.
+pub fn caps(s: &FhirServer) -> fhir_kindling::Result<bytes::Bytes> {
+    block_on(s.capabilities()).unwrap()
+}
+
+/// Default options with a short backoff (0.01 s), then adjusted by `f`.
+pub fn retry_options(f: impl FnOnce(&mut Options)) -> Options {
+    let mut o = Options::default();
+    o.retry.set_backoff_factor(0.01).unwrap();
+    f(&mut o);
+    o
 }
