@@ -6,5 +6,6 @@
 mod common;
 
 mod auth;
+mod ops;
 mod retry;
 mod transport;
