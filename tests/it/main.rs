@@ -6,6 +6,8 @@
 mod common;
 
 mod auth;
+mod ffi_boundary;
 mod ops;
 mod retry;
+mod robustness;
 mod transport;

@@ -2,9 +2,7 @@
 //! inputs go through the public calls; every outcome must be a result, and no result may be the
 //! panic code. Deterministic (seeded), no services needed.
 
-mod common;
-
-use common::{closed_port, Reply, Scripted};
+use crate::common::{closed_port, Reply, Scripted};
 use fhir_kindling::auth::Auth;
 use fhir_kindling::error::Code;
 use fhir_kindling::runtime::block_on;
