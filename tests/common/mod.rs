@@ -1,7 +1,8 @@
 //! Test helpers: a scripted HTTP server that answers a fixed sequence of responses and records
 //! every request with its arrival time (for retry timing and replay tests that need different
 //! answers to the same request, which httpmock does not sequence); a closed port; the
-//! CapabilityStatement answer and `caps` call, and the retry options, shared by the wire tests.
+//! CapabilityStatement answer and `caps` call, and the retry options, shared by the wire tests;
+//! assertions made in more than one test file.
 
 #![allow(dead_code)]
 
@@ -151,4 +152,16 @@ pub fn retry_options(f: impl FnOnce(&mut Options)) -> Options {
     o.retry.set_backoff_factor(0.01).unwrap();
     f(&mut o);
     o
+}
+
+// ---------------------------------------------------------------- shared assertions
+
+/// The message of a failed `create_all` names the failed batch with its input items
+/// (`batch`, e.g. "batch 2 of 3 (input items 2..3)") and says how many items earlier batches
+/// committed.
+#[track_caller]
+pub fn assert_create_all_failure(message: &str, batch: &str, committed: usize) {
+    assert!(message.contains(batch), "{message}");
+    let committed = format!("{committed} items in earlier batches were committed");
+    assert!(message.contains(&committed), "{message}");
 }

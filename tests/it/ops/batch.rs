@@ -2,6 +2,7 @@
 //! delete_many, send_bundle, history, operations, summary.
 
 use super::server;
+use crate::common::assert_create_all_failure;
 use fhir_kindling::error::Code;
 use fhir_kindling::runtime::block_on;
 use httpmock::prelude::*;
@@ -77,17 +78,7 @@ fn create_all_failure_names_the_batch_and_keeps_the_outcome() {
     let input = br#"[{"resourceType":"Patient"},{"resourceType":"Patient"},{"resourceType":"Patient","gender":"x"}]"#;
     let e = block_on(s.create_all(input, 2)).unwrap().unwrap_err();
     assert_eq!(e.status, Some(400));
-    assert!(
-        e.message.contains("batch 2 of 2 (input items 2..2)"),
-        "{}",
-        e.message
-    );
-    assert!(
-        e.message
-            .contains("2 items in earlier batches were committed"),
-        "{}",
-        e.message
-    );
+    assert_create_all_failure(&e.message, "batch 2 of 2 (input items 2..2)", 2);
     assert!(e.message.contains("bad gender"));
     assert_eq!(e.body.as_deref(), Some(oo.as_bytes()));
 }
