@@ -22,7 +22,7 @@ pub use auth::Auth;
 pub use config::Options;
 pub use env::VARIABLES as ENV_VARIABLES;
 pub use error::{Error, ErrorKind, Result};
-pub use ops::query::Query;
+pub use ops::query::{encode as encode_search_value, Query};
 pub use ops::search::{bundle_resources, SearchStream};
 pub use server::FhirServer;
 pub use transport::Response;

@@ -64,7 +64,7 @@ fn patients(system: &str, n: usize) -> Vec<u8> {
 }
 
 fn enc(system: &str) -> String {
-    fhir_kindling::ops::query::encode(&format!("{system}|"))
+    fhir_kindling::encode_search_value(&format!("{system}|"))
 }
 
 // ---------------------------------------------------------------- auth modes, for real
@@ -94,10 +94,10 @@ fn every_auth_mode_through_the_gateway() {
         FhirServer::new_token(&nginx("/token/fhir"), &var("FHIR_STATIC_TOKEN"), &tls()).unwrap();
     caps(&token).unwrap();
     let wrong = FhirServer::new_token(&nginx("/token/fhir"), "other-token", &tls()).unwrap();
-    assert_eq!(caps(&wrong).unwrap_err().code, ErrorKind::Auth);
+    assert_eq!(caps(&wrong).unwrap_err().kind(), ErrorKind::Auth);
     // No credentials at a protected location.
     let none = FhirServer::new(&nginx("/token/fhir"), Auth::None, &tls()).unwrap();
-    assert_eq!(caps(&none).unwrap_err().status, Some(401));
+    assert_eq!(caps(&none).unwrap_err().status(), Some(401));
 
     let mut mtls = tls();
     mtls.set_client_cert(&var("FHIR_TEST_CLIENT_CERT"), &var("FHIR_TEST_CLIENT_KEY"))
@@ -130,13 +130,11 @@ fn tls_is_verified_by_default() {
     assert_eq!(
         caps(&FhirServer::new(&nginx("/fhir"), Auth::None, &wrong_ca).unwrap())
             .unwrap_err()
-            .code,
+            .kind(),
         ErrorKind::Tls
     );
-    let insecure = Options {
-        insecure_skip_verify: true,
-        ..Default::default()
-    };
+    let mut insecure = Options::default();
+    insecure.set_insecure_skip_verify(true).unwrap();
     caps(&FhirServer::new(&nginx("/fhir"), Auth::None, &insecure).unwrap()).unwrap();
     caps(&FhirServer::new(&nginx("/fhir"), Auth::None, &tls()).unwrap()).unwrap();
 }
@@ -339,9 +337,9 @@ fn access_hits(path: &str) -> usize {
 fn retry_against_real_503s() {
     // Rate-limited location: the second quick request gets a real 503, a retry 1 s later passes.
     let mut o = tls();
-    o.retry.set_status_codes(&[503]).unwrap();
-    o.retry.set_backoff_factor(0.6).unwrap();
-    o.retry.set_jitter(0.0).unwrap();
+    o.set_retry_status_codes(&[503]).unwrap();
+    o.set_retry_backoff_factor(0.6).unwrap();
+    o.set_retry_jitter(0.0).unwrap();
     let s = FhirServer::new(&nginx("/flaky/fhir"), Auth::None, &o).unwrap();
     let marker = unique("flaky").replace([':', '.'], "-");
     let before = access_hits(&marker);
@@ -356,16 +354,16 @@ fn retry_against_real_503s() {
 
     // Always 503 with Retry-After: 1, capped at 0.3 s: exactly max_attempts tries, then the error.
     let mut o = tls();
-    o.retry.set_status_codes(&[503]).unwrap();
-    o.retry.set_max_attempts(3).unwrap();
-    o.retry.set_max_backoff_wait(0.3).unwrap();
+    o.set_retry_status_codes(&[503]).unwrap();
+    o.set_retry_max_attempts(3).unwrap();
+    o.set_retry_max_backoff_wait(0.3).unwrap();
     let s = FhirServer::new(&var("FHIR_UNAVAILABLE_URL"), Auth::None, &o).unwrap();
     let before = access_hits("/unavailable/");
     let t = Instant::now();
     let e = caps(&s).unwrap_err();
     assert_eq!((e.kind(), e.status()), (ErrorKind::HttpStatus, Some(503)));
     assert!(
-        e.body().as_deref().is_some_and(|b| b.starts_with(b"{")),
+        e.body().is_some_and(|b| b.starts_with(b"{")),
         "OperationOutcome body kept"
     );
     assert!(e.message().contains("after 3 attempts"), "{}", e.message());
@@ -389,7 +387,7 @@ fn retry_against_real_503s() {
 #[ignore = "needs the real services: scripts/test-all.sh"]
 fn a_slow_server_times_out() {
     let mut o = tls();
-    o.set_timeout_ms(800);
+    o.set_timeout_ms(800).unwrap();
     let s = FhirServer::new(&var("FHIR_SLOW_URL"), Auth::None, &o).unwrap();
     let t = Instant::now();
     let e = block_on(s.request("GET", "anything", None)).unwrap_err();
@@ -583,7 +581,7 @@ fn crud_history_operations_and_summary() {
     );
 
     // _include / _revinclude / _has through the builder.
-    let mut q = fhir_kindling::ops::query::Query::new("Patient").unwrap();
+    let mut q = fhir_kindling::Query::new("Patient").unwrap();
     q.where_("identifier", None, &format!("{system}|1"))
         .unwrap();
     q.revinclude("Observation:subject", false).unwrap();
@@ -613,7 +611,9 @@ fn crud_history_operations_and_summary() {
         "{del}"
     );
     assert_eq!(
-        block_on(s.read(&format!("Patient/{id}"))).unwrap_err().code,
+        block_on(s.read(&format!("Patient/{id}")))
+            .unwrap_err()
+            .kind(),
         ErrorKind::Gone
     );
     let many: Value = serde_json::from_slice(
@@ -639,24 +639,14 @@ fn a_failed_transaction_reports_the_outcome() {
         e.status().is_some_and(|st| (400..500).contains(&st)),
         "{e:?}"
     );
-    let body: Value = serde_json::from_slice(e.body().as_deref().unwrap()).unwrap();
+    let body: Value = serde_json::from_slice(e.body().unwrap()).unwrap();
     assert_eq!(body["resourceType"], "OperationOutcome");
 
     let system = unique("fail");
     let mut items: Vec<Value> = serde_json::from_slice(&patients(&system, 5)).unwrap();
     items[3] = json!({"resourceType": "NotAResourceType"});
     let e = block_on(s.create_all(&serde_json::to_vec(&items).unwrap(), 2)).unwrap_err();
-    assert!(
-        e.message().contains("batch 2 of 3 (input items 2..3)"),
-        "{}",
-        e.message()
-    );
-    assert!(
-        e.message()
-            .contains("2 items in earlier batches were committed"),
-        "{}",
-        e.message()
-    );
+    common::assert_create_all_failure(e.message(), "batch 2 of 3 (input items 2..3)", 2);
     assert_eq!(
         block_on(s.search_count(&format!("Patient?identifier={}", enc(&system)))).unwrap(),
         2

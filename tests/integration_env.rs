@@ -64,7 +64,7 @@ fn from_env_each_mode_against_the_real_gateway() {
     with_env(&[("FHIR_API_URL", var("FHIR_HAPI_URL"))], || ok(true));
     with_env(&[("FHIR_API_URL", var("FHIR_HAPI_URL"))], || {
         assert_eq!(
-            FhirServer::from_env(false, &o).unwrap_err().code,
+            FhirServer::from_env(false, &o).unwrap_err().kind(),
             ErrorKind::Config
         );
     });

@@ -1,6 +1,8 @@
 //! Test helpers: a scripted HTTP server that answers a fixed sequence of responses and records
 //! every request with its arrival time (for retry timing and replay tests that need different
-//! answers to the same request, which httpmock does not sequence).
+//! answers to the same request, which httpmock does not sequence); a closed port; the
+//! CapabilityStatement answer and `caps` call, and the retry options, shared by the wire tests;
+//! assertions made in more than one test file.
 
 #![allow(dead_code)]
 
@@ -9,6 +11,8 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Instant;
+
+use fhir_kindling::{FhirServer, Options};
 
 #[derive(Clone, Debug)]
 pub struct Recorded {
@@ -182,4 +186,35 @@ pub fn stream_resources(
         Some(e) => Err(e),
         None => Ok(next),
     }
+}
+
+// ---------------------------------------------------------------- shared by the wire tests
+
+/// A minimal CapabilityStatement, the answer of the mocked `metadata` endpoint.
+pub const CAPS: &str =
+    r#"{"resourceType":"CapabilityStatement","status":"active","fhirVersion":"4.0.1"}"#;
+
+/// `GET metadata` through `s`.
+pub fn caps(s: &FhirServer) -> fhir_kindling::Result<bytes::Bytes> {
+    block_on(s.capabilities())
+}
+
+/// Default options with a short backoff (0.01 s), then adjusted by `f`.
+pub fn retry_options(f: impl FnOnce(&mut Options)) -> Options {
+    let mut o = Options::default();
+    o.set_retry_backoff_factor(0.01).unwrap();
+    f(&mut o);
+    o
+}
+
+// ---------------------------------------------------------------- shared assertions
+
+/// The message of a failed `create_all` names the failed batch with its input items
+/// (`batch`, e.g. "batch 2 of 3 (input items 2..3)") and says how many items earlier batches
+/// committed.
+#[track_caller]
+pub fn assert_create_all_failure(message: &str, batch: &str, committed: usize) {
+    assert!(message.contains(batch), "{message}");
+    let committed = format!("{committed} items in earlier batches were committed");
+    assert!(message.contains(&committed), "{message}");
 }

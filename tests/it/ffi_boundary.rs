@@ -4,9 +4,11 @@
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
 
-use fhir_kindling::error::fhir_result;
+use fhir_kindling::ffi::buffer::*;
 use fhir_kindling::ffi::error::*;
+use fhir_kindling::ffi::fhir_result;
 use fhir_kindling::ffi::options::*;
+use fhir_kindling::ffi::result::*;
 use fhir_kindling::ffi::server::*;
 use fhir_kindling::ffi::*;
 use httpmock::prelude::*;
@@ -50,7 +52,7 @@ fn null_arguments_are_reported_not_crashed() {
         fhir_server_free(ptr::null_mut());
         fhir_options_free(ptr::null_mut());
         fhir_error_free(ptr::null_mut());
-        fhir_json_free(ptr::null_mut());
+        fhir_string_free(ptr::null_mut());
         // Accessors accept NULL.
         assert_eq!(fhir_error_http_status(ptr::null()), 0);
         assert!(fhir_error_body(ptr::null(), ptr::null_mut()).is_null());
@@ -164,7 +166,7 @@ fn request_round_trip_and_error_details_through_the_abi() {
             br#"{"resourceType":"Patient","id":"1"}"#
         );
         assert_eq!(len, 35);
-        fhir_json_free(body);
+        fhir_string_free(body);
 
         let mut body: *mut c_char = ptr::null_mut();
         let mut err: *mut fhir_error_t = ptr::null_mut();
@@ -221,7 +223,7 @@ fn option_setters_validate() {
         assert!(msg(err).contains("jitter"));
         fhir_error_free(err);
         assert_eq!(
-            fhir_options_set_max_attempts(o, 0, ptr::null_mut()),
+            fhir_options_set_retry_max_attempts(o, 0, ptr::null_mut()),
             fhir_result::FHIR_ERR_INVALID_ARGUMENT
         );
         let codes = [503u16, 504];
@@ -235,7 +237,7 @@ fn option_setters_validate() {
         );
         let m = CString::new("get, post").unwrap();
         assert_eq!(
-            fhir_options_set_retryable_methods(o, m.as_ptr(), ptr::null_mut()),
+            fhir_options_set_retry_methods(o, m.as_ptr(), ptr::null_mut()),
             fhir_result::FHIR_OK
         );
         let (s, u) = (

@@ -1,0 +1,13 @@
+//! The mocked tests, one test binary (`cargo test --test it`): no services needed, every server
+//! is httpmock, a scripted socket or a closed port. A module per concept; tests/README.md says
+//! which file tests what.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod auth;
+mod ffi_boundary;
+mod ops;
+mod retry;
+mod robustness;
+mod transport;
