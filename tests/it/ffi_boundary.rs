@@ -1,7 +1,7 @@
 //! The C ABI's promises, checked from Rust: NULL and non-UTF-8 arguments give codes (never a
 //! crash), outputs are written only on success, errors carry details, frees accept NULL.
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::ptr;
 
 use fhir_kindling::ffi::buffer::*;
@@ -249,5 +249,97 @@ fn option_setters_validate() {
             fhir_result::FHIR_ERR_INVALID_ARGUMENT
         );
         fhir_options_free(o);
+    }
+}
+
+/// A page callback that counts pages in `*user_data` (a `usize`) and goes on.
+unsafe extern "C" fn count_pages(_: *const c_char, _: usize, user_data: *mut c_void) -> c_int {
+    *(user_data as *mut usize) += 1;
+    0
+}
+
+fn bundle_page(id: &str, next: Option<&str>) -> String {
+    let link = next.map_or(String::new(), |n| {
+        format!(r#","link":[{{"relation":"next","url":"{n}"}}]"#)
+    });
+    format!(
+        r#"{{"resourceType":"Bundle","type":"searchset"{link},"entry":[{{"resource":{{"resourceType":"Patient","id":"{id}"}}}}]}}"#
+    )
+}
+
+/// Run `fhir_search_pages`; returns the code, the pages handed over and `*next_url_out`.
+unsafe fn search_pages(
+    server: *const fhir_server_t,
+    query: &str,
+) -> (fhir_result, usize, Option<String>) {
+    let q = CString::new(query).unwrap();
+    let mut pages = 0usize;
+    let mut next: *mut c_char = ptr::null_mut();
+    let rc = fhir_kindling::ffi::search::fhir_search_pages(
+        server,
+        q.as_ptr(),
+        Some(count_pages),
+        &mut pages as *mut usize as *mut c_void,
+        &mut next,
+        ptr::null_mut(),
+    );
+    let url = (!next.is_null()).then(|| CStr::from_ptr(next).to_string_lossy().into_owned());
+    fhir_string_free(next);
+    (rc, pages, url)
+}
+
+#[test]
+fn a_stream_that_fails_mid_way_gives_the_url_of_the_failed_page_to_retry_from() {
+    let mock = MockServer::start();
+    mock.mock(|when, then| {
+        when.path("/fhir/Patient").query_param("name", "a");
+        then.status(200)
+            .body(bundle_page("1", Some("Patient?page=2")));
+    });
+    let mut broken = mock.mock(|when, then| {
+        when.path("/fhir/Patient").query_param("page", "2");
+        then.status(500).body("{}");
+    });
+    let page2 = mock.url("/fhir/Patient?page=2");
+    unsafe {
+        let url = CString::new(mock.url("/fhir")).unwrap();
+        let mut server: *mut fhir_server_t = ptr::null_mut();
+        fhir_server_new(url.as_ptr(), ptr::null(), &mut server, ptr::null_mut());
+
+        // Page 2 fails: one page was handed over, and the failed page's URL comes back.
+        let (rc, pages, next) = search_pages(server, "Patient?name=a");
+        assert_eq!(rc, fhir_result::FHIR_ERR_HTTP_STATUS);
+        assert_eq!(pages, 1);
+        assert_eq!(next.as_deref(), Some(page2.as_str()));
+
+        // The server recovers: retrying from that URL finishes the search.
+        broken.delete();
+        mock.mock(|when, then| {
+            when.path("/fhir/Patient").query_param("page", "2");
+            then.status(200).body(bundle_page("2", None));
+        });
+        let (rc, pages, next) = search_pages(server, &page2);
+        assert_eq!((rc, pages, next), (fhir_result::FHIR_OK, 1, None));
+        fhir_server_free(server);
+    }
+}
+
+#[test]
+fn a_stream_stopped_by_a_refused_link_gives_no_url() {
+    let mock = MockServer::start();
+    mock.mock(|when, then| {
+        when.path("/fhir/Patient");
+        then.status(200).body(bundle_page(
+            "1",
+            Some("http://elsewhere.invalid/fhir/Patient?page=2"),
+        ));
+    });
+    unsafe {
+        let url = CString::new(mock.url("/fhir")).unwrap();
+        let mut server: *mut fhir_server_t = ptr::null_mut();
+        fhir_server_new(url.as_ptr(), ptr::null(), &mut server, ptr::null_mut());
+        let (rc, pages, next) = search_pages(server, "Patient");
+        assert_eq!((rc, pages, next), (fhir_result::FHIR_ERR_PAGING, 1, None));
+        fhir_server_free(server);
     }
 }
