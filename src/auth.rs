@@ -14,6 +14,7 @@ use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 
 use crate::config::{redact_url, ClientAuthMethod};
 use crate::error::{Error, ErrorKind, Result};
+use crate::redact::{quote, Secrets};
 use crate::transport::map_reqwest_error;
 
 pub enum Auth {
@@ -68,6 +69,22 @@ impl Auth {
         Ok(Auth::Token(token.to_owned()))
     }
 
+    /// Register every secret of this mode (and the forms it takes on the wire) for redaction.
+    pub(crate) fn register_secrets(&self, secrets: &Secrets) {
+        match self {
+            Auth::None => {}
+            Auth::Basic { username, password } => secrets.add_basic(username, password),
+            Auth::Token(token) => secrets.add(token),
+            Auth::Oidc(o) => {
+                secrets.add(&o.client_secret);
+                let id: String = form_urlencoded::byte_serialize(o.client_id.as_bytes()).collect();
+                let secret: String =
+                    form_urlencoded::byte_serialize(o.client_secret.as_bytes()).collect();
+                secrets.add_basic(&id, &secret);
+            }
+        }
+    }
+
     pub(crate) fn is_oidc(&self) -> bool {
         matches!(self, Auth::Oidc(_))
     }
@@ -77,6 +94,7 @@ impl Auth {
     pub(crate) async fn credential(
         &self,
         http: &reqwest::Client,
+        secrets: &Secrets,
         refused: Option<u64>,
     ) -> Result<Credential> {
         let header = match self {
@@ -84,13 +102,9 @@ impl Auth {
             Auth::Basic { username, password } => Some(basic(username, password)?),
             Auth::Token(token) => Some(sensitive(&format!("Bearer {token}"))?),
             Auth::Oidc(oidc) => {
-                let (token, generation) = oidc.access_token(http, refused).await?;
-                let header = sensitive(&format!("Bearer {token}")).map_err(|_| {
-                    Error::new(
-                        ErrorKind::Auth,
-                        "the OIDC provider's access token is not a valid header value",
-                    )
-                })?;
+                let (token, generation) = oidc.access_token(http, secrets, refused).await?;
+                // Checked before it was cached, so this cannot fail.
+                let header = sensitive(&format!("Bearer {token}"))?;
                 return Ok(Credential {
                     header: Some(header),
                     generation,
@@ -195,6 +209,7 @@ impl OidcAuth {
     async fn access_token(
         &self,
         http: &reqwest::Client,
+        secrets: &Secrets,
         refused: Option<u64>,
     ) -> Result<(String, u64)> {
         let arrived = Instant::now();
@@ -217,7 +232,7 @@ impl OidcAuth {
             .get_or_try_init(|| self.discover(http))
             .await
         {
-            Ok(endpoint) => self.fetch(http, endpoint).await,
+            Ok(endpoint) => self.fetch(http, endpoint, secrets).await,
             Err(e) => Err(e),
         };
         let (value, lifetime) = match fetched {
@@ -309,6 +324,7 @@ impl OidcAuth {
         &self,
         http: &reqwest::Client,
         endpoint: &url::Url,
+        secrets: &Secrets,
     ) -> Result<(String, Option<Duration>)> {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair("grant_type", "client_credentials");
@@ -343,59 +359,89 @@ impl OidcAuth {
             .bytes()
             .await
             .map_err(|e| map_reqwest_error(e, "OIDC token request"))?;
-        let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-        if !status.is_success() {
-            let detail = json
-                .as_ref()
-                .map(|j| {
-                    let err = j.get("error").and_then(|v| v.as_str()).unwrap_or("");
-                    let desc = j
-                        .get("error_description")
-                        .and_then(|v| v.as_str())
-                        .unwrap_or("");
-                    format!(": {err} {desc}").trim_end().to_owned()
-                })
-                .unwrap_or_default();
-            let mut e = Error::new(
+        parse_token_response(status.as_u16(), &body, &self.client_id, secrets)
+    }
+}
+
+/// The provider's answer to a token request: the access token and its lifetime, or an `Auth`
+/// error quoting (bounded) what the provider said. The token is registered for redaction before
+/// anything else is done with it, and refused unless it can be sent as a header value, so that
+/// an unusable token is never cached.
+pub(crate) fn parse_token_response(
+    status: u16,
+    body: &[u8],
+    client_id: &str,
+    secrets: &Secrets,
+) -> Result<(String, Option<Duration>)> {
+    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    if let Some(token) = json
+        .as_ref()
+        .and_then(|j| j.get("access_token"))
+        .and_then(|v| v.as_str())
+    {
+        secrets.add(token);
+    }
+    if !(200..300).contains(&status) {
+        let detail = json
+            .as_ref()
+            .map(|j| {
+                let field = |k: &str| j.get(k).and_then(|v| v.as_str()).unwrap_or("");
+                let (err, desc) = (field("error"), field("error_description"));
+                match (err.is_empty(), desc.is_empty()) {
+                    (true, true) => String::new(),
+                    (false, true) => format!(": {}", quote(err, 100)),
+                    _ => format!(": {} {}", quote(err, 100), quote(desc, 300)),
+                }
+            })
+            .unwrap_or_default();
+        let mut e = Error::new(
+            ErrorKind::Auth,
+            format!(
+                "OIDC provider refused a token for client {} (HTTP {status}){detail}",
+                quote(client_id, 100)
+            ),
+        );
+        e.status = Some(status);
+        e.body = Some(body.to_vec());
+        return Err(e);
+    }
+    let json =
+        json.ok_or_else(|| Error::new(ErrorKind::Auth, "OIDC token response is not JSON"))?;
+    let token = json
+        .get("access_token")
+        .and_then(|v| v.as_str())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::new(ErrorKind::Auth, "OIDC token response has no access_token"))?;
+    if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+        return Err(Error::new(
+            ErrorKind::Auth,
+            "the OIDC provider's access token is not a valid header value; it was not cached",
+        ));
+    }
+    if let Some(tt) = json.get("token_type") {
+        if !tt
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
+        {
+            return Err(Error::new(
                 ErrorKind::Auth,
                 format!(
-                    "OIDC provider refused a token for client '{}' (HTTP {}){detail}",
-                    self.client_id,
-                    status.as_u16()
+                    "OIDC token_type {} is not Bearer",
+                    quote(&tt.to_string(), 40)
                 ),
-            );
-            e.status = Some(status.as_u16());
-            e.body = Some(body.to_vec());
-            return Err(e);
+            ));
         }
-        let json =
-            json.ok_or_else(|| Error::new(ErrorKind::Auth, "OIDC token response is not JSON"))?;
-        let token = json
-            .get("access_token")
-            .and_then(|v| v.as_str())
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Error::new(ErrorKind::Auth, "OIDC token response has no access_token")
-            })?;
-        if let Some(tt) = json.get("token_type").and_then(|v| v.as_str()) {
-            if !tt.eq_ignore_ascii_case("bearer") {
-                return Err(Error::new(
-                    ErrorKind::Auth,
-                    format!("OIDC token_type '{tt}' is not Bearer"),
-                ));
-            }
-        }
-        let lifetime = json
-            .get("expires_in")
-            .and_then(|v| {
-                v.as_f64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            })
-            .filter(|s| s.is_finite())
-            // Clamped to 0..=10 years, so that no value a provider sends can overflow a clock.
-            .map(|s| Duration::from_secs_f64(s.clamp(0.0, 315_360_000.0)));
-        Ok((token.to_owned(), lifetime))
     }
+    let lifetime = json
+        .get("expires_in")
+        .and_then(|v| {
+            v.as_f64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .filter(|s| s.is_finite())
+        // Clamped to 0..=10 years, so that no value a provider sends can overflow a clock.
+        .map(|s| Duration::from_secs_f64(s.clamp(0.0, 315_360_000.0)));
+    Ok((token.to_owned(), lifetime))
 }
 
 #[cfg(test)]

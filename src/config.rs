@@ -113,6 +113,12 @@ impl fmt::Debug for Options {
     }
 }
 
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 /// A URL with any user info replaced, for messages.
 pub(crate) fn redact_url(url: &url::Url) -> String {
     let mut u = url.clone();
@@ -268,6 +274,22 @@ impl Options {
     /// Cap in seconds for every wait between attempts, `Retry-After` included.
     pub fn set_retry_max_backoff_wait(&mut self, seconds: f64) -> Result<()> {
         self.retry.set_max_backoff_wait(seconds)
+    }
+
+    /// Register the secrets among the options for redaction: custom header values (they may be
+    /// API keys) and proxy credentials.
+    pub(crate) fn register_secrets(&self, secrets: &crate::redact::Secrets) {
+        for (_, value) in &self.headers {
+            secrets.add(&String::from_utf8_lossy(value.as_bytes()));
+        }
+        for p in &self.proxies {
+            if let Some(pw) = p.url.password() {
+                secrets.add(pw);
+                let decoded = percent_decode(pw);
+                secrets.add(&decoded);
+                secrets.add_basic(&percent_decode(p.url.username()), &decoded);
+            }
+        }
     }
 
     pub fn set_user_agent(&mut self, ua: &str) -> Result<()> {

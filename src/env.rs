@@ -190,7 +190,7 @@ mod tests {
     fn missing_url_is_an_error() {
         let e = run(&[("FHIR_TOKEN", "t")], false).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Config);
-        assert!(e.message.contains("FHIR_API_URL"));
+        assert!(e.message().contains("FHIR_API_URL"));
         assert!(run(&[("FHIR_API_URL", "  ")], true).is_err());
     }
 
@@ -198,7 +198,7 @@ mod tests {
     fn no_mode_is_an_error_unless_no_auth() {
         let e = run(&[URL], false).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Config);
-        assert!(e.message.contains("FHIR_TOKEN"));
+        assert!(e.message().contains("FHIR_TOKEN"));
         assert!(matches!(run(&[URL], true).unwrap().auth, Auth::None));
         // no_auth ignores credentials: nothing is sent.
         assert!(matches!(
@@ -221,11 +221,11 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Config);
         assert!(
-            e.message.contains("FHIR_USER, FHIR_PW") && e.message.contains("FHIR_TOKEN"),
+            e.message().contains("FHIR_USER, FHIR_PW") && e.message().contains("FHIR_TOKEN"),
             "{}",
-            e.message
+            e.message()
         );
-        assert!(!e.message.contains("secretpw") && !e.message.contains("secrettok"));
+        assert!(!e.message().contains("secretpw") && !e.message().contains("secrettok"));
 
         let e = run(
             &[
@@ -239,9 +239,9 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.message.contains("FHIR_TOKEN") && e.message.contains("OIDC_PROVIDER_URL"),
+            e.message().contains("FHIR_TOKEN") && e.message().contains("OIDC_PROVIDER_URL"),
             "{}",
-            e.message
+            e.message()
         );
     }
 
@@ -269,9 +269,9 @@ mod tests {
             let e = run(&all, false).unwrap_err();
             assert_eq!(e.kind, ErrorKind::Config);
             assert!(
-                e.message.contains(expected),
+                e.message().contains(expected),
                 "{} does not contain {expected}",
-                e.message
+                e.message()
             );
         }
     }

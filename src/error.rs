@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::redact::{quote, sanitize};
+
 /// What went wrong, at the level a caller branches on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -43,11 +45,13 @@ pub enum ErrorKind {
 
 /// A detailed error: kind, message, and where the server answered, its status and body.
 ///
-/// The message never contains a secret (password, token, client secret, access token).
+/// The message never contains a secret: every way of setting it passes through
+/// [`crate::redact::sanitize`], which also escapes control characters and bounds its length. The
+/// body is the server's answer as it came (the caller's data), unredacted.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     pub(crate) kind: ErrorKind,
-    pub(crate) message: String,
+    message: String,
     pub(crate) status: Option<u16>,
     pub(crate) body: Option<Vec<u8>>,
 }
@@ -58,7 +62,7 @@ impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
-            message: message.into(),
+            message: sanitize(&message.into()),
             status: None,
             body: None,
         }
@@ -121,20 +125,30 @@ impl Error {
             message.push_str(reason);
         }
         if let Some(diag) = outcome_summary(&body) {
-            message.push_str(": ");
-            message.push_str(&diag);
+            message.push_str(": the server says ");
+            message.push_str(&quote(&diag, 300));
         }
         Error {
             kind,
-            message,
+            message: sanitize(&message),
             status: Some(status),
             body: if body.is_empty() { None } else { Some(body) },
         }
     }
 
     pub(crate) fn with_context(mut self, context: &str) -> Self {
-        self.message = format!("{context}: {}", self.message);
+        self.message = sanitize(&format!("{context}: {}", self.message));
         self
+    }
+
+    /// Append to the message (sanitized like the rest).
+    pub(crate) fn push_message(&mut self, more: &str) {
+        self.message = sanitize(&format!("{}{more}", self.message));
+    }
+
+    /// Replace the message (sanitized like the rest).
+    pub(crate) fn set_message(&mut self, message: String) {
+        self.message = sanitize(&message);
     }
 }
 
@@ -189,15 +203,7 @@ fn outcome_summary(body: &[u8]) -> Option<String> {
     if parts.is_empty() {
         return None;
     }
-    let mut joined = parts.join("; ");
-    if joined.len() > 300 {
-        let mut cut = 300;
-        while !joined.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        joined.truncate(cut);
-        joined.push('…');
-    }
+    let joined = parts.join("; ");
     Some(joined)
 }
 
@@ -227,7 +233,7 @@ mod tests {
         let e = Error::from_status(404, "GET Patient/x", body.to_vec());
         assert_eq!(
             e.message(),
-            "GET Patient/x: HTTP 404 Not Found: HAPI-2001: Resource Patient/x is not known"
+            "GET Patient/x: HTTP 404 Not Found: the server says \"HAPI-2001: Resource Patient/x is not known\""
         );
         assert_eq!(e.body(), Some(&body[..]));
         assert_eq!(e.status(), Some(404));

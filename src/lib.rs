@@ -14,6 +14,7 @@ mod env;
 mod error;
 pub mod ffi;
 mod ops;
+mod redact;
 mod retry;
 mod server;
 mod transport;

@@ -176,8 +176,7 @@ impl FhirServer {
         }
         let mut err = Error::from_status(resp.status, &what, resp.body.to_vec());
         if resp.attempts > 1 {
-            err.message
-                .push_str(&format!(" (after {} attempts)", resp.attempts));
+            err.push_message(&format!(" (after {} attempts)", resp.attempts));
         }
         Err(err)
     }

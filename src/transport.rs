@@ -14,6 +14,7 @@ use url::Url;
 use crate::auth::Auth;
 use crate::config::{redact_url, Options, ProxyScheme, ProxySetting};
 use crate::error::{Error, ErrorKind, Result};
+use crate::redact::Secrets;
 use crate::retry::{parse_retry_after, RetryPolicy};
 
 pub const FHIR_JSON: &str = "application/fhir+json";
@@ -22,6 +23,8 @@ pub struct Transport {
     pub client: reqwest::Client,
     pub auth: Auth,
     pub retry: RetryPolicy,
+    /// Every secret of this handle, registered for redaction for as long as it lives.
+    secrets: Secrets,
     proxies: Vec<ProxySetting>,
     /// The caller's extra headers: sent to the configured server only, never on anonymous requests.
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -94,6 +97,10 @@ fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
 
 impl Transport {
     pub fn build(options: &Options, auth: Auth) -> Result<Transport> {
+        // First, so that no message made from here on can carry one of them.
+        let secrets = Secrets::new();
+        auth.register_secrets(&secrets);
+        options.register_secrets(&secrets);
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(FHIR_JSON));
         let ua = options
@@ -172,6 +179,7 @@ impl Transport {
         Ok(Transport {
             client,
             auth,
+            secrets,
             retry: options.retry.clone(),
             proxies: options.proxies.clone(),
             headers: options.headers.clone(),
@@ -206,7 +214,7 @@ impl Transport {
                 }
             } else {
                 self.auth
-                    .credential(&self.client, refused_generation)
+                    .credential(&self.client, &self.secrets, refused_generation)
                     .await?
             };
             let mut builder = self.client.request(req.method.clone(), req.url.clone());
@@ -278,12 +286,10 @@ impl Transport {
                         if err.kind == ErrorKind::Connect {
                             err.kind = ErrorKind::Proxy;
                         }
-                        err.message
-                            .push_str(&format!(" (through proxy {})", redact_url(&p.url)));
+                        err.push_message(&format!(" (through proxy {})", redact_url(&p.url)));
                     }
                     if attempt > 1 {
-                        err.message
-                            .push_str(&format!(" (after {attempt} attempts)"));
+                        err.push_message(&format!(" (after {attempt} attempts)"));
                     }
                     return Err(err);
                 }

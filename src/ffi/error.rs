@@ -29,7 +29,8 @@ impl Handle for fhir_error_t {
 impl fhir_error_t {
     /// An error of the C layer itself (NULL argument, panic, runtime).
     pub(crate) fn new(code: fhir_result, message: impl Into<String>) -> Self {
-        fhir_error_t::with_details(code, message.into(), None, None)
+        let message = crate::redact::sanitize(&message.into());
+        fhir_error_t::with_details(code, message, None, None)
     }
 
     fn with_details(

@@ -238,14 +238,15 @@ impl FhirServer {
             let first = b * size;
             let context = |e: Error| {
                 let mut e = e;
-                e.message = format!(
+                let message = format!(
                     "create_all: batch {} of {batches} (input items {}..{}) failed; {} items in earlier batches were committed: {}",
                     b + 1,
                     first,
                     first + chunk.len() - 1,
                     created.len(),
-                    e.message
+                    e.message()
                 );
+                e.set_message(message);
                 e
             };
             let req = Request::new(Method::POST, self.resolve("")?).body(w.finish(None, None));
@@ -258,11 +259,12 @@ impl FhirServer {
                 Err(e) => {
                     // The transaction is committed; only its answer is unreadable.
                     let mut e = context(e);
-                    e.message = e.message.replacen(
+                    let message = e.message().replacen(
                         "failed;",
                         "was committed but its answer could not be read;",
                         1,
                     );
+                    e.set_message(message);
                     return Err(e);
                 }
             }

@@ -213,7 +213,7 @@ fn oidc_401_refreshes_once_and_replays_once() {
     let server = MockServer::start();
     let token = server.mock(|when, then| {
         when.method(POST).path("/token");
-        then.status(200).body(token_body("revoked", 3600));
+        then.status(200).body(token_body("tok-revoked-1", 3600));
     });
     let api = server.mock(|when, then| {
         when.path("/fhir/metadata");
@@ -233,7 +233,7 @@ fn oidc_401_refreshes_once_and_replays_once() {
     assert_eq!(e.kind(), ErrorKind::Auth);
     assert_eq!(e.status(), Some(401));
     assert!(e.message().contains("token revoked"), "{}", e.message());
-    assert!(!e.message().contains("revoked\""));
+    assert!(!e.message().contains("tok-revoked-1"));
     token.assert_hits(2);
     api.assert_hits(2);
 }
