@@ -126,45 +126,70 @@ impl FhirServer {
         &self.base_str
     }
 
-    /// Whether `url` has the same scheme, host and port as the base URL.
+    /// Whether `url` has the same scheme, host and port as the base URL (the url crate keeps
+    /// scheme and host in lower case, so the comparison is case-insensitive).
     pub(crate) fn same_origin(&self, url: &Url) -> bool {
         url.scheme() == self.base.scheme()
             && url.host_str() == self.base.host_str()
             && url.port_or_known_default() == self.base.port_or_known_default()
     }
 
-    /// A path relative to the base URL (`Patient/1`, `/metadata`, `Patient?name=x`) or an absolute
-    /// URL on the same server (same origin, under the base path).
+    /// Whether `url` is on the configured server and under the base path: the only URLs that get
+    /// the credentials and the caller's headers.
+    pub(crate) fn under_base(&self, url: &Url) -> bool {
+        let base = self.base.path().trim_end_matches('/');
+        self.same_origin(url)
+            && url.username().is_empty()
+            && url.password().is_none()
+            && (base.is_empty()
+                || url.path() == base
+                || url
+                    .path()
+                    .strip_prefix(base)
+                    .is_some_and(|r| r.starts_with('/')))
+    }
+
+    /// A path relative to the base URL (`Patient/1`, `/metadata`, `Patient?name=x`) or an
+    /// absolute URL under the base URL. Dot segments (plain or percent-encoded), encoded slashes,
+    /// backslashes and credentials are refused, so that no path leaves the base path. The input
+    /// is never echoed: it may hold credentials or patient data.
     pub(crate) fn resolve(&self, path: &str) -> Result<Url> {
         let path = path.trim();
-        if path.starts_with("http://") || path.starts_with("https://") {
+        if path.chars().any(|c| c.is_control()) {
+            return Err(Error::invalid("path contains control characters"));
+        }
+        check_path_segments(path).map_err(Error::invalid)?;
+        if is_http_url(path) {
             let url = Url::parse(path)
                 .map_err(|e| Error::invalid(format!("the URL given as path is invalid: {e}")))?;
-            if !self.same_origin(&url) {
+            if !url.username().is_empty() || url.password().is_some() {
+                return Err(Error::invalid(
+                    "the URL given as path carries credentials; they are set by the auth mode",
+                ));
+            }
+            if !self.under_base(&url) {
                 return Err(Error::invalid(format!(
-                    "URL {}://{} is not on the configured server {}; credentials are only sent to the configured server",
-                    url.scheme(),
-                    url.host_str().unwrap_or(""),
+                    "the URL given as path is not under the configured base URL {}; credentials are only sent there",
                     self.base_str
                 )));
             }
             return Ok(url);
         }
         if path.split('?').next().unwrap_or("").contains("://") {
-            return Err(Error::invalid(format!(
-                "'{path}' is neither a relative path nor an http(s) URL"
-            )));
-        }
-        if path.chars().any(|c| c.is_control()) {
-            return Err(Error::invalid("path contains control characters"));
+            return Err(Error::invalid(
+                "the path is neither a relative path nor an http(s) URL",
+            ));
         }
         let rest = path.trim_start_matches('/');
         if rest.is_empty() {
             return Ok(self.base.clone());
         }
-        let joined = format!("{}/{}", self.base_str, rest);
-        Url::parse(&joined)
-            .map_err(|e| Error::invalid(format!("path '{path}' does not make a valid URL: {e}")))
+        let url = Url::parse(&format!("{}/{}", self.base_str, rest))
+            .map_err(|e| Error::invalid(format!("the path does not make a valid URL: {e}")))?;
+        if !self.under_base(&url) {
+            return Err(Error::invalid("the path leaves the base URL's path"));
+        }
+        Ok(url)
     }
 
     /// Send a request; an HTTP error status becomes an [`Error`] carrying the status and body.
@@ -203,6 +228,39 @@ impl FhirServer {
             .map_err(|e| e.with_context("the server's CapabilityStatement"))?;
         Ok(resp.body)
     }
+}
+
+/// Whether `s` starts with `http://` or `https://`, in any case.
+pub(crate) fn is_http_url(s: &str) -> bool {
+    let head = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+    head.starts_with("http://") || head.starts_with("https://")
+}
+
+/// Refuse a path (the part before `?`, after any scheme and authority) with a `.` or `..`
+/// segment (also percent-encoded), an encoded slash or backslash, or a backslash: each could
+/// take a request out of the base path on the server or in a proxy.
+pub(crate) fn check_path_segments(raw: &str) -> std::result::Result<(), &'static str> {
+    let mut path = raw.split(['?', '#']).next().unwrap_or("");
+    if is_http_url(path) {
+        let after_scheme = &path[path.find("://").map_or(0, |i| i + 3)..];
+        path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+    }
+    if path.contains('\\') {
+        return Err("the path contains a backslash");
+    }
+    for segment in path.split('/') {
+        let lower = segment.to_ascii_lowercase();
+        if lower.contains("%2f") || lower.contains("%5c") {
+            return Err("the path contains an encoded slash or backslash");
+        }
+        let decoded = lower.replace("%2e", ".");
+        if decoded == "." || decoded == ".." {
+            return Err(
+                "the path contains a '.' or '..' segment; paths must stay under the base URL",
+            );
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn parse_method(method: &str) -> Result<Method> {
@@ -294,6 +352,48 @@ mod tests {
                 .as_str(),
             "http://h:8080/fhir/Observation?code=http://loinc.org%7C8867-4"
         );
+    }
+
+    #[test]
+    fn paths_never_leave_the_base_path() {
+        let s = server("http://h:8080/fhir");
+        for bad in [
+            "../../admin",
+            "Patient/../../admin",
+            "%2e%2e/admin",
+            "%2E%2E/%2e%2e/admin?x=1",
+            ".%2e/admin",
+            "Patient/./1",
+            "Patient/..%2fadmin",
+            "Patient%2F..%2F..%2Fadmin",
+            "Patient\\..\\admin",
+            "http://h:8080/fhir/../admin",
+            "HTTP://h:8080/fhir/%2e%2e/admin",
+            "http://h:8080/admin",
+            "http://h:8080/fhirx/Patient",
+            "/../admin",
+        ] {
+            let e = s.resolve(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
+        }
+        // Schemes and hosts compare case-insensitively; dots inside names are fine.
+        assert_eq!(
+            s.resolve("HTTP://H:8080/fhir/Patient?_getpages=x")
+                .unwrap()
+                .as_str(),
+            "http://h:8080/fhir/Patient?_getpages=x"
+        );
+        assert!(s.resolve("Patient/a.b").is_ok());
+        assert!(s.resolve("Patient?name=..&x=%2e%2e").is_ok());
+        // Credentials in a URL are refused and never echoed, whatever the case of the scheme.
+        for bad in [
+            "HTTPS://alice:hunter2@h:8080/fhir/Patient",
+            "http://alice:hunter2@h:8080/fhir/Patient",
+        ] {
+            let e = s.resolve(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert!(!e.message().contains("hunter2"), "{}", e.message());
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use url::Url;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::bundle::{entry_view, is_match, parse_page, BundleWriter, Page};
 use crate::ops::query::{has_param, remove_param, set_param};
-use crate::server::FhirServer;
+use crate::server::{check_path_segments, is_http_url, FhirServer};
 use crate::transport::Request;
 
 /// Walks the pages of a search. `fetch` returns a page's body; the caller parses it and hands
@@ -81,7 +81,7 @@ impl<'s> Pager<'s> {
         };
         self.current = Some(url.clone());
         let mut req = Request::new(Method::GET, url);
-        req.anonymous = !self.server.same_origin(&req.url);
+        req.anonymous = !self.server.under_base(&req.url);
         let resp = self.server.send_ok(req).await?;
         self.pages += 1;
         Ok(Some(resp.body))
@@ -99,9 +99,16 @@ impl<'s> Pager<'s> {
     }
 
     fn follow(&mut self, link: &str) -> Result<Url> {
+        let paging = |m: String| Error::new(ErrorKind::Paging, m);
         let base = self.server.base_url();
-        let lower = link.get(..8).unwrap_or(link).to_ascii_lowercase();
-        let resolved = if lower.starts_with("http://") || lower.starts_with("https://") {
+        if link.chars().any(|c| c.is_control()) {
+            return Err(paging(
+                "the server's next link contains control characters".into(),
+            ));
+        }
+        check_path_segments(link)
+            .map_err(|why| paging(format!("the server's next link is refused: {why}")))?;
+        let resolved = if is_http_url(link) {
             Url::parse(link)
         } else if link.starts_with('/') {
             Url::parse(base).and_then(|b| b.join(link))
@@ -113,29 +120,27 @@ impl<'s> Pager<'s> {
         } else {
             Url::parse(&format!("{base}/{link}"))
         }
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Paging,
-                format!("the server's next link '{link}' is not a URL: {e}"),
-            )
-        })?;
-        if !self.server.same_origin(&resolved) && !self.server.allow_foreign_links {
-            return Err(Error::new(
-                ErrorKind::Paging,
-                format!(
-                    "the server's next link points to another server ({}://{}); not followed, so credentials \
-                     only go to {} (the allow-foreign-links option permits it)",
-                    resolved.scheme(),
-                    resolved.host_str().unwrap_or(""),
-                    base
-                ),
+        .map_err(|e| paging(format!("the server's next link is not a URL: {e}")))?;
+        if !resolved.username().is_empty() || resolved.password().is_some() {
+            return Err(paging(
+                "the server's next link carries credentials; not followed (a link may never add credentials)"
+                    .into(),
             ));
         }
+        if !self.server.under_base(&resolved) && !self.server.allow_foreign_links {
+            return Err(paging(format!(
+                "the server's next link points outside the base URL ({}://{}); not followed, so credentials \
+                 only go to {} (the allow-foreign-links option permits it, without credentials)",
+                resolved.scheme(),
+                resolved.host_str().unwrap_or(""),
+                base
+            )));
+        }
         if !self.seen.insert(url_key(resolved.as_str())) {
-            return Err(Error::new(
-                ErrorKind::Paging,
-                format!("the server's next link repeats a page already fetched (after {} pages); stopped to avoid a loop", self.pages),
-            ));
+            return Err(paging(format!(
+                "the server's next link repeats a page already fetched (after {} pages); stopped to avoid a loop",
+                self.pages
+            )));
         }
         Ok(resolved)
     }

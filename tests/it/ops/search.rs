@@ -76,7 +76,11 @@ fn a_next_link_to_another_origin_is_refused_by_default() {
     let s = FhirServer::new_token(&mock.url("/fhir"), "secret-token", &Options::default()).unwrap();
     let e = block_on(s.search_all("Patient")).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Paging);
-    assert!(e.message().contains("another server"), "{}", e.message());
+    assert!(
+        e.message().contains("outside the base URL"),
+        "{}",
+        e.message()
+    );
     foreign.assert_hits(0);
 
     // Allowed explicitly: followed, but without the credentials and without the caller's
@@ -265,4 +269,39 @@ fn streaming_hands_over_pages_and_can_stop_and_resume() {
     .unwrap();
     assert_eq!(rest, ["5"]);
     assert!(end.is_none());
+}
+
+#[test]
+fn next_links_that_leave_the_base_path_or_add_credentials_are_refused() {
+    let mock = MockServer::start();
+    let admin = mock.mock(|when, then| {
+        when.path_contains("admin");
+        then.status(200).body(page(&["x"], None));
+    });
+    let with_userinfo = mock
+        .url("/fhir/Patient?page=2")
+        .replacen("://", "://mallory:pw@", 1);
+    let links = [
+        mock.url("/admin?page=2"),
+        "/admin?page=2".to_owned(),
+        "Patient/../../admin".to_owned(),
+        "%2e%2e/admin".to_owned(),
+        with_userinfo,
+    ];
+    for (i, link) in links.iter().enumerate() {
+        let q = format!("Patient?case={i}");
+        let mut first = mock.mock(|when, then| {
+            when.path("/fhir/Patient")
+                .query_param("case", i.to_string());
+            then.status(200).body(page(&["1"], Some(link)));
+        });
+        let s =
+            FhirServer::new_token(&mock.url("/fhir"), "secret-token", &Options::default()).unwrap();
+        let e = block_on(s.search_all(&q)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Paging, "{link}: {}", e.message());
+        assert!(!e.message().contains("mallory:pw"), "{}", e.message());
+        first.assert_hits(1);
+        first.delete();
+    }
+    admin.assert_hits(0);
 }
