@@ -137,6 +137,12 @@ typedef enum {
    * runtime, or memory for a returned buffer could not be allocated.
    */
   FHIR_ERR_RUNTIME = 18,
+  /**
+   * A limit was reached: a response body larger than the response limit, a collected result
+   * larger than the result limit, more pages than the page limit, or no memory for a buffer.
+   * The message names the limit and its option; the handle stays usable.
+   */
+  FHIR_ERR_LIMIT = 19,
 } fhir_result;
 
 /**
@@ -202,13 +208,16 @@ extern "C" {
 const char *fhir_version(void);
 
 /**
- * A static English description of a result code.
+ * Free a buffer returned by this library: every JSON document (`*json_out`), response body
+ * (`*body_out`), URL (`*next_url_out`) and query string (`*query_out`).
  *
- * @param code A `fhir_result` value (an `int`, so that codes from a newer library can be passed).
- * @return A static NUL-terminated string; never NULL; do not free. A value that is not a known
- *         code gives "unknown result code".
+ * @param string A buffer returned by this library, or NULL (ignored). Do not use `free()` on
+ *        these buffers: the library may use another allocator than the caller.
+ *
+ * # Safety
+ * `string` is NULL or a buffer returned by this library and not yet freed.
  */
-const char *fhir_result_str(int code);
+void fhir_string_free(char *string);
 
 /**
  * The result code of an error.
@@ -270,16 +279,198 @@ const char *fhir_error_body(const fhir_error_t *error, size_t *len_out);
 void fhir_error_free(fhir_error_t *error);
 
 /**
- * Free a buffer returned by this library: every JSON document (`*json_out`), response body
- * (`*body_out`), URL (`*next_url_out`) and query string (`*query_out`).
- *
- * @param string A buffer returned by this library, or NULL (ignored). Do not use `free()` on
- *        these buffers: the library may use another allocator than the caller.
+ * Read `Type/id` or `Type/id/_history/vid`. `FHIR_ERR_NOT_FOUND` (404) and `FHIR_ERR_GONE`
+ * (410, deleted) have their own codes. On success `*json_out` is the resource (free with
+ * `fhir_string_free`), `*len_out` (if not NULL) its length.
  *
  * # Safety
- * `string` is NULL or a buffer returned by this library and not yet freed.
+ * Pointers are NULL or valid; strings NUL-terminated.
  */
-void fhir_string_free(char *string);
+fhir_result fhir_resource_read(const fhir_server_t *server,
+                               const char *reference,
+                               char **json_out,
+                               size_t *len_out,
+                               fhir_error_t **error_out);
+
+/**
+ * Read `count` references in one batch request. `*json_out` is a JSON array in the same order,
+ * each item `{"reference":..., "status":200, "resource":{...}}` or, for one that failed,
+ * `{"reference":..., "status":404, "outcome":{...}}` — a missing resource does not fail the call.
+ *
+ * # Safety
+ * `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
+ */
+fhir_result fhir_resource_read_many(const fhir_server_t *server,
+                                    const char *const *references,
+                                    size_t count,
+                                    char **json_out,
+                                    size_t *len_out,
+                                    fhir_error_t **error_out);
+
+/**
+ * Create (POST) a resource given as JSON (`json_len` bytes). `*json_out` is the created
+ * resource with its server-assigned id and `meta.versionId` (asked with
+ * `Prefer: return=representation`; read from `Location` if the server does not return it).
+ * `if_none_exist` (may be NULL) makes it a conditional create: search parameters such as
+ * "identifier=http://sys%7C123"; when a resource matches, nothing is created and the existing
+ * one is returned.
+ *
+ * # Safety
+ * `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_resource_create(const fhir_server_t *server,
+                                 const char *json,
+                                 size_t json_len,
+                                 const char *if_none_exist,
+                                 char **json_out,
+                                 size_t *len_out,
+                                 fhir_error_t **error_out);
+
+/**
+ * Create many resources: `json` is a JSON array of resources or a Bundle (its entries'
+ * resources and `fullUrl`s are used, so `urn:uuid:` references between entries of one batch
+ * resolve). They are sent as transaction Bundles of `batch_size` resources (0 → 500).
+ * `*json_out` is `{"created":["Patient/1",...],"batches":n}` in input order. On failure the
+ * message names the failed batch, its input items and how many earlier items were committed;
+ * the error body is the server's OperationOutcome.
+ *
+ * # Safety
+ * `json` points to `json_len` bytes; other pointers NULL or valid.
+ */
+fhir_result fhir_resource_create_all(const fhir_server_t *server,
+                                     const char *json,
+                                     size_t json_len,
+                                     size_t batch_size,
+                                     char **json_out,
+                                     size_t *len_out,
+                                     fhir_error_t **error_out);
+
+/**
+ * Update (PUT `Type/id`) a resource given as JSON with its `id`. `if_match` (may be NULL) is
+ * the expected current version ("3" or `W/"3"`): if the server's version differs the update is
+ * refused with `FHIR_ERR_CONFLICT`. `*json_out` is the updated resource.
+ *
+ * # Safety
+ * `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_resource_update(const fhir_server_t *server,
+                                 const char *json,
+                                 size_t json_len,
+                                 const char *if_match,
+                                 char **json_out,
+                                 size_t *len_out,
+                                 fhir_error_t **error_out);
+
+/**
+ * Conditional update (PUT `Type?condition`): `condition` is percent-encoded search parameters
+ * ("identifier=http://sys%7C123", optionally prefixed by "Type?"). The server updates the one
+ * match or creates the resource; several matches give `FHIR_ERR_CONFLICT` (412).
+ *
+ * # Safety
+ * `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_resource_update_conditional(const fhir_server_t *server,
+                                             const char *json,
+                                             size_t json_len,
+                                             const char *condition,
+                                             char **json_out,
+                                             size_t *len_out,
+                                             fhir_error_t **error_out);
+
+/**
+ * Delete `Type/id`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_resource_delete(const fhir_server_t *server,
+                                 const char *reference,
+                                 fhir_error_t **error_out);
+
+/**
+ * Delete `count` references in one batch. `*json_out` is a JSON array of per-reference results
+ * (`{"reference","status","outcome"?}`) in the same order.
+ *
+ * # Safety
+ * `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
+ */
+fhir_result fhir_resource_delete_many(const fhir_server_t *server,
+                                      const char *const *references,
+                                      size_t count,
+                                      char **json_out,
+                                      size_t *len_out,
+                                      fhir_error_t **error_out);
+
+/**
+ * Conditional delete (DELETE `Type?params`): `query` such as "Patient?identifier=sys%7C1".
+ * Parameters are required. Whether several matches are deleted depends on the server.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_resource_delete_by_query(const fhir_server_t *server,
+                                          const char *query,
+                                          fhir_error_t **error_out);
+
+/**
+ * Send a caller-built Bundle of type `transaction` or `batch`; `*json_out` is the server's
+ * response Bundle. A failed transaction gives the matching code and the OperationOutcome.
+ *
+ * # Safety
+ * `json` points to `json_len` bytes; other pointers NULL or valid.
+ */
+fhir_result fhir_bundle_send(const fhir_server_t *server,
+                             const char *json,
+                             size_t json_len,
+                             char **json_out,
+                             size_t *len_out,
+                             fhir_error_t **error_out);
+
+/**
+ * History of the whole server (`target` NULL or ""), a type ("Patient") or a resource
+ * ("Patient/1"): one `history` Bundle of every page, or at most `limit` entries (0 = all).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_history(const fhir_server_t *server,
+                         const char *target,
+                         uint64_t limit,
+                         char **json_out,
+                         size_t *len_out,
+                         fhir_error_t **error_out);
+
+/**
+ * Run an operation: `name` such as "$everything" or "$validate" (optionally with a
+ * percent-encoded query, "$everything?_count=50"), at system level (`target` NULL or ""), type
+ * level ("Patient") or instance level ("Patient/1"); `method` "GET" or "POST". With POST,
+ * `parameters` (a Parameters resource, `parameters_len` bytes; NULL sends an empty one) is the
+ * body. `*json_out` is the answer (a Bundle, a resource or an OperationOutcome).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated; `parameters` points to `parameters_len` bytes.
+ */
+fhir_result fhir_operation(const fhir_server_t *server,
+                           const char *target,
+                           const char *name,
+                           const char *method,
+                           const char *parameters,
+                           size_t parameters_len,
+                           char **json_out,
+                           size_t *len_out,
+                           fhir_error_t **error_out);
+
+/**
+ * A summary of the server's content: `{"total":N,"resources":{"Patient":12,...}}` for every
+ * resource type of the CapabilityStatement that has resources, counted in one batch.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+fhir_result fhir_server_summary(const fhir_server_t *server,
+                                char **json_out,
+                                size_t *len_out,
+                                fhir_error_t **error_out);
 
 /**
  * New options with the defaults: no extra headers, proxies from the environment
@@ -497,404 +688,55 @@ fhir_result fhir_options_set_allow_foreign_links(fhir_options_t *options,
                                                  fhir_error_t **error_out);
 
 /**
- * Connect without authentication. `base_url` must be http(s), e.g. "https://host/fhir"; a
- * trailing slash is removed. `options` may be NULL (defaults) and is copied.
- * No request is sent yet. On success `*server_out` is a new handle to free with `fhir_server_free`.
+ * The most bytes one response body may have, counted after decompression while it is read.
+ * A larger answer stops the call with `FHIR_ERR_LIMIT` (the connection is dropped; the handle
+ * stays usable). Streaming searches hold one page at a time, so this also bounds them.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_server_new(const char *base_url,
-                            const fhir_options_t *options,
-                            fhir_server_t **server_out,
-                            fhir_error_t **error_out);
-
-/**
- * Connect with HTTP basic auth (`Authorization: Basic base64(username:password)`).
- *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_server_new_basic(const char *base_url,
-                                  const char *username,
-                                  const char *password,
-                                  const fhir_options_t *options,
-                                  fhir_server_t **server_out,
-                                  fhir_error_t **error_out);
-
-/**
- * Connect with a static bearer token (`Authorization: Bearer <token>`).
- *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_server_new_token(const char *base_url,
-                                  const char *token,
-                                  const fhir_options_t *options,
-                                  fhir_server_t **server_out,
-                                  fhir_error_t **error_out);
-
-/**
- * Connect with OpenID Connect client credentials. `provider_url` is the token endpoint or the
- * issuer (its `/.well-known/openid-configuration` names the token endpoint). The token is fetched
- * on the first request, cached for all threads, refreshed shortly before it expires, and
- * refreshed once after a 401 (the request is then replayed).
- *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_server_new_oidc(const char *base_url,
-                                 const char *client_id,
-                                 const char *client_secret,
-                                 const char *provider_url,
-                                 const fhir_options_t *options,
-                                 fhir_server_t **server_out,
-                                 fhir_error_t **error_out);
-
-/**
- * Connect as configured by environment variables: the base URL from `FHIR_API_URL` (fallback
- * `FHIR_SERVER_URL`) and exactly one auth mode: `FHIR_USER` + `FHIR_PW`, or `FHIR_TOKEN`, or
- * `CLIENT_ID` + `CLIENT_SECRET` + `OIDC_PROVIDER_URL`. More than one mode, an incomplete one, or
- * none give `FHIR_ERR_CONFIG` with a message naming the variables (never their values). With
- * `no_auth` true, no credentials are used and credential variables are ignored.
+ * @param options The options to change (borrowed for the call).
+ * @param max_bytes The limit in bytes; 0 means no limit. Default 268435456 (256 MiB).
+ * @param error_out Optional: receives the error on failure; free with fhir_error_free().
+ * @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-fhir_result fhir_server_from_env(bool no_auth,
-                                 const fhir_options_t *options,
-                                 fhir_server_t **server_out,
-                                 fhir_error_t **error_out);
+fhir_result fhir_options_set_max_response_bytes(fhir_options_t *options,
+                                                uint64_t max_bytes,
+                                                fhir_error_t **error_out);
 
 /**
- * Free a handle. NULL is ignored. Must not race with other calls on the same handle.
+ * The most bytes of a result collected from several pages by fhir_search_all(),
+ * fhir_search_limit() and fhir_history(). A larger result stops the call with `FHIR_ERR_LIMIT`
+ * (stream it with fhir_search_pages() instead).
  *
- * # Safety
- * `server` is NULL or a handle not yet freed.
- */
-void fhir_server_free(fhir_server_t *server);
-
-/**
- * The normalised base URL (no trailing slash). Borrowed: valid until `fhir_server_free`.
- * NULL if `server` is NULL.
- *
- * # Safety
- * `server` is NULL or a live handle.
- */
-const char *fhir_server_base_url(const fhir_server_t *server);
-
-/**
- * Send one request. `method` is an HTTP method ("GET", "POST", ...); `path` is relative to the
- * base URL ("Patient/1", "Patient?name=x", already percent-encoded) or an absolute URL on the
- * same server; `body` (JSON, `body_len` bytes) may be NULL. Retries as configured.
- *
- * On a 2xx answer: `FHIR_OK`, `*status_out` (if not NULL) gets the status and `*body_out` a new
- * NUL-terminated buffer with the response body (empty string if none; free with `fhir_string_free`),
- * `*body_len_out` (if not NULL) its length. On an HTTP error status: the matching code
- * (`FHIR_ERR_NOT_FOUND`, `FHIR_ERR_AUTH`, ...) and the status and body in `*error_out`.
- *
- * # Safety
- * Pointers are NULL or valid; `body` points to `body_len` bytes.
- */
-fhir_result fhir_server_request(const fhir_server_t *server,
-                                const char *method,
-                                const char *path,
-                                const char *body,
-                                size_t body_len,
-                                uint16_t *status_out,
-                                char **body_out,
-                                size_t *body_len_out,
-                                fhir_error_t **error_out);
-
-/**
- * `GET [base]/metadata`: the server's CapabilityStatement as a new JSON buffer in `*json_out`
- * (free with `fhir_string_free`), its length in `*len_out` if not NULL.
+ * @param options The options to change (borrowed for the call).
+ * @param max_bytes The limit in bytes; 0 means no limit. Default 2147483648 (2 GiB).
+ * @param error_out Optional: receives the error on failure; free with fhir_error_free().
+ * @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-fhir_result fhir_server_capabilities(const fhir_server_t *server,
-                                     char **json_out,
-                                     size_t *len_out,
-                                     fhir_error_t **error_out);
+fhir_result fhir_options_set_max_result_bytes(fhir_options_t *options,
+                                              uint64_t max_bytes,
+                                              fhir_error_t **error_out);
 
 /**
- * Read `Type/id` or `Type/id/_history/vid`. `FHIR_ERR_NOT_FOUND` (404) and `FHIR_ERR_GONE`
- * (410, deleted) have their own codes. On success `*json_out` is the resource (free with
- * `fhir_string_free`), `*len_out` (if not NULL) its length.
+ * The most pages one search follows (every search call, streaming included). A server that
+ * keeps sending new `next` links stops with `FHIR_ERR_LIMIT` once it is reached; a streaming
+ * call then gives the URL of the next page in `*next_url_out`.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_resource_read(const fhir_server_t *server,
-                               const char *reference,
-                               char **json_out,
-                               size_t *len_out,
-                               fhir_error_t **error_out);
-
-/**
- * Read `count` references in one batch request. `*json_out` is a JSON array in the same order,
- * each item `{"reference":..., "status":200, "resource":{...}}` or, for one that failed,
- * `{"reference":..., "status":404, "outcome":{...}}` — a missing resource does not fail the call.
- *
- * # Safety
- * `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
- */
-fhir_result fhir_resource_read_many(const fhir_server_t *server,
-                                    const char *const *references,
-                                    size_t count,
-                                    char **json_out,
-                                    size_t *len_out,
-                                    fhir_error_t **error_out);
-
-/**
- * Create (POST) a resource given as JSON (`json_len` bytes). `*json_out` is the created
- * resource with its server-assigned id and `meta.versionId` (asked with
- * `Prefer: return=representation`; read from `Location` if the server does not return it).
- * `if_none_exist` (may be NULL) makes it a conditional create: search parameters such as
- * "identifier=http://sys%7C123"; when a resource matches, nothing is created and the existing
- * one is returned.
- *
- * # Safety
- * `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_resource_create(const fhir_server_t *server,
-                                 const char *json,
-                                 size_t json_len,
-                                 const char *if_none_exist,
-                                 char **json_out,
-                                 size_t *len_out,
-                                 fhir_error_t **error_out);
-
-/**
- * Create many resources: `json` is a JSON array of resources or a Bundle (its entries'
- * resources and `fullUrl`s are used, so `urn:uuid:` references between entries of one batch
- * resolve). They are sent as transaction Bundles of `batch_size` resources (0 → 500).
- * `*json_out` is `{"created":["Patient/1",...],"batches":n}` in input order. On failure the
- * message names the failed batch, its input items and how many earlier items were committed;
- * the error body is the server's OperationOutcome.
- *
- * # Safety
- * `json` points to `json_len` bytes; other pointers NULL or valid.
- */
-fhir_result fhir_resource_create_all(const fhir_server_t *server,
-                                     const char *json,
-                                     size_t json_len,
-                                     size_t batch_size,
-                                     char **json_out,
-                                     size_t *len_out,
-                                     fhir_error_t **error_out);
-
-/**
- * Update (PUT `Type/id`) a resource given as JSON with its `id`. `if_match` (may be NULL) is
- * the expected current version ("3" or `W/"3"`): if the server's version differs the update is
- * refused with `FHIR_ERR_CONFLICT`. `*json_out` is the updated resource.
- *
- * # Safety
- * `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_resource_update(const fhir_server_t *server,
-                                 const char *json,
-                                 size_t json_len,
-                                 const char *if_match,
-                                 char **json_out,
-                                 size_t *len_out,
-                                 fhir_error_t **error_out);
-
-/**
- * Conditional update (PUT `Type?condition`): `condition` is percent-encoded search parameters
- * ("identifier=http://sys%7C123", optionally prefixed by "Type?"). The server updates the one
- * match or creates the resource; several matches give `FHIR_ERR_CONFLICT` (412).
- *
- * # Safety
- * `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_resource_update_conditional(const fhir_server_t *server,
-                                             const char *json,
-                                             size_t json_len,
-                                             const char *condition,
-                                             char **json_out,
-                                             size_t *len_out,
-                                             fhir_error_t **error_out);
-
-/**
- * Delete `Type/id`.
- *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_resource_delete(const fhir_server_t *server,
-                                 const char *reference,
-                                 fhir_error_t **error_out);
-
-/**
- * Delete `count` references in one batch. `*json_out` is a JSON array of per-reference results
- * (`{"reference","status","outcome"?}`) in the same order.
- *
- * # Safety
- * `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
- */
-fhir_result fhir_resource_delete_many(const fhir_server_t *server,
-                                      const char *const *references,
-                                      size_t count,
-                                      char **json_out,
-                                      size_t *len_out,
-                                      fhir_error_t **error_out);
-
-/**
- * Conditional delete (DELETE `Type?params`): `query` such as "Patient?identifier=sys%7C1".
- * Parameters are required. Whether several matches are deleted depends on the server.
- *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_resource_delete_by_query(const fhir_server_t *server,
-                                          const char *query,
-                                          fhir_error_t **error_out);
-
-/**
- * Send a caller-built Bundle of type `transaction` or `batch`; `*json_out` is the server's
- * response Bundle. A failed transaction gives the matching code and the OperationOutcome.
- *
- * # Safety
- * `json` points to `json_len` bytes; other pointers NULL or valid.
- */
-fhir_result fhir_bundle_send(const fhir_server_t *server,
-                             const char *json,
-                             size_t json_len,
-                             char **json_out,
-                             size_t *len_out,
-                             fhir_error_t **error_out);
-
-/**
- * History of the whole server (`target` NULL or ""), a type ("Patient") or a resource
- * ("Patient/1"): one `history` Bundle of every page, or at most `limit` entries (0 = all).
- *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_history(const fhir_server_t *server,
-                         const char *target,
-                         uint64_t limit,
-                         char **json_out,
-                         size_t *len_out,
-                         fhir_error_t **error_out);
-
-/**
- * Run an operation: `name` such as "$everything" or "$validate" (optionally with a
- * percent-encoded query, "$everything?_count=50"), at system level (`target` NULL or ""), type
- * level ("Patient") or instance level ("Patient/1"); `method` "GET" or "POST". With POST,
- * `parameters` (a Parameters resource, `parameters_len` bytes; NULL sends an empty one) is the
- * body. `*json_out` is the answer (a Bundle, a resource or an OperationOutcome).
- *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated; `parameters` points to `parameters_len` bytes.
- */
-fhir_result fhir_operation(const fhir_server_t *server,
-                           const char *target,
-                           const char *name,
-                           const char *method,
-                           const char *parameters,
-                           size_t parameters_len,
-                           char **json_out,
-                           size_t *len_out,
-                           fhir_error_t **error_out);
-
-/**
- * A summary of the server's content: `{"total":N,"resources":{"Patient":12,...}}` for every
- * resource type of the CapabilityStatement that has resources, counted in one batch.
+ * @param options The options to change (borrowed for the call).
+ * @param max_pages The limit; 0 means no limit. Default 1000000.
+ * @param error_out Optional: receives the error on failure; free with fhir_error_free().
+ * @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-fhir_result fhir_server_summary(const fhir_server_t *server,
-                                char **json_out,
-                                size_t *len_out,
-                                fhir_error_t **error_out);
-
-/**
- * Search and follow every `next` link: `*json_out` is one `searchset` Bundle holding every
- * entry in server order (included resources too), `total` = number of matches. `query` is
- * "Type?params" (percent-encoded; see `fhir_query_build`) or a same-server URL.
- * For huge results prefer `fhir_search_pages` / `fhir_search_resources` (bounded memory).
- *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_search_all(const fhir_server_t *server,
-                            const char *query,
-                            char **json_out,
-                            size_t *len_out,
-                            fhir_error_t **error_out);
-
-/**
- * Search for at most `limit` matching resources; paging stops once they are collected.
- * Same output as `fhir_search_all`.
- *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_search_limit(const fhir_server_t *server,
-                              const char *query,
-                              uint64_t limit,
-                              char **json_out,
-                              size_t *len_out,
-                              fhir_error_t **error_out);
-
-/**
- * The first page of a search, as the server sent it.
- *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_search_first(const fhir_server_t *server,
-                              const char *query,
-                              char **json_out,
-                              size_t *len_out,
-                              fhir_error_t **error_out);
-
-/**
- * The number of matches of a search (`_summary=count`), in `*count_out`.
- *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
- */
-fhir_result fhir_search_count(const fhir_server_t *server,
-                              const char *query,
-                              uint64_t *count_out,
-                              fhir_error_t **error_out);
-
-/**
- * Stream a search page by page: `callback` gets each page's Bundle on the caller's thread, one
- * page in memory at a time; it returns non-zero to stop. On success `*next_url_out` (if not
- * NULL) is the absolute URL of the page after the last one handed over (pass it as `query` to
- * resume; free with `fhir_string_free`), or NULL when the search is exhausted. On failure
- * `*next_url_out` is the URL of the page that failed (retry from it), or NULL.
- *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_page_callback`.
- */
-fhir_result fhir_search_pages(const fhir_server_t *server,
-                              const char *query,
-                              fhir_page_callback callback,
-                              void *user_data,
-                              char **next_url_out,
-                              fhir_error_t **error_out);
-
-/**
- * Stream a search resource by resource: `callback` gets each entry's resource and its search
- * mode, on the caller's thread, one page in memory at a time; non-zero stops. `*next_url_out` as
- * in `fhir_search_pages` (when stopped mid-page, resuming starts at the following page).
- *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_resource_callback`.
- */
-fhir_result fhir_search_resources(const fhir_server_t *server,
-                                  const char *query,
-                                  fhir_resource_callback callback,
-                                  void *user_data,
-                                  char **next_url_out,
-                                  fhir_error_t **error_out);
+fhir_result fhir_options_set_max_pages(fhir_options_t *options,
+                                       uint64_t max_pages,
+                                       fhir_error_t **error_out);
 
 /**
  * A new query for `resource_type` ("Patient"; "" for a system-wide search).
@@ -1016,6 +858,221 @@ fhir_result fhir_query_build(const fhir_query_t *query,
                              char **query_out,
                              size_t *len_out,
                              fhir_error_t **error_out);
+
+/**
+ * A static English description of a result code.
+ *
+ * @param code A `fhir_result` value (an `int`, so that codes from a newer library can be passed).
+ * @return A static NUL-terminated string; never NULL; do not free. A value that is not a known
+ *         code gives "unknown result code".
+ */
+const char *fhir_result_str(int code);
+
+/**
+ * Search and follow every `next` link: `*json_out` is one `searchset` Bundle holding every
+ * entry in server order (included resources too), `total` = number of matches. `query` is
+ * "Type?params" (percent-encoded; see `fhir_query_build`) or a same-server URL.
+ * For huge results prefer `fhir_search_pages` / `fhir_search_resources` (bounded memory).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_search_all(const fhir_server_t *server,
+                            const char *query,
+                            char **json_out,
+                            size_t *len_out,
+                            fhir_error_t **error_out);
+
+/**
+ * Search for at most `limit` matching resources; paging stops once they are collected.
+ * Same output as `fhir_search_all`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_search_limit(const fhir_server_t *server,
+                              const char *query,
+                              uint64_t limit,
+                              char **json_out,
+                              size_t *len_out,
+                              fhir_error_t **error_out);
+
+/**
+ * The first page of a search, as the server sent it.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_search_first(const fhir_server_t *server,
+                              const char *query,
+                              char **json_out,
+                              size_t *len_out,
+                              fhir_error_t **error_out);
+
+/**
+ * The number of matches of a search (`_summary=count`), in `*count_out`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_search_count(const fhir_server_t *server,
+                              const char *query,
+                              uint64_t *count_out,
+                              fhir_error_t **error_out);
+
+/**
+ * Stream a search page by page: `callback` gets each page's Bundle on the caller's thread, one
+ * page in memory at a time; it returns non-zero to stop. On success `*next_url_out` (if not
+ * NULL) is the absolute URL of the page after the last one handed over (pass it as `query` to
+ * resume; free with `fhir_string_free`), or NULL when the search is exhausted. On failure
+ * `*next_url_out` is the URL of the page that failed (retry from it), or NULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_page_callback`.
+ */
+fhir_result fhir_search_pages(const fhir_server_t *server,
+                              const char *query,
+                              fhir_page_callback callback,
+                              void *user_data,
+                              char **next_url_out,
+                              fhir_error_t **error_out);
+
+/**
+ * Stream a search resource by resource: `callback` gets each entry's resource and its search
+ * mode, on the caller's thread, one page in memory at a time; non-zero stops. `*next_url_out` as
+ * in `fhir_search_pages` (when stopped mid-page, resuming starts at the following page).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_resource_callback`.
+ */
+fhir_result fhir_search_resources(const fhir_server_t *server,
+                                  const char *query,
+                                  fhir_resource_callback callback,
+                                  void *user_data,
+                                  char **next_url_out,
+                                  fhir_error_t **error_out);
+
+/**
+ * Connect without authentication. `base_url` must be http(s), e.g. "https://host/fhir"; a
+ * trailing slash is removed. `options` may be NULL (defaults) and is copied.
+ * No request is sent yet. On success `*server_out` is a new handle to free with `fhir_server_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_server_new(const char *base_url,
+                            const fhir_options_t *options,
+                            fhir_server_t **server_out,
+                            fhir_error_t **error_out);
+
+/**
+ * Connect with HTTP basic auth (`Authorization: Basic base64(username:password)`).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_server_new_basic(const char *base_url,
+                                  const char *username,
+                                  const char *password,
+                                  const fhir_options_t *options,
+                                  fhir_server_t **server_out,
+                                  fhir_error_t **error_out);
+
+/**
+ * Connect with a static bearer token (`Authorization: Bearer <token>`).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_server_new_token(const char *base_url,
+                                  const char *token,
+                                  const fhir_options_t *options,
+                                  fhir_server_t **server_out,
+                                  fhir_error_t **error_out);
+
+/**
+ * Connect with OpenID Connect client credentials. `provider_url` is the token endpoint or the
+ * issuer (its `/.well-known/openid-configuration` names the token endpoint). The token is fetched
+ * on the first request, cached for all threads, refreshed shortly before it expires, and
+ * refreshed once after a 401 (the request is then replayed).
+ *
+ * # Safety
+ * Pointers are NULL or valid; strings NUL-terminated.
+ */
+fhir_result fhir_server_new_oidc(const char *base_url,
+                                 const char *client_id,
+                                 const char *client_secret,
+                                 const char *provider_url,
+                                 const fhir_options_t *options,
+                                 fhir_server_t **server_out,
+                                 fhir_error_t **error_out);
+
+/**
+ * Connect as configured by environment variables: the base URL from `FHIR_API_URL` (fallback
+ * `FHIR_SERVER_URL`) and exactly one auth mode: `FHIR_USER` + `FHIR_PW`, or `FHIR_TOKEN`, or
+ * `CLIENT_ID` + `CLIENT_SECRET` + `OIDC_PROVIDER_URL`. More than one mode, an incomplete one, or
+ * none give `FHIR_ERR_CONFIG` with a message naming the variables (never their values). With
+ * `no_auth` true, no credentials are used and credential variables are ignored.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+fhir_result fhir_server_from_env(bool no_auth,
+                                 const fhir_options_t *options,
+                                 fhir_server_t **server_out,
+                                 fhir_error_t **error_out);
+
+/**
+ * Free a handle. NULL is ignored. Must not race with other calls on the same handle.
+ *
+ * # Safety
+ * `server` is NULL or a handle not yet freed.
+ */
+void fhir_server_free(fhir_server_t *server);
+
+/**
+ * The normalised base URL (no trailing slash). Borrowed: valid until `fhir_server_free`.
+ * NULL if `server` is NULL.
+ *
+ * # Safety
+ * `server` is NULL or a live handle.
+ */
+const char *fhir_server_base_url(const fhir_server_t *server);
+
+/**
+ * Send one request. `method` is an HTTP method ("GET", "POST", ...); `path` is relative to the
+ * base URL ("Patient/1", "Patient?name=x", already percent-encoded) or an absolute URL on the
+ * same server; `body` (JSON, `body_len` bytes) may be NULL. Retries as configured.
+ *
+ * On a 2xx answer: `FHIR_OK`, `*status_out` (if not NULL) gets the status and `*body_out` a new
+ * NUL-terminated buffer with the response body (empty string if none; free with `fhir_string_free`),
+ * `*body_len_out` (if not NULL) its length. On an HTTP error status: the matching code
+ * (`FHIR_ERR_NOT_FOUND`, `FHIR_ERR_AUTH`, ...) and the status and body in `*error_out`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `body` points to `body_len` bytes.
+ */
+fhir_result fhir_server_request(const fhir_server_t *server,
+                                const char *method,
+                                const char *path,
+                                const char *body,
+                                size_t body_len,
+                                uint16_t *status_out,
+                                char **body_out,
+                                size_t *body_len_out,
+                                fhir_error_t **error_out);
+
+/**
+ * `GET [base]/metadata`: the server's CapabilityStatement as a new JSON buffer in `*json_out`
+ * (free with `fhir_string_free`), its length in `*len_out` if not NULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+fhir_result fhir_server_capabilities(const fhir_server_t *server,
+                                     char **json_out,
+                                     size_t *len_out,
+                                     fhir_error_t **error_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -15,7 +15,10 @@ use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 use crate::config::{redact_url, ClientAuthMethod};
 use crate::error::{Error, ErrorKind, Result};
 use crate::redact::{quote, Secrets};
-use crate::transport::map_reqwest_error;
+use crate::transport::{map_reqwest_error, read_body};
+
+/// Most bytes read from a provider answer (discovery document, token response).
+const MAX_PROVIDER_ANSWER: u64 = 1 << 20;
 
 pub enum Auth {
     None,
@@ -280,9 +283,8 @@ impl OidcAuth {
             .map_err(|e| map_reqwest_error(e, "OIDC discovery").with_context("OIDC provider"))?;
         let status = resp.status();
         if status.is_success() {
-            let body = resp
-                .bytes()
-                .await
+            let body = read_body(resp, MAX_PROVIDER_ANSWER, "OIDC discovery")
+                .await?
                 .map_err(|e| map_reqwest_error(e, "OIDC discovery"))?;
             let doc: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
                 Error::new(
@@ -355,9 +357,8 @@ impl OidcAuth {
             .await
             .map_err(|e| map_reqwest_error(e, "OIDC token request"))?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
+        let body = read_body(resp, MAX_PROVIDER_ANSWER, "OIDC token request")
+            .await?
             .map_err(|e| map_reqwest_error(e, "OIDC token request"))?;
         parse_token_response(status.as_u16(), &body, &self.client_id, secrets)
     }

@@ -65,6 +65,46 @@ pub struct Options {
     pub(crate) oidc_auth_method: ClientAuthMethod,
     /// Follow paging links to another origin (off: credentials only ever go to the configured server).
     pub(crate) allow_foreign_links: bool,
+    pub(crate) limits: Limits,
+}
+
+/// Bounds on everything a server controls. 0 means "no limit".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// Bytes of one response body, counted after decompression while reading.
+    pub(crate) max_response_bytes: u64,
+    /// Bytes of a result collected from several pages (search all / limit, history).
+    pub(crate) max_result_bytes: u64,
+    /// Pages one search may follow.
+    pub(crate) max_pages: u64,
+}
+
+/// Default limit of one response body: 256 MiB.
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 << 20;
+/// Default limit of a collected result: 2 GiB.
+pub(crate) const DEFAULT_MAX_RESULT_BYTES: u64 = 2 << 30;
+/// Default limit of pages per search: one million.
+pub(crate) const DEFAULT_MAX_PAGES: u64 = 1_000_000;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_result_bytes: DEFAULT_MAX_RESULT_BYTES,
+            max_pages: DEFAULT_MAX_PAGES,
+        }
+    }
+}
+
+impl Limits {
+    /// `n` as a limit: 0 is none.
+    pub(crate) fn get(n: u64) -> u64 {
+        if n == 0 {
+            u64::MAX
+        } else {
+            n
+        }
+    }
 }
 
 impl Default for Options {
@@ -83,6 +123,7 @@ impl Default for Options {
             oidc_scope: None,
             oidc_auth_method: ClientAuthMethod::Basic,
             allow_foreign_links: false,
+            limits: Limits::default(),
         }
     }
 }
@@ -109,6 +150,7 @@ impl fmt::Debug for Options {
             .field("oidc_scope", &self.oidc_scope)
             .field("oidc_auth_method", &self.oidc_auth_method)
             .field("allow_foreign_links", &self.allow_foreign_links)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -274,6 +316,24 @@ impl Options {
     /// Cap in seconds for every wait between attempts, `Retry-After` included.
     pub fn set_retry_max_backoff_wait(&mut self, seconds: f64) -> Result<()> {
         self.retry.set_max_backoff_wait(seconds)
+    }
+
+    /// Most bytes of one response body, counted after decompression (0: no limit).
+    pub fn set_max_response_bytes(&mut self, n: u64) -> Result<()> {
+        self.limits.max_response_bytes = n;
+        Ok(())
+    }
+
+    /// Most bytes of a result collected from several pages (0: no limit).
+    pub fn set_max_result_bytes(&mut self, n: u64) -> Result<()> {
+        self.limits.max_result_bytes = n;
+        Ok(())
+    }
+
+    /// Most pages one search follows (0: no limit).
+    pub fn set_max_pages(&mut self, n: u64) -> Result<()> {
+        self.limits.max_pages = n;
+        Ok(())
     }
 
     /// Register the secrets among the options for redaction: custom header values (they may be

@@ -41,6 +41,9 @@ pub enum ErrorKind {
     Paging,
     /// A local file (CA bundle, client certificate or key) could not be read.
     Io,
+    /// A limit was reached: the size of a response or of a collected result, the number of
+    /// pages, or memory for a buffer. The message names the limit and its option.
+    Limit,
 }
 
 /// A detailed error: kind, message, and where the server answered, its status and body.

@@ -12,7 +12,7 @@ use reqwest::Method;
 use url::Url;
 
 use crate::auth::Auth;
-use crate::config::{redact_url, Options, ProxyScheme, ProxySetting};
+use crate::config::{redact_url, Limits, Options, ProxyScheme, ProxySetting};
 use crate::error::{Error, ErrorKind, Result};
 use crate::redact::Secrets;
 use crate::retry::{parse_retry_after, RetryPolicy};
@@ -25,6 +25,7 @@ pub struct Transport {
     pub retry: RetryPolicy,
     /// Every secret of this handle, registered for redaction for as long as it lives.
     secrets: Secrets,
+    pub(crate) limits: Limits,
     proxies: Vec<ProxySetting>,
     /// The caller's extra headers: sent to the configured server only, never on anonymous requests.
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -180,6 +181,7 @@ impl Transport {
             client,
             auth,
             secrets,
+            limits: options.limits,
             retry: options.retry.clone(),
             proxies: options.proxies.clone(),
             headers: options.headers.clone(),
@@ -203,6 +205,7 @@ impl Transport {
         let mut attempt: u32 = 1;
         let mut refused_generation: Option<u64> = None;
         let mut replayed = false;
+        let mut stale_retries = 0;
         let method_retryable = self.retry.method_retryable(req.method.as_str());
         loop {
             // A request to another server (an allowed foreign paging link) carries neither the
@@ -235,16 +238,18 @@ impl Transport {
                 }
                 builder = builder.body(body.clone());
             }
+            // Whether a failure came before any byte of the answer (the head) or while reading it.
             let outcome = match builder.send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
-                    match resp.bytes().await {
+                    let limit = Limits::get(self.limits.max_response_bytes);
+                    match read_body(resp, limit, &req.describe()).await? {
                         Ok(body) => Ok((status, headers, body)),
-                        Err(e) => Err(e),
+                        Err(e) => Err((e, false)),
                     }
                 }
-                Err(e) => Err(e),
+                Err(e) => Err((e, true)),
             };
             match outcome {
                 Ok((status, headers, body)) => {
@@ -274,7 +279,19 @@ impl Transport {
                         attempts: attempt,
                     });
                 }
-                Err(e) => {
+                Err((e, before_answer)) => {
+                    // A pooled connection the server had closed: the request never got an answer.
+                    // Tried again at once on another connection, whatever the retry options (as
+                    // libcurl does): for every method when provably nothing was sent, else for
+                    // idempotent methods only.
+                    if before_answer && stale_retries < MAX_STALE_RETRIES {
+                        let stale = stale_connection(&e);
+                        let idempotent = IDEMPOTENT.contains(&req.method.as_str());
+                        if stale == Some(true) || (stale == Some(false) && idempotent) {
+                            stale_retries += 1;
+                            continue;
+                        }
+                    }
                     let mut err = map_reqwest_error(e, &req.describe());
                     let transient = matches!(err.kind, ErrorKind::Connect | ErrorKind::Timeout);
                     if transient && method_retryable && attempt < self.retry.max_attempts {
@@ -296,6 +313,95 @@ impl Transport {
             }
         }
     }
+}
+
+/// Methods a server must treat as idempotent (RFC 9110 §9.2.2).
+const IDEMPOTENT: [&str; 6] = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"];
+/// Immediate retries on another connection after a stale pooled one.
+const MAX_STALE_RETRIES: u32 = 3;
+
+/// Read a response body, counting decompressed bytes as they arrive: past `limit` the reading
+/// stops, the response (and so its connection) is dropped, and the result is a `Limit` error.
+/// Memory is reserved fallibly: an allocation failure is an error, never an abort. The outer
+/// error ends the request; the inner one is a transport failure while reading.
+pub(crate) async fn read_body(
+    mut resp: reqwest::Response,
+    limit: u64,
+    context: &str,
+) -> Result<std::result::Result<Bytes, reqwest::Error>> {
+    let too_big = || {
+        Error::new(
+            ErrorKind::Limit,
+            format!(
+                "{context}: the response body exceeds the limit of {limit} bytes (option max_response_bytes); \
+                 the connection was dropped"
+            ),
+        )
+    };
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(too_big());
+    }
+    let hint = resp.content_length().unwrap_or(0).min(1 << 20) as usize;
+    let mut body: Vec<u8> = Vec::new();
+    reserve(&mut body, hint, context)?;
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if (body.len() + chunk.len()) as u64 > limit {
+                    return Err(too_big());
+                }
+                reserve(&mut body, chunk.len(), context)?;
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(Ok(Bytes::from(body))),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+}
+
+/// Grow `buf` by `more` bytes or fail with a `Limit` error instead of aborting the process.
+pub(crate) fn reserve(buf: &mut Vec<u8>, more: usize, context: &str) -> Result<()> {
+    buf.try_reserve(more).map_err(|_| {
+        Error::new(
+            ErrorKind::Limit,
+            format!(
+                "{context}: out of memory for {} more bytes after {}",
+                more,
+                buf.len()
+            ),
+        )
+    })
+}
+
+/// Whether a failure before the answer is a pooled connection the server had closed: `Some(true)`
+/// when the request provably was not sent, `Some(false)` when it may have been, `None` when the
+/// failure is something else (refused, DNS, TLS, timeout).
+fn stale_connection(e: &reqwest::Error) -> Option<bool> {
+    if e.is_timeout() || e.is_connect() {
+        return None;
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_canceled() {
+                return Some(true);
+            }
+            if h.is_incomplete_message() {
+                return Some(false);
+            }
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            if matches!(
+                io.kind(),
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
+            ) {
+                return Some(false);
+            }
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// The error and all its sources, joined, for a message.
@@ -322,6 +428,13 @@ fn classify(e: &reqwest::Error) -> ErrorKind {
     while let Some(err) = cur {
         if err.downcast_ref::<rustls::Error>().is_some() {
             return ErrorKind::Tls;
+        }
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            // A garbage status line, malformed or oversized headers: the server's fault, not a
+            // transient network failure, so not retried.
+            if h.is_parse() || h.is_parse_status() {
+                return ErrorKind::Protocol;
+            }
         }
         cur = match err.downcast_ref::<std::io::Error>() {
             Some(io) => {

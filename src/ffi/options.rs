@@ -336,3 +336,69 @@ pub unsafe extern "C" fn fhir_options_set_allow_foreign_links(
 ) -> fhir_result {
     set(options, error_out, |o| Ok(o.set_allow_foreign_links(allow)))
 }
+
+/// The most bytes one response body may have, counted after decompression while it is read.
+/// A larger answer stops the call with `FHIR_ERR_LIMIT` (the connection is dropped; the handle
+/// stays usable). Streaming searches hold one page at a time, so this also bounds them.
+///
+/// @param options The options to change (borrowed for the call).
+/// @param max_bytes The limit in bytes; 0 means no limit. Default 268435456 (256 MiB).
+/// @param error_out Optional: receives the error on failure; free with fhir_error_free().
+/// @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_options_set_max_response_bytes(
+    options: *mut fhir_options_t,
+    max_bytes: u64,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    set(options, error_out, |o| {
+        Ok(o.set_max_response_bytes(max_bytes))
+    })
+}
+
+/// The most bytes of a result collected from several pages by fhir_search_all(),
+/// fhir_search_limit() and fhir_history(). A larger result stops the call with `FHIR_ERR_LIMIT`
+/// (stream it with fhir_search_pages() instead).
+///
+/// @param options The options to change (borrowed for the call).
+/// @param max_bytes The limit in bytes; 0 means no limit. Default 2147483648 (2 GiB).
+/// @param error_out Optional: receives the error on failure; free with fhir_error_free().
+/// @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_options_set_max_result_bytes(
+    options: *mut fhir_options_t,
+    max_bytes: u64,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    set(
+        options,
+        error_out,
+        |o| Ok(o.set_max_result_bytes(max_bytes)),
+    )
+}
+
+/// The most pages one search follows (every search call, streaming included). A server that
+/// keeps sending new `next` links stops with `FHIR_ERR_LIMIT` once it is reached; a streaming
+/// call then gives the URL of the next page in `*next_url_out`.
+///
+/// @param options The options to change (borrowed for the call).
+/// @param max_pages The limit; 0 means no limit. Default 1000000.
+/// @param error_out Optional: receives the error on failure; free with fhir_error_free().
+/// @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_options_set_max_pages(
+    options: *mut fhir_options_t,
+    max_pages: u64,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    set(options, error_out, |o| Ok(o.set_max_pages(max_pages)))
+}

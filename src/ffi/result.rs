@@ -52,11 +52,15 @@ pub enum fhir_result {
     /// The internal runtime could not be started, a blocking call was made from inside an async
     /// runtime, or memory for a returned buffer could not be allocated.
     FHIR_ERR_RUNTIME = 18,
+    /// A limit was reached: a response body larger than the response limit, a collected result
+    /// larger than the result limit, more pages than the page limit, or no memory for a buffer.
+    /// The message names the limit and its option; the handle stays usable.
+    FHIR_ERR_LIMIT = 19,
 }
 
 impl fhir_result {
     /// Every code, in numeric order.
-    pub const ALL: [fhir_result; 19] = [
+    pub const ALL: [fhir_result; 20] = [
         fhir_result::FHIR_OK,
         fhir_result::FHIR_ERR_NULL_ARGUMENT,
         fhir_result::FHIR_ERR_INVALID_ARGUMENT,
@@ -76,6 +80,7 @@ impl fhir_result {
         fhir_result::FHIR_ERR_IO,
         fhir_result::FHIR_ERR_PANIC,
         fhir_result::FHIR_ERR_RUNTIME,
+        fhir_result::FHIR_ERR_LIMIT,
     ];
 
     /// The code with numeric value `n`, if there is one.
@@ -106,6 +111,7 @@ impl fhir_result {
             FHIR_ERR_IO => c"could not read a local file",
             FHIR_ERR_PANIC => c"internal error (panic caught at the library boundary)",
             FHIR_ERR_RUNTIME => c"internal runtime error",
+            FHIR_ERR_LIMIT => c"a limit was reached",
         }
     }
 }
@@ -129,6 +135,7 @@ impl From<ErrorKind> for fhir_result {
             ErrorKind::Protocol => FHIR_ERR_PROTOCOL,
             ErrorKind::Paging => FHIR_ERR_PAGING,
             ErrorKind::Io => FHIR_ERR_IO,
+            ErrorKind::Limit => FHIR_ERR_LIMIT,
         }
     }
 }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 #[derive(Deserialize)]
 struct PageView<'a> {
@@ -134,6 +134,8 @@ pub fn uuid_v4() -> String {
 pub struct BundleWriter {
     out: Vec<u8>,
     count: usize,
+    /// Most bytes the entries may take (the result limit of collected searches).
+    limit: u64,
 }
 
 impl BundleWriter {
@@ -146,15 +148,37 @@ impl BundleWriter {
         out.extend_from_slice(b"{\"resourceType\":\"Bundle\",\"type\":");
         out.extend_from_slice(json_str(bundle_type).as_bytes());
         out.extend_from_slice(b",\"entry\":[");
-        BundleWriter { out, count: 0 }
+        BundleWriter {
+            out,
+            count: 0,
+            limit: u64::MAX,
+        }
     }
 
-    pub fn push_raw(&mut self, entry: &str) {
+    /// Refuse entries past `bytes` in all.
+    pub fn limit(&mut self, bytes: u64) {
+        self.limit = bytes;
+    }
+
+    /// Append one entry; past the limit, or without memory for it, an error (`Limit`).
+    pub fn push_raw(&mut self, entry: &str) -> Result<()> {
+        if (self.out.len() + entry.len() + 1) as u64 > self.limit {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!(
+                    "the collected result exceeds the limit of {} bytes (option max_result_bytes) \
+                     after {} entries; stream the search page by page instead",
+                    self.limit, self.count
+                ),
+            ));
+        }
+        crate::transport::reserve(&mut self.out, entry.len() + 1, "collecting the result")?;
         if self.count > 0 {
             self.out.push(b',');
         }
         self.out.extend_from_slice(entry.as_bytes());
         self.count += 1;
+        Ok(())
     }
 
     /// `{"resourceType":"Bundle","type":<type>,"entry":[...][,"total":n][,"link":[self]]}`

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use reqwest::Method;
 use url::Url;
 
+use crate::config::Limits;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::bundle::{entry_view, is_match, parse_page, BundleWriter, Page};
 use crate::ops::query::{has_param, remove_param, set_param};
@@ -79,6 +80,14 @@ impl<'s> Pager<'s> {
         let Some(url) = self.next.take() else {
             return Ok(None);
         };
+        let max_pages = Limits::get(self.server.transport.limits.max_pages);
+        if self.pages >= max_pages {
+            self.next = Some(url);
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!("the search has more than {max_pages} pages (option max_pages); stopped"),
+            ));
+        }
         self.current = Some(url.clone());
         let mut req = Request::new(Method::GET, url);
         req.anonymous = !self.server.under_base(&req.url);
@@ -178,6 +187,7 @@ impl FhirServer {
     ) -> Result<Vec<u8>> {
         let mut pager = Pager::new(self, query)?;
         let mut out = BundleWriter::new(bundle_type);
+        out.limit(Limits::get(self.transport.limits.max_result_bytes));
         let mut matches = 0u64;
         if limit == Some(0) {
             return Ok(out.finish(Some(0), Some(pager.first_url())));
@@ -193,7 +203,7 @@ impl FhirServer {
                     }
                     matches += 1;
                 }
-                out.push_raw(entry.get());
+                out.push_raw(entry.get())?;
             }
             if limit.is_some_and(|l| matches >= l) {
                 break 'pages;

@@ -146,7 +146,7 @@ impl FhirServer {
             w.push_raw(&format!(
                 "{{\"request\":{{\"method\":\"{method}\",\"url\":{}}}}}",
                 json_str(url)
-            ));
+            ))?;
         }
         let body = w.finish(None, None);
         let resp = self
@@ -233,7 +233,7 @@ impl FhirServer {
                     json_str(&full_url),
                     item.json,
                     item.resource_type
-                ));
+                ))?;
             }
             let first = b * size;
             let context = |e: Error| {
