@@ -245,8 +245,10 @@ mod tests {
     #[test]
     fn writes_valid_bundles() {
         let mut w = BundleWriter::new("searchset");
-        w.push_raw(r#"{"resource":{"resourceType":"Patient"}}"#);
-        w.push_raw(r#"{"resource":{"resourceType":"Patient","id":"2"}}"#);
+        w.push_raw(r#"{"resource":{"resourceType":"Patient"}}"#)
+            .unwrap();
+        w.push_raw(r#"{"resource":{"resourceType":"Patient","id":"2"}}"#)
+            .unwrap();
         let out = w.finish(Some(2), Some("http://h/fhir/Patient?a=\"b\""));
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["total"], 2);
