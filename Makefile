@@ -3,6 +3,7 @@
 #   make test            every test (same as scripts/test-all.sh, which .ci/run calls)
 #   make install PREFIX=/usr/local
 #   make conformance     the integration suite against a second FHIR server (Helios; slow first build)
+#   make docs            the C reference manual (checks the header docs; HTML in target/doc-c/html)
 
 PREFIX   ?= $(CURDIR)/target/install
 CC       ?= cc
@@ -61,3 +62,9 @@ test:
 
 conformance:
 	scripts/conformance.sh
+
+# The C reference manual from the header: every function documented (@param, @return, the free
+# function of each output), then Doxygen with warnings as errors writes target/doc-c/html/index.html.
+.PHONY: docs
+docs:
+	scripts/check-header-docs.sh

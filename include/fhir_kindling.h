@@ -1,24 +1,66 @@
-/*
- * fhir_kindling: a native FHIR REST client.
+/**
+ * @file fhir_kindling.h
+ * @brief fhir_kindling: a native FHIR REST client (C API).
  *
- * Conventions
- * - Every fallible call returns a fhir_result (FHIR_OK = 0). Codes are only ever added, never
- *   renumbered; fhir_result_str() describes one.
- * - The last argument `fhir_error_t **error_out` may be NULL. When it is not and the call fails,
- *   *error_out receives a new error (message, HTTP status, the server's body such as an
- *   OperationOutcome) that the caller frees with fhir_error_free(). On success it is not touched.
- * - Outputs (`*_out`) are written only on success.
- * - Strings passed in are copied, never kept, and must be UTF-8; NULL where a value is required
- *   gives FHIR_ERR_NULL_ARGUMENT, never a crash.
- * - JSON comes back as a caller-owned, NUL-terminated buffer with its length (NUL excluded),
- *   freed only with fhir_string_free(). Every _free function accepts NULL.
- * - Threads: one fhir_server_t may be used by many threads at once (connection pool and token
- *   cache are shared); only fhir_server_free() must not race with other calls on that handle.
- *   Options and error objects are not locked: do not mutate one from two threads at once.
- *   Blocking calls run on the caller's thread (driving one internal runtime shared by all handles).
- * - Secrets (passwords, tokens, client secrets, header values) never appear in messages.
- * - fork(): the internal runtime's threads do not survive it; use the library in the parent only
- *   (a child process should exec, or load the library after the fork).
+ * One #fhir_server_t handle per FHIR server (fhir_server_new() and the other constructors,
+ * tuned by an optional #fhir_options_t), blocking calls for the FHIR operations, JSON in and out
+ * as UTF-8 text, and #fhir_query_t to build search queries. Each opaque type's documentation
+ * lists its functions.
+ *
+ * @par Results
+ * Every fallible call returns a #fhir_result: `FHIR_OK` (0) on success. Codes are only ever
+ * added, never renumbered; fhir_result_str() describes one. Any call may return these general
+ * codes, which the functions do not repeat:
+ * - `FHIR_ERR_NULL_ARGUMENT`: a required argument or output pointer is NULL;
+ * - `FHIR_ERR_INVALID_ARGUMENT`: a string is not UTF-8, or an argument is malformed;
+ * - `FHIR_ERR_PANIC`: an internal error was caught at the library boundary;
+ * - `FHIR_ERR_RUNTIME`: the internal runtime could not start, a blocking call was made from
+ *   inside an async runtime, or a returned buffer could not be allocated.
+ *
+ * Calls that send requests may also return a request code: `FHIR_ERR_CONNECT`, `FHIR_ERR_TLS`,
+ * `FHIR_ERR_TIMEOUT`, `FHIR_ERR_PROXY`, `FHIR_ERR_AUTH` (HTTP 401/403, or the OpenID Connect
+ * provider gave no token), `FHIR_ERR_NOT_FOUND` (404), `FHIR_ERR_GONE` (410),
+ * `FHIR_ERR_CONFLICT` (409/412), `FHIR_ERR_HTTP_STATUS` (any other status outside 2xx),
+ * `FHIR_ERR_PROTOCOL` (a malformed status line or headers) or `FHIR_ERR_LIMIT` (an answer
+ * larger than the response limit, see fhir_options_set_max_response_bytes()).
+ * Configured retries happen before the code is returned. Each function lists its other codes.
+ *
+ * @par Errors
+ * The last argument `fhir_error_t **error_out` may be NULL. When it is not and the call fails,
+ * `*error_out` receives a new #fhir_error_t (message, HTTP status, the server's body such as an
+ * OperationOutcome) that the caller frees with fhir_error_free(). On success it is not written.
+ *
+ * @par Ownership
+ * - Strings passed in are copied, never kept, and must be UTF-8. Buffers passed in with their
+ *   length are borrowed for the call.
+ * - Outputs (`*_out`) are written only on success. The one exception: fhir_search_pages() and
+ *   fhir_search_resources() also write `*next_url_out` when paging fails (the page to retry).
+ * - JSON and strings come back as new NUL-terminated buffers owned by the caller, with their
+ *   length (NUL excluded) where asked, freed only with fhir_string_free(). Strings a function
+ *   returns directly (`const char *`) are static or owned by their object: never free them.
+ * - Every `_free` function accepts NULL.
+ *
+ * @par Threads
+ * One #fhir_server_t may be used by many threads at once (connection pool and token cache are
+ * shared); only fhir_server_free() must not race with other calls on that handle. Options,
+ * queries and errors are not locked: do not change one from two threads at once. Blocking calls
+ * run on the caller's thread, driving one internal runtime shared by all handles; search
+ * callbacks run on the caller's thread too and may call the library.
+ *
+ * @par Secrets
+ * Passwords, static and access tokens, client secrets, custom header values and proxy
+ * credentials never appear in a message, even when a server or provider echoes them back;
+ * control characters in messages are escaped and server text is quoted and bounded. The body
+ * from fhir_error_body() is the server's answer as it came: the caller's data, not redacted.
+ *
+ * @par URLs
+ * Paths and `next` links are resolved under the base URL and must stay under its path (dot
+ * segments, encoded or not, and credentials in URLs are refused). Credentials and custom headers
+ * are only ever sent under the base URL. TLS certificates are verified by default.
+ *
+ * @par fork()
+ * The internal runtime's threads do not survive it: use the library in the parent only (a child
+ * process should exec, or load the library after the fork).
  */
 
 #ifndef FHIR_KINDLING_H
@@ -31,13 +73,13 @@
 #include <stdint.h>
 
 /**
- * Major version of the library (semantic versioning).
+ * Major version of the library (semantic versioning) this header belongs to.
  */
 #define FHIR_KINDLING_VERSION_MAJOR 0
 
 /**
- * Minor version of the library. While the major version is 0, a new minor version may change
- * the ABI (the SONAME is `libfhir_kindling.so.0.MINOR`).
+ * Minor version of the library. While the major version is 0, a new minor version may change the
+ * ABI (the SONAME is `libfhir_kindling.so.0.MINOR`).
  */
 #define FHIR_KINDLING_VERSION_MINOR 2
 
@@ -93,7 +135,8 @@ typedef enum {
    */
   FHIR_ERR_HTTP_STATUS = 7,
   /**
-   * Authentication failed: HTTP 401/403, or the OpenID Connect provider refused to issue a token.
+   * Authentication failed: HTTP 401/403, or the OpenID Connect provider refused to issue a
+   * token.
    */
   FHIR_ERR_AUTH = 8,
   /**
@@ -117,7 +160,8 @@ typedef enum {
    */
   FHIR_ERR_PROXY = 13,
   /**
-   * The server's answer is not what FHIR prescribes (for example a search that returns no Bundle).
+   * The server's answer is not what FHIR prescribes (for example a search that returns no
+   * Bundle).
    */
   FHIR_ERR_PROTOCOL = 14,
   /**
@@ -149,47 +193,92 @@ typedef enum {
  * Details of a failed call: result code, message, HTTP status and the server's response body
  * (often a FHIR OperationOutcome).
  *
- * Created by the library when a call fails and `error_out` is not NULL; immutable, so it may be
- * read from any thread; owned by the caller, who frees it with fhir_error_free().
+ * Created by the library when a call fails and its `error_out` is not NULL; owned by the caller.
+ * Immutable, so it may be read from several threads at once.
  *
- * Functions: fhir_error_code(), fhir_error_message(), fhir_error_http_status(),
- * fhir_error_body(), fhir_error_free().
+ * Functions (no constructor: errors come only through `error_out`): fhir_error_code(),
+ * fhir_error_message(), fhir_error_http_status(), fhir_error_body(); then fhir_error_free().
  */
 typedef struct fhir_error_t fhir_error_t;
 
 /**
- * Connection options. Not thread-safe: do not change one options object from two threads at once.
+ * Connection options for the constructors: extra headers, proxies, timeouts, TLS, retries, OpenID
+ * Connect details and paging safety. Each setter checks its value, so a bad option is reported by
+ * the call that sets it. A constructor copies the options: changing or freeing them afterwards
+ * does not affect the handle.
  *
- * Functions: fhir_options_new(), fhir_options_free(), and the fhir_options_set_...() /
- * fhir_options_add_...() setters.
+ * Retrying is off by default. fhir_options_set_retry_status_codes() or
+ * fhir_options_set_retry_methods() turns it on; the other retry settings apply only then.
+ *
+ * Not locked: do not change one options object from two threads at once, nor while a constructor
+ * reads it.
+ *
+ * Functions: fhir_options_new(); the setters fhir_options_add_header(), fhir_options_set_proxy(),
+ * fhir_options_set_timeout_ms(), fhir_options_set_connect_timeout_ms(),
+ * fhir_options_add_ca_file(), fhir_options_set_system_roots(), fhir_options_set_client_cert(),
+ * fhir_options_set_insecure_skip_tls_verify(), fhir_options_set_retry_status_codes(),
+ * fhir_options_set_retry_methods(), fhir_options_set_retry_max_attempts(),
+ * fhir_options_set_retry_backoff_factor(), fhir_options_set_retry_jitter(),
+ * fhir_options_set_retry_max_backoff_wait(), fhir_options_set_user_agent(),
+ * fhir_options_set_oidc_scope(), fhir_options_set_oidc_auth_method(),
+ * fhir_options_set_allow_foreign_links(); then fhir_options_free().
  */
 typedef struct fhir_options_t fhir_options_t;
 
 /**
- * A search query under construction. Not thread-safe; free with `fhir_query_free`.
+ * A search query under construction: fhir_query_build() turns it into the `query` string of the
+ * search calls, percent-encoding names and values.
+ *
+ * Not locked: do not use one query from two threads at once.
+ *
+ * Functions: fhir_query_new(); fhir_query_where(), fhir_query_param(), fhir_query_include(),
+ * fhir_query_revinclude(), fhir_query_has(), fhir_query_sort(), fhir_query_elements(),
+ * fhir_query_summary(), fhir_query_page_size(); fhir_query_build(); then fhir_query_free().
  */
 typedef struct fhir_query_t fhir_query_t;
 
 /**
- * A connection to one FHIR server: base URL, auth mode, options, a connection pool and (for
- * OIDC) a token cache. Thread-safe: one handle may be used by many threads at once; only
- * `fhir_server_free` must not race with other calls on the same handle.
+ * A connection to one FHIR server: base URL, auth mode, a copy of the options, a connection pool
+ * and, for OpenID Connect, a token cache.
+ *
+ * Thread-safe: one handle may be used by many threads at once; only fhir_server_free() must not
+ * race with other calls on the same handle.
+ *
+ * Functions: the constructors fhir_server_new(), fhir_server_new_basic(), fhir_server_new_token(),
+ * fhir_server_new_oidc(), fhir_server_from_env(); then fhir_server_base_url(),
+ * fhir_server_request(), fhir_server_capabilities(), fhir_server_summary(); the operations
+ * fhir_resource_read(), fhir_resource_read_many(), fhir_resource_create(),
+ * fhir_resource_create_all(), fhir_resource_update(), fhir_resource_update_conditional(),
+ * fhir_resource_delete(), fhir_resource_delete_many(), fhir_resource_delete_by_query(),
+ * fhir_bundle_send(), fhir_history(), fhir_operation(); the searches fhir_search_all(),
+ * fhir_search_limit(), fhir_search_first(), fhir_search_count(), fhir_search_pages(),
+ * fhir_search_resources(); then fhir_server_free().
  */
 typedef struct fhir_server_t fhir_server_t;
 
 /**
- * Called once per page by `fhir_search_pages`, on the caller's thread. `page_json` is the
- * page's Bundle (NUL-terminated, `len` bytes), borrowed until the callback returns. Return 0 to
- * go on, non-zero to stop. May call the library (also on the same handle); must not unwind
- * (no C++ exception or longjmp through it).
+ * Called by fhir_search_pages() once per page, on the caller's thread. It may call the library, on
+ * the same handle too. It must not unwind: no C++ exception or longjmp through it.
+ *
+ * @param page_json The page's Bundle: NUL-terminated JSON of `len` bytes, borrowed until the
+ *        callback returns.
+ * @param len The length of `page_json` in bytes (NUL excluded).
+ * @param user_data The `user_data` given to fhir_search_pages().
+ * @return 0 to go on with the next page; non-zero to stop.
  */
 typedef int (*fhir_page_callback)(const char *page_json, size_t len, void *user_data);
 
 /**
- * Called once per resource by `fhir_search_resources`, on the caller's thread. `resource_json`
- * (NUL-terminated, `len` bytes) and `search_mode` ("match", "include" or "outcome") are borrowed
- * until the callback returns. Return 0 to go on, non-zero to stop. Same rules as
- * `fhir_page_callback`.
+ * Called by fhir_search_resources() once per resource, on the caller's thread. It may call the
+ * library, on the same handle too. It must not unwind: no C++ exception or longjmp through it.
+ *
+ * @param resource_json The resource: NUL-terminated JSON of `len` bytes, borrowed until the
+ *        callback returns.
+ * @param len The length of `resource_json` in bytes (NUL excluded).
+ * @param search_mode The entry's search mode: "match", "include" or "outcome" ("match" when the
+ *        server gives none); borrowed until the callback returns.
+ * @param user_data The `user_data` given to fhir_search_resources().
+ * @return 0 to go on; non-zero to stop.
  */
 typedef int (*fhir_resource_callback)(const char *resource_json,
                                       size_t len,
@@ -201,9 +290,10 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The library version as a string.
+ * The library version as a string, for a check at run time against the `FHIR_KINDLING_VERSION_*`
+ * macros the program was compiled with.
  *
- * @return A static NUL-terminated string such as "0.2.0"; never NULL; do not free.
+ * @return A static NUL-terminated string such as "0.2.0"; never NULL; do not free it.
  */
 const char *fhir_version(void);
 
@@ -211,80 +301,67 @@ const char *fhir_version(void);
  * Free a buffer returned by this library: every JSON document (`*json_out`), response body
  * (`*body_out`), URL (`*next_url_out`) and query string (`*query_out`).
  *
- * @param string A buffer returned by this library, or NULL (ignored). Do not use `free()` on
- *        these buffers: the library may use another allocator than the caller.
- *
- * # Safety
- * `string` is NULL or a buffer returned by this library and not yet freed.
+ * @param string A buffer returned by this library, or NULL (ignored). Do not use `free()` on these
+ *        buffers: the library may use another allocator than the caller.
  */
 void fhir_string_free(char *string);
 
 /**
  * The result code of an error.
  *
- * @param error An error from this library (borrowed), or NULL.
+ * @param error An error from this library (borrowed for the call), or NULL.
  * @return The error's code; `FHIR_ERR_NULL_ARGUMENT` if `error` is NULL.
- *
- * # Safety
- * `error` is NULL or a live error from this library.
  */
 fhir_result fhir_error_code(const fhir_error_t *error);
 
 /**
  * The message of an error: English, never containing a secret.
  *
- * @param error An error from this library (borrowed), or NULL.
- * @return A NUL-terminated string owned by `error`, valid until fhir_error_free(error); never
- *         NULL (an empty string if `error` is NULL). Do not free it.
- *
- * # Safety
- * `error` is NULL or a live error from this library.
+ * @param error An error from this library (borrowed for the call), or NULL.
+ * @return A NUL-terminated string owned by `error`, valid until fhir_error_free(error); never NULL
+ *         (an empty string if `error` is NULL). Do not free it.
  */
 const char *fhir_error_message(const fhir_error_t *error);
 
 /**
  * The HTTP status the server answered with.
  *
- * @param error An error from this library (borrowed), or NULL.
+ * @param error An error from this library (borrowed for the call), or NULL.
  * @return The status (e.g. 404), or 0 when the failure was not an HTTP answer or `error` is NULL.
- *
- * # Safety
- * `error` is NULL or a live error from this library.
  */
 uint16_t fhir_error_http_status(const fhir_error_t *error);
 
 /**
  * The body the server answered with, usually an OperationOutcome (JSON).
  *
- * @param error An error from this library (borrowed), or NULL.
- * @param len_out If not NULL, receives the body's length in bytes (NUL excluded), 0 when there
- *        is no body.
+ * @param error An error from this library (borrowed for the call), or NULL.
+ * @param len_out NULL, or receives the body's length in bytes (NUL excluded); 0 when there is no
+ *        body.
  * @return A NUL-terminated buffer owned by `error`, valid until fhir_error_free(error), or NULL
  *         when the server sent no body (or the failure was not an HTTP answer). Do not free it.
- *
- * # Safety
- * `error` is NULL or a live error from this library; `len_out` is NULL or valid.
  */
 const char *fhir_error_body(const fhir_error_t *error, size_t *len_out);
 
 /**
  * Free an error.
  *
- * @param error An error from this library, or NULL (ignored). It must not be used afterwards,
- *        nor any string borrowed from it.
- *
- * # Safety
- * `error` is NULL or an error from this library not yet freed.
+ * @param error An error from this library, or NULL (ignored). It must not be used afterwards, nor
+ *        any string borrowed from it.
  */
 void fhir_error_free(fhir_error_t *error);
 
 /**
- * Read `Type/id` or `Type/id/_history/vid`. `FHIR_ERR_NOT_FOUND` (404) and `FHIR_ERR_GONE`
- * (410, deleted) have their own codes. On success `*json_out` is the resource (free with
- * `fhir_string_free`), `*len_out` (if not NULL) its length.
+ * Read one resource: `GET [base]/Type/id`, or one version of it.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param server The handle (borrowed for the call).
+ * @param reference "Type/id" or "Type/id/_history/vid", such as "Patient/123" (copied).
+ * @param json_out On success `*json_out` is the resource (JSON), a new buffer owned by the caller;
+ *        free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_NOT_FOUND` (404), `FHIR_ERR_GONE` (410: deleted) or another request
+ *         code (see the file overview); `FHIR_ERR_JSON` when the answer is not JSON;
+ *         `FHIR_ERR_INVALID_ARGUMENT` for a malformed reference.
  */
 fhir_result fhir_resource_read(const fhir_server_t *server,
                                const char *reference,
@@ -293,12 +370,22 @@ fhir_result fhir_resource_read(const fhir_server_t *server,
                                fhir_error_t **error_out);
 
 /**
- * Read `count` references in one batch request. `*json_out` is a JSON array in the same order,
- * each item `{"reference":..., "status":200, "resource":{...}}` or, for one that failed,
- * `{"reference":..., "status":404, "outcome":{...}}` — a missing resource does not fail the call.
+ * Read several resources in one `batch` request. A resource that cannot be read does not fail the
+ * call: its item says so.
  *
- * # Safety
- * `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
+ * @param server The handle (borrowed for the call).
+ * @param references An array of `count` references "Type/id" or "Type/id/_history/vid" (borrowed
+ *        for the call); NULL only when `count` is 0.
+ * @param count The number of references; 0 gives `[]` without a request.
+ * @param json_out On success `*json_out` is a JSON array in the order of `references`, each item
+ *        `{"reference":...,"status":200,"resource":{...}}` or, for one that failed,
+ *        `{"reference":...,"status":404,"outcome":{...}}` (`outcome` when the server sent one), a
+ *        new buffer owned by the caller; free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview) for the batch itself; `FHIR_ERR_JSON`
+ *         or `FHIR_ERR_PROTOCOL` when the answer is not a Bundle with one entry per reference;
+ *         `FHIR_ERR_INVALID_ARGUMENT` for a malformed reference.
  */
 fhir_result fhir_resource_read_many(const fhir_server_t *server,
                                     const char *const *references,
@@ -308,15 +395,26 @@ fhir_result fhir_resource_read_many(const fhir_server_t *server,
                                     fhir_error_t **error_out);
 
 /**
- * Create (POST) a resource given as JSON (`json_len` bytes). `*json_out` is the created
- * resource with its server-assigned id and `meta.versionId` (asked with
- * `Prefer: return=representation`; read from `Location` if the server does not return it).
- * `if_none_exist` (may be NULL) makes it a conditional create: search parameters such as
- * "identifier=http://sys%7C123"; when a resource matches, nothing is created and the existing
- * one is returned.
+ * Create a resource: `POST [base]/Type`, asking for the created resource back
+ * (`Prefer: return=representation`).
  *
- * # Safety
- * `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+ * @param server The handle (borrowed for the call).
+ * @param json The resource with its `resourceType`: JSON of `json_len` bytes (borrowed for the
+ *        call; need not be NUL-terminated).
+ * @param json_len The length of `json` in bytes.
+ * @param if_none_exist NULL for a plain create, or a condition (copied): percent-encoded search
+ *        parameters such as `identifier=http://sys%7C123`, optionally prefixed by `Type?`. When a
+ *        resource matches, nothing is created and the existing one is returned.
+ * @param json_out On success `*json_out` is the created resource with its server-assigned `id` and
+ *        `meta.versionId` (read from `Location` when the server does not return it; if that read
+ *        fails, only `resourceType`, `id` and `meta.versionId`), a new buffer owned by the caller;
+ *        free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` when `json` is not
+ *         valid JSON; `FHIR_ERR_INVALID_ARGUMENT` when it has no valid `resourceType` or the
+ *         condition is malformed; `FHIR_ERR_PROTOCOL` when the server returns neither the resource
+ *         nor a `Location`.
  */
 fhir_result fhir_resource_create(const fhir_server_t *server,
                                  const char *json,
@@ -327,15 +425,26 @@ fhir_result fhir_resource_create(const fhir_server_t *server,
                                  fhir_error_t **error_out);
 
 /**
- * Create many resources: `json` is a JSON array of resources or a Bundle (its entries'
- * resources and `fullUrl`s are used, so `urn:uuid:` references between entries of one batch
- * resolve). They are sent as transaction Bundles of `batch_size` resources (0 → 500).
- * `*json_out` is `{"created":["Patient/1",...],"batches":n}` in input order. On failure the
- * message names the failed batch, its input items and how many earlier items were committed;
- * the error body is the server's OperationOutcome.
+ * Create many resources, sent as transaction Bundles of `batch_size` resources each.
  *
- * # Safety
- * `json` points to `json_len` bytes; other pointers NULL or valid.
+ * @param server The handle (borrowed for the call).
+ * @param json A JSON array of resources, or a Bundle whose entries' resources and `fullUrl`s are
+ *        used (so `urn:uuid:` references between entries of one transaction resolve): `json_len`
+ *        bytes (borrowed for the call; need not be NUL-terminated).
+ * @param json_len The length of `json` in bytes.
+ * @param batch_size Resources per transaction; 0 means #FHIR_DEFAULT_BATCH_SIZE.
+ * @param json_out On success `*json_out` is `{"created":["Patient/1",...],"batches":n}`, the
+ *        created references in input order, a new buffer owned by the caller; free it with
+ *        fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free(). Its
+ *        message names the failed batch, its input items and how many items earlier batches
+ *        created (those stay created); its body is the server's OperationOutcome.
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` when `json` is not a
+ *         valid JSON array or object; `FHIR_ERR_INVALID_ARGUMENT` when it is neither an array nor
+ *         a Bundle, or an item has no valid `resourceType`; `FHIR_ERR_PROTOCOL` or `FHIR_ERR_JSON`
+ *         when a transaction's answer cannot be read (the message says that transaction was
+ *         committed).
  */
 fhir_result fhir_resource_create_all(const fhir_server_t *server,
                                      const char *json,
@@ -346,12 +455,23 @@ fhir_result fhir_resource_create_all(const fhir_server_t *server,
                                      fhir_error_t **error_out);
 
 /**
- * Update (PUT `Type/id`) a resource given as JSON with its `id`. `if_match` (may be NULL) is
- * the expected current version ("3" or `W/"3"`): if the server's version differs the update is
- * refused with `FHIR_ERR_CONFLICT`. `*json_out` is the updated resource.
+ * Update a resource: `PUT [base]/Type/id`, with the type and `id` taken from the resource.
  *
- * # Safety
- * `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+ * @param server The handle (borrowed for the call).
+ * @param json The resource with its `resourceType` and `id`: JSON of `json_len` bytes (borrowed
+ *        for the call; need not be NUL-terminated).
+ * @param json_len The length of `json` in bytes.
+ * @param if_match NULL or "" for an unconditional update, or the expected current version
+ *        (copied): a version id "3" or an ETag `W/"3"`. When the server's version differs, the
+ *        update is refused with `FHIR_ERR_CONFLICT`.
+ * @param json_out On success `*json_out` is the updated resource (read from its `Location` when
+ *        the server does not return it), a new buffer owned by the caller; free it with
+ *        fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_CONFLICT` (409, or 412 when `if_match` does not match) or another
+ *         request code (see the file overview); `FHIR_ERR_JSON` when `json` is not valid JSON;
+ *         `FHIR_ERR_INVALID_ARGUMENT` when it has no valid `resourceType` or `id`.
  */
 fhir_result fhir_resource_update(const fhir_server_t *server,
                                  const char *json,
@@ -362,12 +482,25 @@ fhir_result fhir_resource_update(const fhir_server_t *server,
                                  fhir_error_t **error_out);
 
 /**
- * Conditional update (PUT `Type?condition`): `condition` is percent-encoded search parameters
- * ("identifier=http://sys%7C123", optionally prefixed by "Type?"). The server updates the one
- * match or creates the resource; several matches give `FHIR_ERR_CONFLICT` (412).
+ * Conditional update: `PUT [base]/Type?condition`. The server updates the one resource that
+ * matches, or creates the resource when none does.
  *
- * # Safety
- * `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+ * @param server The handle (borrowed for the call).
+ * @param json The resource with its `resourceType`: JSON of `json_len` bytes (borrowed for the
+ *        call; need not be NUL-terminated).
+ * @param json_len The length of `json` in bytes.
+ * @param condition Percent-encoded search parameters such as `identifier=http://sys%7C123`,
+ *        optionally prefixed by `Type?` (copied).
+ * @param json_out On success `*json_out` is the updated or created resource (read from `Location`
+ *        when the server does not return it), a new buffer owned by the caller; free it with
+ *        fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_CONFLICT` when several resources match (412) or another request
+ *         code (see the file overview); `FHIR_ERR_JSON` when `json` is not valid JSON;
+ *         `FHIR_ERR_INVALID_ARGUMENT` when it has no valid `resourceType` or the condition is
+ *         malformed or names another type; `FHIR_ERR_PROTOCOL` when the server returns neither the
+ *         resource nor a `Location`.
  */
 fhir_result fhir_resource_update_conditional(const fhir_server_t *server,
                                              const char *json,
@@ -378,21 +511,35 @@ fhir_result fhir_resource_update_conditional(const fhir_server_t *server,
                                              fhir_error_t **error_out);
 
 /**
- * Delete `Type/id`.
+ * Delete a resource: `DELETE [base]/Type/id`.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param server The handle (borrowed for the call).
+ * @param reference "Type/id", such as "Patient/123" (copied); a version is refused.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview) (whether deleting a resource that does
+ *         not exist succeeds depends on the server); `FHIR_ERR_INVALID_ARGUMENT` for a malformed
+ *         or versioned reference.
  */
 fhir_result fhir_resource_delete(const fhir_server_t *server,
                                  const char *reference,
                                  fhir_error_t **error_out);
 
 /**
- * Delete `count` references in one batch. `*json_out` is a JSON array of per-reference results
- * (`{"reference","status","outcome"?}`) in the same order.
+ * Delete several resources in one `batch` request. A resource that cannot be deleted does not fail
+ * the call: its item says so.
  *
- * # Safety
- * `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
+ * @param server The handle (borrowed for the call).
+ * @param references An array of `count` references "Type/id" (borrowed for the call); NULL only
+ *        when `count` is 0.
+ * @param count The number of references; 0 gives `[]` without a request.
+ * @param json_out On success `*json_out` is a JSON array in the order of `references`, each item
+ *        `{"reference":...,"status":204}`, with `"outcome":{...}` when the server sent one, a new
+ *        buffer owned by the caller; free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview) for the batch itself; `FHIR_ERR_JSON`
+ *         or `FHIR_ERR_PROTOCOL` when the answer is not a Bundle with one entry per reference;
+ *         `FHIR_ERR_INVALID_ARGUMENT` for a malformed or versioned reference.
  */
 fhir_result fhir_resource_delete_many(const fhir_server_t *server,
                                       const char *const *references,
@@ -402,22 +549,36 @@ fhir_result fhir_resource_delete_many(const fhir_server_t *server,
                                       fhir_error_t **error_out);
 
 /**
- * Conditional delete (DELETE `Type?params`): `query` such as "Patient?identifier=sys%7C1".
- * Parameters are required. Whether several matches are deleted depends on the server.
+ * Conditional delete: `DELETE [base]/Type?params`. Whether several matches are deleted depends on
+ * the server.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param server The handle (borrowed for the call).
+ * @param query `Type?params`, percent-encoded, such as `Patient?identifier=sys%7C1` (copied).
+ *        Parameters are required.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_INVALID_ARGUMENT` when the
+ *         type or the parameters are missing or malformed.
  */
 fhir_result fhir_resource_delete_by_query(const fhir_server_t *server,
                                           const char *query,
                                           fhir_error_t **error_out);
 
 /**
- * Send a caller-built Bundle of type `transaction` or `batch`; `*json_out` is the server's
- * response Bundle. A failed transaction gives the matching code and the OperationOutcome.
+ * Send a caller-built Bundle of type `transaction` or `batch`: `POST [base]`. A failed transaction
+ * gives its code and the server's OperationOutcome; a batch answers each entry in its response
+ * Bundle.
  *
- * # Safety
- * `json` points to `json_len` bytes; other pointers NULL or valid.
+ * @param server The handle (borrowed for the call).
+ * @param json The Bundle: JSON of `json_len` bytes (borrowed for the call; need not be
+ *        NUL-terminated).
+ * @param json_len The length of `json` in bytes.
+ * @param json_out On success `*json_out` is the server's response Bundle, a new buffer owned by
+ *        the caller; free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` when `json` or the
+ *         answer is not valid JSON; `FHIR_ERR_PROTOCOL` when either is not a Bundle;
+ *         `FHIR_ERR_INVALID_ARGUMENT` when `json` is not of type `transaction` or `batch`.
  */
 fhir_result fhir_bundle_send(const fhir_server_t *server,
                              const char *json,
@@ -427,11 +588,22 @@ fhir_result fhir_bundle_send(const fhir_server_t *server,
                              fhir_error_t **error_out);
 
 /**
- * History of the whole server (`target` NULL or ""), a type ("Patient") or a resource
- * ("Patient/1"): one `history` Bundle of every page, or at most `limit` entries (0 = all).
+ * The history of the whole server, a type or one resource: every page collected into one `history`
+ * Bundle.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param server The handle (borrowed for the call).
+ * @param target NULL or "" for the whole server, a type ("Patient") or a resource ("Patient/1")
+ *        (copied).
+ * @param limit At most this many entries; 0 for all.
+ * @param json_out On success `*json_out` is one `history` Bundle with the entries in server order,
+ *        a new buffer owned by the caller; free it with fhir_string_free(); not written on
+ *        failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
+ *         `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING` when a `next` link
+ *         repeats a page or points to another server (see fhir_options_set_allow_foreign_links());
+ *         `FHIR_ERR_INVALID_ARGUMENT` for a malformed target.
  */
 fhir_result fhir_history(const fhir_server_t *server,
                          const char *target,
@@ -441,14 +613,26 @@ fhir_result fhir_history(const fhir_server_t *server,
                          fhir_error_t **error_out);
 
 /**
- * Run an operation: `name` such as "$everything" or "$validate" (optionally with a
- * percent-encoded query, "$everything?_count=50"), at system level (`target` NULL or ""), type
- * level ("Patient") or instance level ("Patient/1"); `method` "GET" or "POST". With POST,
- * `parameters` (a Parameters resource, `parameters_len` bytes; NULL sends an empty one) is the
- * body. `*json_out` is the answer (a Bundle, a resource or an OperationOutcome).
+ * Run a FHIR operation such as `$everything` or `$validate`, at system, type or instance level.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated; `parameters` points to `parameters_len` bytes.
+ * @param server The handle (borrowed for the call).
+ * @param target NULL or "" for the system level, a type ("Patient") or a resource ("Patient/1")
+ *        (copied).
+ * @param name The operation, such as "$everything" (the `$` may be left out), optionally with a
+ *        percent-encoded query: `$everything?_count=50` (copied).
+ * @param method "GET" or "POST" (copied).
+ * @param parameters With POST: NULL to send an empty Parameters resource, or a Parameters
+ *        resource, JSON of `parameters_len` bytes (borrowed for the call; need not be
+ *        NUL-terminated). With another method: NULL.
+ * @param parameters_len The length of `parameters` in bytes; 0 when it is NULL.
+ * @param json_out On success `*json_out` is the answer's body as the server sent it (a Bundle, a
+ *        resource or an OperationOutcome; empty when there is none), a new buffer owned by the
+ *        caller; free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` when `parameters` is
+ *         not valid JSON; `FHIR_ERR_INVALID_ARGUMENT` for a malformed target, name or method, or
+ *         `parameters` with another method than POST.
  */
 fhir_result fhir_operation(const fhir_server_t *server,
                            const char *target,
@@ -461,11 +645,18 @@ fhir_result fhir_operation(const fhir_server_t *server,
                            fhir_error_t **error_out);
 
 /**
- * A summary of the server's content: `{"total":N,"resources":{"Patient":12,...}}` for every
- * resource type of the CapabilityStatement that has resources, counted in one batch.
+ * How many resources of each type the server holds: one `batch` of `Type?_summary=count` requests,
+ * for every resource type of its CapabilityStatement.
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param server The handle (borrowed for the call).
+ * @param json_out On success `*json_out` is `{"total":N,"resources":{"Patient":12,...}}`, types
+ *        without resources left out, a new buffer owned by the caller; free it with
+ *        fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
+ *         `FHIR_ERR_PROTOCOL` when the CapabilityStatement or the batch answer is not what FHIR
+ *         prescribes.
  */
 fhir_result fhir_server_summary(const fhir_server_t *server,
                                 char **json_out,
@@ -473,29 +664,34 @@ fhir_result fhir_server_summary(const fhir_server_t *server,
                                 fhir_error_t **error_out);
 
 /**
- * New options with the defaults: no extra headers, proxies from the environment
- * (`HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`) unless set here, a 60 s request timeout, a 10 s connect
- * timeout, the system's root certificates, TLS verification on, no retries.
- * Free with `fhir_options_free`. Never NULL.
+ * New options with the defaults: no extra headers; proxies from the environment (`HTTP_PROXY`,
+ * `HTTPS_PROXY`, `NO_PROXY`) unless one is set with fhir_options_set_proxy(); a 60 s timeout per
+ * attempt and a 10 s connect timeout; the built-in root certificates; TLS verification on; no
+ * retries.
+ *
+ * @return New options owned by the caller; free them with fhir_options_free(). Never NULL.
  */
 fhir_options_t *fhir_options_new(void);
 
 /**
- * Free options. NULL is ignored.
+ * Free options.
  *
- * # Safety
- * `options` is NULL or from `fhir_options_new` and not yet freed.
+ * @param options Options from fhir_options_new(), or NULL (ignored). They must not be used
+ *        afterwards; handles created with them are not affected (they hold a copy).
  */
 void fhir_options_free(fhir_options_t *options);
 
 /**
- * Add a header sent with every request to the configured server (not to the OIDC provider, nor
- * to another server a paging link points to). Several headers of the same
- * name may be added. `Authorization` is refused: it belongs to the auth mode. Header values are
- * treated as secrets: never logged or shown.
+ * Add a header sent with every request to the configured server; not to the OpenID Connect
+ * provider, nor to another server a paging link points to. Several headers of one name may be
+ * added. Header values are treated as secrets: never logged nor shown in messages.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param options The options to change (borrowed for the call).
+ * @param name The header name, such as "X-Api-Key" (copied). `Authorization` is refused: it
+ *        belongs to the auth mode chosen by the constructor.
+ * @param value The header value (copied).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an invalid name or value, or `Authorization`.
  */
 fhir_result fhir_options_add_header(fhir_options_t *options,
                                     const char *name,
@@ -503,12 +699,18 @@ fhir_result fhir_options_add_header(fhir_options_t *options,
                                     fhir_error_t **error_out);
 
 /**
- * Route requests through a forward proxy. `scheme` is "http" (plain-HTTP requests), "https"
- * (HTTPS requests, tunnelled with CONNECT) or "all"; `proxy_url` is `http://[user:pass@]host:port`.
- * Setting any proxy disables proxies from the environment.
+ * Route requests through a forward proxy (fhir_kindling, Python: `proxies`). Setting any proxy
+ * here turns off the proxies from the environment; a second call for the same scheme replaces the
+ * first. A proxy that cannot be reached, or answers 407, gives `FHIR_ERR_PROXY` at request time.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param options The options to change (borrowed for the call).
+ * @param scheme Which requests go through it: "http" (plain-HTTP requests), "https" (HTTPS
+ *        requests, tunnelled with CONNECT) or "all" (copied).
+ * @param proxy_url `http://[user:pass@]host:port` or an https URL (copied). Its credentials are
+ *        never shown in messages.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for another scheme, or a URL that is not http(s)
+ *         with a host.
  */
 fhir_result fhir_options_set_proxy(fhir_options_t *options,
                                    const char *scheme,
@@ -516,54 +718,69 @@ fhir_result fhir_options_set_proxy(fhir_options_t *options,
                                    fhir_error_t **error_out);
 
 /**
- * Whole-request timeout in milliseconds (connect, send, and reading the whole answer);
- * 0 means no limit. Default 60000. A timeout gives `FHIR_ERR_TIMEOUT`.
+ * Timeout for each request attempt: connecting, sending and reading the whole answer. An attempt
+ * that takes longer fails with `FHIR_ERR_TIMEOUT`; once retrying is on, it is retried like a
+ * connection failure.
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param options The options to change (borrowed for the call).
+ * @param timeout_ms Milliseconds, any value; 0 means no limit. Default 60000 (60 s).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK` (only the general codes otherwise).
  */
 fhir_result fhir_options_set_timeout_ms(fhir_options_t *options,
                                         uint64_t timeout_ms,
                                         fhir_error_t **error_out);
 
 /**
- * Connect timeout in milliseconds; 0 means no limit. Default 10000.
+ * Timeout for establishing a connection (TCP, and the proxy's). A connection attempt that takes
+ * longer fails with `FHIR_ERR_TIMEOUT`.
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param options The options to change (borrowed for the call).
+ * @param timeout_ms Milliseconds, any value; 0 means no limit. Default 10000 (10 s).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK` (only the general codes otherwise).
  */
 fhir_result fhir_options_set_connect_timeout_ms(fhir_options_t *options,
                                                 uint64_t timeout_ms,
                                                 fhir_error_t **error_out);
 
 /**
- * Trust the PEM certificates in `ca_file` (one or more) in addition to the system roots.
- * The file is read when the handle is created (`FHIR_ERR_IO` / `FHIR_ERR_TLS` then).
+ * Trust the PEM certificates in a file (one or more), in addition to the built-in roots (or
+ * instead of them: see fhir_options_set_system_roots()). May be called several times. The file is
+ * read by the constructor, which fails with `FHIR_ERR_IO` when it cannot be read and
+ * `FHIR_ERR_TLS` when it holds no PEM certificate.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param options The options to change (borrowed for the call).
+ * @param ca_file The file's path (copied).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty path.
  */
 fhir_result fhir_options_add_ca_file(fhir_options_t *options,
                                      const char *ca_file,
                                      fhir_error_t **error_out);
 
 /**
- * Whether to trust the system's root certificates (default true). With false, only the CA
- * files added with `fhir_options_add_ca_file` are trusted.
+ * Whether to trust the built-in root certificates: the system's and Mozilla's (webpki-roots).
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param options The options to change (borrowed for the call).
+ * @param enabled true (default) to trust them; false to trust only the CA files added with
+ *        fhir_options_add_ca_file().
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK` (only the general codes otherwise).
  */
 fhir_result fhir_options_set_system_roots(fhir_options_t *options,
                                           bool enabled,
                                           fhir_error_t **error_out);
 
 /**
- * Present a client certificate (mutual TLS): PEM certificate (chain) and PEM private key
- * (PKCS#8, PKCS#1 or SEC1) files, read when the handle is created.
+ * Present a client certificate (mutual TLS). The files are read by the constructor, which fails
+ * with `FHIR_ERR_IO` when one cannot be read and `FHIR_ERR_TLS` when they are not a usable pair.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param options The options to change (borrowed for the call).
+ * @param cert_file Path of the PEM certificate (chain) (copied).
+ * @param key_file Path of the PEM private key: PKCS#8, PKCS#1 or SEC1 (copied).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty path.
  */
 fhir_result fhir_options_set_client_cert(fhir_options_t *options,
                                          const char *cert_file,
@@ -571,21 +788,31 @@ fhir_result fhir_options_set_client_cert(fhir_options_t *options,
                                          fhir_error_t **error_out);
 
 /**
- * DANGEROUS: accept any server certificate (no verification). Off by default; only for tests.
+ * DANGEROUS: accept any server certificate, without verification. Only for tests.
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param options The options to change (borrowed for the call).
+ * @param skip true to skip verification; false (default) to verify.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK` (only the general codes otherwise).
  */
 fhir_result fhir_options_set_insecure_skip_tls_verify(fhir_options_t *options,
                                                       bool skip,
                                                       fhir_error_t **error_out);
 
 /**
- * Retry on these HTTP statuses (turns retrying on). `codes` may be NULL when `count` is 0 (then
- * only connection failures and timeouts are retried). Default once retrying is on: 413, 429, 503, 504.
+ * Retry a request when the server answers with one of these HTTP statuses (fhir_kindling, Python:
+ * `retry_status_codes`). This turns retrying on: off by default, it applies to requests whose
+ * method is retryable (see fhir_options_set_retry_methods()), on these statuses and on connection
+ * failures and timeouts, up to fhir_options_set_retry_max_attempts() attempts.
  *
- * # Safety
- * `codes` points to `count` values (or is NULL with `count` 0); other pointers NULL or valid.
+ * @param options The options to change (borrowed for the call).
+ * @param codes The statuses (copied), each in 100..599. NULL is allowed when `count` is 0: then no
+ *        status is retried, only connection failures and timeouts. Default once retrying is on
+ *        (through fhir_options_set_retry_methods()): 413, 429, 503, 504.
+ * @param count The number of values in `codes`, at most 1000.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for more than 1000 codes, or one outside
+ *         100..599.
  */
 fhir_result fhir_options_set_retry_status_codes(fhir_options_t *options,
                                                 const uint16_t *codes,
@@ -593,95 +820,126 @@ fhir_result fhir_options_set_retry_status_codes(fhir_options_t *options,
                                                 fhir_error_t **error_out);
 
 /**
- * Retry requests of these methods (turns retrying on): a comma-separated list such as
- * "GET,PUT,POST". Default once retrying is on: GET, HEAD, PUT, DELETE, OPTIONS, TRACE.
- * POST is retried only when listed here.
+ * Retry requests of these HTTP methods (fhir_kindling, Python: `retryable_methods`). This turns
+ * retrying on (see fhir_options_set_retry_status_codes()). POST is retried only when listed: a
+ * retried POST (creates, transactions, batches, POST operations) may be applied twice.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param options The options to change (borrowed for the call).
+ * @param methods A comma-separated list such as "GET,PUT,POST" (copied; case-insensitive, spaces
+ *        around names ignored); "" retries no method. Default once retrying is on (through
+ *        fhir_options_set_retry_status_codes()): GET, HEAD, PUT, DELETE, OPTIONS, TRACE.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when a name is not made of letters only.
  */
 fhir_result fhir_options_set_retry_methods(fhir_options_t *options,
                                            const char *methods,
                                            fhir_error_t **error_out);
 
 /**
- * Total attempts per request, the first included (default 5, at least 1). Only used once
+ * Attempts per request, the first included (fhir_kindling, Python: `max_attempts`). Applies once
  * retrying is on.
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param options The options to change (borrowed for the call).
+ * @param max_attempts At least 1 (1 means no retry). Default 5.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for 0.
  */
 fhir_result fhir_options_set_retry_max_attempts(fhir_options_t *options,
                                                 uint32_t max_attempts,
                                                 fhir_error_t **error_out);
 
 /**
- * Backoff factor in seconds (default 0.1): retry n waits `factor * 2^(n-1)`.
+ * Backoff between attempts (fhir_kindling, Python: `retry_backoff_factor`): retry n waits
+ * `factor * 2^(n-1)` seconds, with jitter (fhir_options_set_retry_jitter()), unless the server
+ * sent `Retry-After`, which is honoured instead; every wait is capped by
+ * fhir_options_set_retry_max_backoff_wait(). Applies once retrying is on.
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param options The options to change (borrowed for the call).
+ * @param seconds The factor in seconds, 0..2592000 (30 days). Default 0.1.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside that range, or for NaN.
  */
 fhir_result fhir_options_set_retry_backoff_factor(fhir_options_t *options,
                                                   double seconds,
                                                   fhir_error_t **error_out);
 
 /**
- * Jitter ratio in 0..0.5 (default 0.1): each backoff is multiplied by a random `1 ± ratio`.
+ * Jitter of the backoff waits: each one is multiplied by a random factor between `1 - ratio` and
+ * `1 + ratio` (a `Retry-After` wait is not). Applies once retrying is on.
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param options The options to change (borrowed for the call).
+ * @param ratio 0..0.5; 0 for none. Default 0.1.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside that range, or for NaN.
  */
 fhir_result fhir_options_set_retry_jitter(fhir_options_t *options,
                                           double ratio,
                                           fhir_error_t **error_out);
 
 /**
- * Cap in seconds for every wait between attempts, `Retry-After` included (default 60).
+ * Cap for every wait between attempts, `Retry-After` included (fhir_kindling, Python:
+ * `max_backoff_wait`). Applies once retrying is on.
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param options The options to change (borrowed for the call).
+ * @param seconds 0..2592000 (30 days). Default 60.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside that range, or for NaN.
  */
 fhir_result fhir_options_set_retry_max_backoff_wait(fhir_options_t *options,
                                                     double seconds,
                                                     fhir_error_t **error_out);
 
 /**
- * The `User-Agent` header (default "fhir_kindling-c/VERSION").
+ * The `User-Agent` header of every request.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param options The options to change (borrowed for the call).
+ * @param user_agent The value (copied). Default "fhir_kindling-c/" followed by the library
+ *        version.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not a valid header value.
  */
 fhir_result fhir_options_set_user_agent(fhir_options_t *options,
                                         const char *user_agent,
                                         fhir_error_t **error_out);
 
 /**
- * The `scope` requested with OIDC client credentials (default: none sent).
+ * The `scope` asked for with OpenID Connect client credentials. Applies only to
+ * fhir_server_new_oidc() and to fhir_server_from_env() in OpenID Connect mode.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param options The options to change (borrowed for the call).
+ * @param scope Space-separated scopes (copied); "" (the default) sends no `scope`.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK` (only the general codes otherwise).
  */
 fhir_result fhir_options_set_oidc_scope(fhir_options_t *options,
                                         const char *scope,
                                         fhir_error_t **error_out);
 
 /**
- * How the client authenticates to the OIDC token endpoint: "client_secret_basic" (default,
- * HTTP basic auth) or "client_secret_post" (id and secret in the form body).
+ * How the client authenticates to the OpenID Connect token endpoint. Applies only to
+ * fhir_server_new_oidc() and to fhir_server_from_env() in OpenID Connect mode.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param options The options to change (borrowed for the call).
+ * @param method "client_secret_basic" (default: HTTP basic auth) or "client_secret_post" (client
+ *        id and secret in the form body) (copied; case-insensitive).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for another method.
  */
 fhir_result fhir_options_set_oidc_auth_method(fhir_options_t *options,
                                               const char *method,
                                               fhir_error_t **error_out);
 
 /**
- * Allow paging `next` links that point to another server (default false: such a link stops the
- * search with `FHIR_ERR_PAGING`, so credentials only ever go to the configured server).
+ * Whether searches follow paging `next` links to another server (another scheme, host or port than
+ * the base URL's). Such pages are fetched without credentials and without the extra headers.
+ * Applies to fhir_search_all(), fhir_search_limit(), fhir_search_pages(), fhir_search_resources()
+ * and fhir_history().
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param options The options to change (borrowed for the call).
+ * @param allow false (default): such a link stops the search with `FHIR_ERR_PAGING`, so
+ *        credentials only ever go to the configured server; true: follow it.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK` (only the general codes otherwise).
  */
 fhir_result fhir_options_set_allow_foreign_links(fhir_options_t *options,
                                                  bool allow,
@@ -696,9 +954,6 @@ fhir_result fhir_options_set_allow_foreign_links(fhir_options_t *options,
  * @param max_bytes The limit in bytes; 0 means no limit. Default 268435456 (256 MiB).
  * @param error_out Optional: receives the error on failure; free with fhir_error_free().
  * @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
- *
- * # Safety
- * Pointers are NULL or valid.
  */
 fhir_result fhir_options_set_max_response_bytes(fhir_options_t *options,
                                                 uint64_t max_bytes,
@@ -713,9 +968,6 @@ fhir_result fhir_options_set_max_response_bytes(fhir_options_t *options,
  * @param max_bytes The limit in bytes; 0 means no limit. Default 2147483648 (2 GiB).
  * @param error_out Optional: receives the error on failure; free with fhir_error_free().
  * @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
- *
- * # Safety
- * Pointers are NULL or valid.
  */
 fhir_result fhir_options_set_max_result_bytes(fhir_options_t *options,
                                               uint64_t max_bytes,
@@ -730,40 +982,46 @@ fhir_result fhir_options_set_max_result_bytes(fhir_options_t *options,
  * @param max_pages The limit; 0 means no limit. Default 1000000.
  * @param error_out Optional: receives the error on failure; free with fhir_error_free().
  * @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
- *
- * # Safety
- * Pointers are NULL or valid.
  */
 fhir_result fhir_options_set_max_pages(fhir_options_t *options,
                                        uint64_t max_pages,
                                        fhir_error_t **error_out);
 
 /**
- * A new query for `resource_type` ("Patient"; "" for a system-wide search).
+ * A new, empty search query.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param resource_type The type to search, such as "Patient"; "" for a search across all types
+ *        (copied).
+ * @param query_out On success `*query_out` is a new query owned by the caller; free it with
+ *        fhir_query_free(); not written on failure.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when `resource_type` is not a type name.
  */
 fhir_result fhir_query_new(const char *resource_type,
                            fhir_query_t **query_out,
                            fhir_error_t **error_out);
 
 /**
- * Free a query. NULL is ignored.
+ * Free a query.
  *
- * # Safety
- * `query` is NULL or from `fhir_query_new` and not yet freed.
+ * @param query A query from fhir_query_new(), or NULL (ignored). It must not be used afterwards;
+ *        strings built from it are not affected.
  */
 void fhir_query_free(fhir_query_t *query);
 
 /**
- * Add `field=value`. `op` may be NULL, a value prefix ("eq", "ne", "gt", "lt", "ge", "le",
- * "sa", "eb", "ap": `birthdate=gt2000`) or a modifier starting with ':' (":exact", ":missing",
- * ":contains": `name:exact=Eve`). `value` is given plain (not encoded): `+`, `|`, spaces are
- * encoded here; commas are kept (they mean OR in FHIR).
+ * Add a search condition `field=value`, with an optional value prefix or modifier:
+ * `birthdate=gt2000`, `name:exact=Eve`.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param query The query to change (borrowed for the call).
+ * @param field The search parameter, such as "birthdate" (copied).
+ * @param op NULL or "" for none, a value prefix ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb",
+ *        "ap") or a modifier starting with ':' (":exact", ":missing", ":contains") (copied).
+ * @param value The value, plain (copied): it is percent-encoded here (`+`, `|` and spaces too),
+ *        except commas, which mean OR in FHIR, and `:` `/` `$`.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty name, or one with spaces or `&=?#`,
+ *         an unknown prefix or a malformed modifier.
  */
 fhir_result fhir_query_where(fhir_query_t *query,
                              const char *field,
@@ -772,10 +1030,13 @@ fhir_result fhir_query_where(fhir_query_t *query,
                              fhir_error_t **error_out);
 
 /**
- * Add any parameter `name=value` (value encoded here).
+ * Add any parameter `name=value`, both percent-encoded here.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param query The query to change (borrowed for the call).
+ * @param name The parameter name (copied).
+ * @param value The value, plain (copied).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty name, or one with spaces or `&=?#`.
  */
 fhir_result fhir_query_param(fhir_query_t *query,
                              const char *name,
@@ -783,10 +1044,13 @@ fhir_result fhir_query_param(fhir_query_t *query,
                              fhir_error_t **error_out);
 
 /**
- * `_include=target` (or `_include:iterate` when `iterate`), e.g. "Observation:subject".
+ * Add `_include=target` (or `_include:iterate=target`): resources the matches refer to.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param query The query to change (borrowed for the call).
+ * @param target Such as "Observation:subject" (copied).
+ * @param iterate true for `_include:iterate`.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK` (only the general codes otherwise).
  */
 fhir_result fhir_query_include(fhir_query_t *query,
                                const char *target,
@@ -794,10 +1058,13 @@ fhir_result fhir_query_include(fhir_query_t *query,
                                fhir_error_t **error_out);
 
 /**
- * `_revinclude=target` (or `_revinclude:iterate`), e.g. "Observation:subject".
+ * Add `_revinclude=target` (or `_revinclude:iterate=target`): resources that refer to the matches.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param query The query to change (borrowed for the call).
+ * @param target Such as "Observation:subject" (copied).
+ * @param iterate true for `_revinclude:iterate`.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK` (only the general codes otherwise).
  */
 fhir_result fhir_query_revinclude(fhir_query_t *query,
                                   const char *target,
@@ -805,10 +1072,13 @@ fhir_result fhir_query_revinclude(fhir_query_t *query,
                                   fhir_error_t **error_out);
 
 /**
- * `_has:chain=value`, e.g. chain "Observation:patient:code", value "http://loinc.org|8867-4".
+ * Add a reverse chain `_has:chain=value`, such as `_has:Observation:patient:code=1234-5`.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param query The query to change (borrowed for the call).
+ * @param chain Such as "Observation:patient:code" (copied).
+ * @param value The value, plain (copied), such as "http://loinc.org|8867-4".
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty chain, or one with spaces or `&=?#`.
  */
 fhir_result fhir_query_has(fhir_query_t *query,
                            const char *chain,
@@ -816,43 +1086,54 @@ fhir_result fhir_query_has(fhir_query_t *query,
                            fhir_error_t **error_out);
 
 /**
- * `_sort=fields` (e.g. "-birthdate,name").
+ * Add `_sort=fields`.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param query The query to change (borrowed for the call).
+ * @param fields Such as "-birthdate,name" (copied).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK` (only the general codes otherwise).
  */
 fhir_result fhir_query_sort(fhir_query_t *query, const char *fields, fhir_error_t **error_out);
 
 /**
- * `_elements=fields` (e.g. "id,name").
+ * Add `_elements=fields`: only these elements of each resource.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param query The query to change (borrowed for the call).
+ * @param fields Such as "id,name" (copied).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK` (only the general codes otherwise).
  */
 fhir_result fhir_query_elements(fhir_query_t *query, const char *fields, fhir_error_t **error_out);
 
 /**
- * `_summary=mode`: "true", "false", "text", "data" or "count".
+ * Add `_summary=mode`.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param query The query to change (borrowed for the call).
+ * @param mode "true", "false", "text", "data" or "count" (copied).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for another mode.
  */
 fhir_result fhir_query_summary(fhir_query_t *query, const char *mode, fhir_error_t **error_out);
 
 /**
- * `_count=n` (page size; replaces an earlier one).
+ * Set `_count=n`, the page size asked of the server; it replaces an earlier one.
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param query The query to change (borrowed for the call).
+ * @param n Resources per page.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK` (only the general codes otherwise).
  */
 fhir_result fhir_query_page_size(fhir_query_t *query, uint32_t n, fhir_error_t **error_out);
 
 /**
- * The query as a string for the search calls ("Patient?birthdate=gt2000&_count=50"):
- * `*query_out` is new (free with `fhir_string_free`), `*len_out` (if not NULL) its length.
+ * The query as a string for the search calls, such as `Patient?birthdate=gt2000&_count=50`.
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param query The query (borrowed for the call); it may be changed and built again afterwards.
+ * @param query_out On success `*query_out` is the query string, a new buffer owned by the caller;
+ *        free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*query_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK` (only the general codes otherwise).
  */
 fhir_result fhir_query_build(const fhir_query_t *query,
                              char **query_out,
@@ -869,13 +1150,21 @@ fhir_result fhir_query_build(const fhir_query_t *query,
 const char *fhir_result_str(int code);
 
 /**
- * Search and follow every `next` link: `*json_out` is one `searchset` Bundle holding every
- * entry in server order (included resources too), `total` = number of matches. `query` is
- * "Type?params" (percent-encoded; see `fhir_query_build`) or a same-server URL.
- * For huge results prefer `fhir_search_pages` / `fhir_search_resources` (bounded memory).
+ * Search and follow every `next` link, collecting all pages in memory. For large results prefer
+ * fhir_search_pages() or fhir_search_resources(), which hold one page at a time.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param server The handle (borrowed for the call).
+ * @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
+ *        absolute URL on the same server (copied).
+ * @param json_out On success `*json_out` is one `searchset` Bundle with every entry in server
+ *        order (included resources too) and `total` set to the number of matches, a new buffer
+ *        owned by the caller; free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
+ *         `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING` when a `next` link
+ *         repeats a page or points to another server (see fhir_options_set_allow_foreign_links());
+ *         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
  */
 fhir_result fhir_search_all(const fhir_server_t *server,
                             const char *query,
@@ -884,11 +1173,22 @@ fhir_result fhir_search_all(const fhir_server_t *server,
                             fhir_error_t **error_out);
 
 /**
- * Search for at most `limit` matching resources; paging stops once they are collected.
- * Same output as `fhir_search_all`.
+ * Search for at most `limit` matches: paging stops once they are collected.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param server The handle (borrowed for the call).
+ * @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
+ *        absolute URL on the same server (copied).
+ * @param limit At most this many matches (with the included resources of the pages fetched); 0
+ *        gives an empty Bundle without a request. When `query` sets no `_count` and `limit` is at
+ *        most 500, `_count=limit` is asked for.
+ * @param json_out On success `*json_out` is one `searchset` Bundle as for fhir_search_all(), a new
+ *        buffer owned by the caller; free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
+ *         `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING` when a `next` link
+ *         repeats a page or points to another server (see fhir_options_set_allow_foreign_links());
+ *         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
  */
 fhir_result fhir_search_limit(const fhir_server_t *server,
                               const char *query,
@@ -900,8 +1200,16 @@ fhir_result fhir_search_limit(const fhir_server_t *server,
 /**
  * The first page of a search, as the server sent it.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param server The handle (borrowed for the call).
+ * @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
+ *        absolute URL on the same server (copied).
+ * @param json_out On success `*json_out` is the first page (a Bundle), a new buffer owned by the
+ *        caller; free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
+ *         `FHIR_ERR_PROTOCOL` when the answer is not a Bundle; `FHIR_ERR_INVALID_ARGUMENT` for an
+ *         empty query or a URL on another server.
  */
 fhir_result fhir_search_first(const fhir_server_t *server,
                               const char *query,
@@ -910,10 +1218,17 @@ fhir_result fhir_search_first(const fhir_server_t *server,
                               fhir_error_t **error_out);
 
 /**
- * The number of matches of a search (`_summary=count`), in `*count_out`.
+ * The number of matches of a search: the query is sent with `_summary=count` (and without its
+ * `_count`).
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param server The handle (borrowed for the call).
+ * @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
+ *        absolute URL on the same server (copied).
+ * @param count_out On success `*count_out` is the number of matches; not written on failure.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
+ *         `FHIR_ERR_PROTOCOL` when the answer is not a Bundle with a `total`;
+ *         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
  */
 fhir_result fhir_search_count(const fhir_server_t *server,
                               const char *query,
@@ -921,14 +1236,28 @@ fhir_result fhir_search_count(const fhir_server_t *server,
                               fhir_error_t **error_out);
 
 /**
- * Stream a search page by page: `callback` gets each page's Bundle on the caller's thread, one
- * page in memory at a time; it returns non-zero to stop. On success `*next_url_out` (if not
- * NULL) is the absolute URL of the page after the last one handed over (pass it as `query` to
- * resume; free with `fhir_string_free`), or NULL when the search is exhausted. On failure
- * `*next_url_out` is the URL of the page that failed (retry from it), or NULL.
+ * Stream a search page by page: `callback` gets each page's Bundle in turn, on the caller's
+ * thread, with one page in memory at a time, until the pages end or it returns non-zero.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_page_callback`.
+ * @param server The handle (borrowed for the call).
+ * @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
+ *        absolute URL on the same server (copied).
+ * @param callback Called once per page (see #fhir_page_callback); not NULL.
+ * @param user_data Passed to `callback` as it is; may be NULL.
+ * @param next_url_out NULL, or where to resume. On success `*next_url_out` is the absolute URL of
+ *        the page after the last one handed over (pass it as `query` to resume), or NULL when the
+ *        search is exhausted. On a failure while paging it is written too, the one exception to
+ *        "outputs only on success": the URL of the page that failed (to retry from), or NULL when
+ *        there is no page to retry (a `next` link that repeats a page or points to another
+ *        server). Not written when the arguments are refused. A non-NULL `*next_url_out` is a new
+ *        buffer owned by the caller; free it with fhir_string_free().
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`, also when `callback` stopped; a request code (see the file overview);
+ *         `FHIR_ERR_JSON` or `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING`
+ *         when a `next` link repeats a page or points to another server (see
+ *         fhir_options_set_allow_foreign_links()) (also when `callback` stopped and the link to
+ *         resume from is such a link); `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on
+ *         another server.
  */
 fhir_result fhir_search_pages(const fhir_server_t *server,
                               const char *query,
@@ -938,12 +1267,25 @@ fhir_result fhir_search_pages(const fhir_server_t *server,
                               fhir_error_t **error_out);
 
 /**
- * Stream a search resource by resource: `callback` gets each entry's resource and its search
- * mode, on the caller's thread, one page in memory at a time; non-zero stops. `*next_url_out` as
- * in `fhir_search_pages` (when stopped mid-page, resuming starts at the following page).
+ * Stream a search resource by resource: `callback` gets each entry's resource and its search mode
+ * in server order, on the caller's thread, with one page in memory at a time, until the pages end
+ * or it returns non-zero. Entries without a resource are skipped.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_resource_callback`.
+ * @param server The handle (borrowed for the call).
+ * @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
+ *        absolute URL on the same server (copied).
+ * @param callback Called once per resource (see #fhir_resource_callback); not NULL.
+ * @param user_data Passed to `callback` as it is; may be NULL.
+ * @param next_url_out NULL, or where to resume, as for fhir_search_pages(): written on success and
+ *        also on a failure while paging. When `callback` stops in the middle of a page, resuming
+ *        starts at the following page. A non-NULL `*next_url_out` is a new buffer owned by the
+ *        caller; free it with fhir_string_free().
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`, also when `callback` stopped; a request code (see the file overview);
+ *         `FHIR_ERR_JSON` or `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING`
+ *         when a `next` link repeats a page or points to another server (see
+ *         fhir_options_set_allow_foreign_links()), or an entry is malformed;
+ *         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
  */
 fhir_result fhir_search_resources(const fhir_server_t *server,
                                   const char *query,
@@ -953,12 +1295,17 @@ fhir_result fhir_search_resources(const fhir_server_t *server,
                                   fhir_error_t **error_out);
 
 /**
- * Connect without authentication. `base_url` must be http(s), e.g. "https://host/fhir"; a
- * trailing slash is removed. `options` may be NULL (defaults) and is copied.
- * No request is sent yet. On success `*server_out` is a new handle to free with `fhir_server_free`.
+ * A handle for a server without authentication.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param base_url The server's base URL, http or https, such as "https://host/fhir" (copied); a
+ *        trailing slash is removed. It must not carry credentials, a query or a fragment.
+ * @param options NULL for the defaults, or options (copied: they may be freed right after).
+ * @param server_out On success `*server_out` is a new handle owned by the caller; free it with
+ *        fhir_server_free(); not written on failure.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_IO` when a CA file, client certificate or key named in the options
+ *         cannot be read; `FHIR_ERR_TLS` when one of them is not usable PEM. No request is sent
+ *         yet.
  */
 fhir_result fhir_server_new(const char *base_url,
                             const fhir_options_t *options,
@@ -966,10 +1313,19 @@ fhir_result fhir_server_new(const char *base_url,
                             fhir_error_t **error_out);
 
 /**
- * Connect with HTTP basic auth (`Authorization: Basic base64(username:password)`).
+ * A handle for a server with HTTP basic auth (`Authorization: Basic ...` on every request).
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param base_url The server's base URL, http or https, such as "https://host/fhir" (copied); a
+ *        trailing slash is removed. It must not carry credentials, a query or a fragment.
+ * @param username The user name (copied); not empty, no ':'.
+ * @param password The password (copied); never shown in messages.
+ * @param options NULL for the defaults, or options (copied: they may be freed right after).
+ * @param server_out On success `*server_out` is a new handle owned by the caller; free it with
+ *        fhir_server_free(); not written on failure.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_IO` when a CA file, client certificate or key named in the options
+ *         cannot be read; `FHIR_ERR_TLS` when one of them is not usable PEM. No request is sent
+ *         yet.
  */
 fhir_result fhir_server_new_basic(const char *base_url,
                                   const char *username,
@@ -979,10 +1335,18 @@ fhir_result fhir_server_new_basic(const char *base_url,
                                   fhir_error_t **error_out);
 
 /**
- * Connect with a static bearer token (`Authorization: Bearer <token>`).
+ * A handle for a server with a static bearer token (`Authorization: Bearer ...` on every request).
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param base_url The server's base URL, http or https, such as "https://host/fhir" (copied); a
+ *        trailing slash is removed. It must not carry credentials, a query or a fragment.
+ * @param token The token (copied); not empty, valid in a header; never shown in messages.
+ * @param options NULL for the defaults, or options (copied: they may be freed right after).
+ * @param server_out On success `*server_out` is a new handle owned by the caller; free it with
+ *        fhir_server_free(); not written on failure.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_IO` when a CA file, client certificate or key named in the options
+ *         cannot be read; `FHIR_ERR_TLS` when one of them is not usable PEM. No request is sent
+ *         yet.
  */
 fhir_result fhir_server_new_token(const char *base_url,
                                   const char *token,
@@ -991,13 +1355,26 @@ fhir_result fhir_server_new_token(const char *base_url,
                                   fhir_error_t **error_out);
 
 /**
- * Connect with OpenID Connect client credentials. `provider_url` is the token endpoint or the
- * issuer (its `/.well-known/openid-configuration` names the token endpoint). The token is fetched
- * on the first request, cached for all threads, refreshed shortly before it expires, and
- * refreshed once after a 401 (the request is then replayed).
+ * A handle for a server with OpenID Connect client credentials. The token is fetched on the first
+ * request, cached for all threads, fetched again shortly before it expires, and once after a 401
+ * (the request is then replayed). fhir_options_set_oidc_scope() and
+ * fhir_options_set_oidc_auth_method() tune the token request.
  *
- * # Safety
- * Pointers are NULL or valid; strings NUL-terminated.
+ * @param base_url The server's base URL, http or https, such as "https://host/fhir" (copied); a
+ *        trailing slash is removed. It must not carry credentials, a query or a fragment.
+ * @param client_id The client id (copied); not empty.
+ * @param client_secret The client secret (copied); not empty; never shown in messages.
+ * @param provider_url The provider (copied), http or https: a URL whose path ends in `/token` is
+ *        the token endpoint; any other is the issuer, whose `/.well-known/openid-configuration`
+ *        names the token endpoint.
+ * @param options NULL for the defaults, or options (copied: they may be freed right after).
+ * @param server_out On success `*server_out` is a new handle owned by the caller; free it with
+ *        fhir_server_free(); not written on failure.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_IO` when a CA file, client certificate or key named in the options
+ *         cannot be read; `FHIR_ERR_TLS` when one of them is not usable PEM. No request is sent
+ *         yet: a provider that cannot be reached or refuses a token gives a request code (such as
+ *         `FHIR_ERR_AUTH`) at the first request.
  */
 fhir_result fhir_server_new_oidc(const char *base_url,
                                  const char *client_id,
@@ -1008,14 +1385,20 @@ fhir_result fhir_server_new_oidc(const char *base_url,
                                  fhir_error_t **error_out);
 
 /**
- * Connect as configured by environment variables: the base URL from `FHIR_API_URL` (fallback
- * `FHIR_SERVER_URL`) and exactly one auth mode: `FHIR_USER` + `FHIR_PW`, or `FHIR_TOKEN`, or
- * `CLIENT_ID` + `CLIENT_SECRET` + `OIDC_PROVIDER_URL`. More than one mode, an incomplete one, or
- * none give `FHIR_ERR_CONFIG` with a message naming the variables (never their values). With
- * `no_auth` true, no credentials are used and credential variables are ignored.
+ * A handle configured by environment variables, as fhir_kindling's `FhirServer.from_env`: the base
+ * URL from `FHIR_API_URL` (fallback `FHIR_SERVER_URL`) and exactly one auth mode: `FHIR_USER` +
+ * `FHIR_PW` (basic), or `FHIR_TOKEN`, or `CLIENT_ID` + `CLIENT_SECRET` + `OIDC_PROVIDER_URL`
+ * (OpenID Connect). An empty variable counts as unset.
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param no_auth true to use no credentials (credential variables are then ignored); false to
+ *        require exactly one auth mode.
+ * @param options NULL for the defaults, or options (copied: they may be freed right after).
+ * @param server_out On success `*server_out` is a new handle owned by the caller; free it with
+ *        fhir_server_free(); not written on failure.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_CONFIG` when the URL is missing or invalid, or the auth mode is
+ *         missing, incomplete or ambiguous (the message names the variables, never their values);
+ *         `FHIR_ERR_IO` or `FHIR_ERR_TLS` as for fhir_server_new(). No request is sent yet.
  */
 fhir_result fhir_server_from_env(bool no_auth,
                                  const fhir_options_t *options,
@@ -1023,34 +1406,44 @@ fhir_result fhir_server_from_env(bool no_auth,
                                  fhir_error_t **error_out);
 
 /**
- * Free a handle. NULL is ignored. Must not race with other calls on the same handle.
+ * Free a handle: its connections and cached token.
  *
- * # Safety
- * `server` is NULL or a handle not yet freed.
+ * @param server A handle, or NULL (ignored). It must not be used afterwards, and this call must
+ *        not race with other calls on the same handle.
  */
 void fhir_server_free(fhir_server_t *server);
 
 /**
- * The normalised base URL (no trailing slash). Borrowed: valid until `fhir_server_free`.
- * NULL if `server` is NULL.
+ * The base URL of a handle, normalised (no trailing slash).
  *
- * # Safety
- * `server` is NULL or a live handle.
+ * @param server The handle (borrowed for the call), or NULL.
+ * @return A NUL-terminated string owned by `server`, valid until fhir_server_free(); NULL if
+ *         `server` is NULL. Do not free it.
  */
 const char *fhir_server_base_url(const fhir_server_t *server);
 
 /**
- * Send one request. `method` is an HTTP method ("GET", "POST", ...); `path` is relative to the
- * base URL ("Patient/1", "Patient?name=x", already percent-encoded) or an absolute URL on the
- * same server; `body` (JSON, `body_len` bytes) may be NULL. Retries as configured.
+ * Send one request and hand back the answer's body as it is. Retries as configured; redirects are
+ * not followed.
  *
- * On a 2xx answer: `FHIR_OK`, `*status_out` (if not NULL) gets the status and `*body_out` a new
- * NUL-terminated buffer with the response body (empty string if none; free with `fhir_string_free`),
- * `*body_len_out` (if not NULL) its length. On an HTTP error status: the matching code
- * (`FHIR_ERR_NOT_FOUND`, `FHIR_ERR_AUTH`, ...) and the status and body in `*error_out`.
- *
- * # Safety
- * Pointers are NULL or valid; `body` points to `body_len` bytes.
+ * @param server The handle (borrowed for the call).
+ * @param method An HTTP method such as "GET" or "POST" (copied; letters only, case-insensitive).
+ * @param path A path relative to the base URL, such as "Patient/1" or `Patient?name=x` (already
+ *        percent-encoded), or an absolute URL on the same server (copied).
+ * @param body NULL for no body, or a JSON body of `body_len` bytes, sent as
+ *        `application/fhir+json` (borrowed for the call; need not be NUL-terminated).
+ * @param body_len The length of `body` in bytes; 0 when `body` is NULL.
+ * @param status_out NULL, or receives the HTTP status (2xx) on success.
+ * @param body_out On success `*body_out` is the answer's body (an empty string when there is
+ *        none), a new buffer owned by the caller; free it with fhir_string_free(); not written on
+ *        failure.
+ * @param body_len_out NULL, or receives the length of `*body_out` in bytes (NUL excluded) on
+ *        success.
+ * @param error_out NULL, or receives a new error on failure, with the status and body of an HTTP
+ *        error answer; free it with fhir_error_free().
+ * @return `FHIR_OK` for a 2xx answer; a request code (see the file overview) for any other (a 3xx
+ *         gives `FHIR_ERR_HTTP_STATUS`); `FHIR_ERR_JSON` when `body` is not valid JSON;
+ *         `FHIR_ERR_INVALID_ARGUMENT` for a URL on another server.
  */
 fhir_result fhir_server_request(const fhir_server_t *server,
                                 const char *method,
@@ -1063,11 +1456,15 @@ fhir_result fhir_server_request(const fhir_server_t *server,
                                 fhir_error_t **error_out);
 
 /**
- * `GET [base]/metadata`: the server's CapabilityStatement as a new JSON buffer in `*json_out`
- * (free with `fhir_string_free`), its length in `*len_out` if not NULL.
+ * The server's CapabilityStatement: `GET [base]/metadata`.
  *
- * # Safety
- * Pointers are NULL or valid.
+ * @param server The handle (borrowed for the call).
+ * @param json_out On success `*json_out` is the CapabilityStatement (JSON), a new buffer owned by
+ *        the caller; free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` when the answer is
+ *         not JSON.
  */
 fhir_result fhir_server_capabilities(const fhir_server_t *server,
                                      char **json_out,

@@ -41,11 +41,8 @@ pub(crate) unsafe fn write_string(
 /// Free a buffer returned by this library: every JSON document (`*json_out`), response body
 /// (`*body_out`), URL (`*next_url_out`) and query string (`*query_out`).
 ///
-/// @param string A buffer returned by this library, or NULL (ignored). Do not use `free()` on
-///        these buffers: the library may use another allocator than the caller.
-///
-/// # Safety
-/// `string` is NULL or a buffer returned by this library and not yet freed.
+/// @param string A buffer returned by this library, or NULL (ignored). Do not use `free()` on these
+///        buffers: the library may use another allocator than the caller.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_string_free(string: *mut c_char) {
     if !string.is_null() {

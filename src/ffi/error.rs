@@ -9,11 +9,11 @@ use crate::error::Error;
 /// Details of a failed call: result code, message, HTTP status and the server's response body
 /// (often a FHIR OperationOutcome).
 ///
-/// Created by the library when a call fails and `error_out` is not NULL; immutable, so it may be
-/// read from any thread; owned by the caller, who frees it with fhir_error_free().
+/// Created by the library when a call fails and its `error_out` is not NULL; owned by the caller.
+/// Immutable, so it may be read from several threads at once.
 ///
-/// Functions: fhir_error_code(), fhir_error_message(), fhir_error_http_status(),
-/// fhir_error_body(), fhir_error_free().
+/// Functions (no constructor: errors come only through `error_out`): fhir_error_code(),
+/// fhir_error_message(), fhir_error_http_status(), fhir_error_body(); then fhir_error_free().
 pub struct fhir_error_t {
     code: fhir_result,
     message: CString,
@@ -69,11 +69,8 @@ impl From<Error> for fhir_error_t {
 
 /// The result code of an error.
 ///
-/// @param error An error from this library (borrowed), or NULL.
+/// @param error An error from this library (borrowed for the call), or NULL.
 /// @return The error's code; `FHIR_ERR_NULL_ARGUMENT` if `error` is NULL.
-///
-/// # Safety
-/// `error` is NULL or a live error from this library.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_error_code(error: *const fhir_error_t) -> fhir_result {
     fhir_error_t::borrow(error).map_or(fhir_result::FHIR_ERR_NULL_ARGUMENT, |e| e.code)
@@ -81,12 +78,9 @@ pub unsafe extern "C" fn fhir_error_code(error: *const fhir_error_t) -> fhir_res
 
 /// The message of an error: English, never containing a secret.
 ///
-/// @param error An error from this library (borrowed), or NULL.
-/// @return A NUL-terminated string owned by `error`, valid until fhir_error_free(error); never
-///         NULL (an empty string if `error` is NULL). Do not free it.
-///
-/// # Safety
-/// `error` is NULL or a live error from this library.
+/// @param error An error from this library (borrowed for the call), or NULL.
+/// @return A NUL-terminated string owned by `error`, valid until fhir_error_free(error); never NULL
+///         (an empty string if `error` is NULL). Do not free it.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_error_message(error: *const fhir_error_t) -> *const c_char {
     fhir_error_t::borrow(error).map_or(c"".as_ptr(), |e| e.message.as_ptr())
@@ -94,11 +88,8 @@ pub unsafe extern "C" fn fhir_error_message(error: *const fhir_error_t) -> *cons
 
 /// The HTTP status the server answered with.
 ///
-/// @param error An error from this library (borrowed), or NULL.
+/// @param error An error from this library (borrowed for the call), or NULL.
 /// @return The status (e.g. 404), or 0 when the failure was not an HTTP answer or `error` is NULL.
-///
-/// # Safety
-/// `error` is NULL or a live error from this library.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_error_http_status(error: *const fhir_error_t) -> u16 {
     fhir_error_t::borrow(error).map_or(0, |e| e.status)
@@ -106,14 +97,11 @@ pub unsafe extern "C" fn fhir_error_http_status(error: *const fhir_error_t) -> u
 
 /// The body the server answered with, usually an OperationOutcome (JSON).
 ///
-/// @param error An error from this library (borrowed), or NULL.
-/// @param len_out If not NULL, receives the body's length in bytes (NUL excluded), 0 when there
-///        is no body.
+/// @param error An error from this library (borrowed for the call), or NULL.
+/// @param len_out NULL, or receives the body's length in bytes (NUL excluded); 0 when there is no
+///        body.
 /// @return A NUL-terminated buffer owned by `error`, valid until fhir_error_free(error), or NULL
 ///         when the server sent no body (or the failure was not an HTTP answer). Do not free it.
-///
-/// # Safety
-/// `error` is NULL or a live error from this library; `len_out` is NULL or valid.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_error_body(
     error: *const fhir_error_t,
@@ -129,11 +117,8 @@ pub unsafe extern "C" fn fhir_error_body(
 
 /// Free an error.
 ///
-/// @param error An error from this library, or NULL (ignored). It must not be used afterwards,
-///        nor any string borrowed from it.
-///
-/// # Safety
-/// `error` is NULL or an error from this library not yet freed.
+/// @param error An error from this library, or NULL (ignored). It must not be used afterwards, nor
+///        any string borrowed from it.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_error_free(error: *mut fhir_error_t) {
     fhir_error_t::free(error)

@@ -11,6 +11,10 @@
 //! buffers, options, server, operations, searches, query builder.
 
 #![allow(non_camel_case_types)]
+// The exported functions carry no rustdoc `# Safety` section: their doc comments are the C
+// reference manual (copied into include/fhir_kindling.h), and their `@param` lines state each
+// pointer's contract (NULL or valid, borrowed for the call, length, ownership) instead.
+#![allow(clippy::missing_safety_doc)]
 
 mod boundary;
 pub mod buffer;
@@ -27,17 +31,18 @@ use std::ffi::c_char;
 
 pub use result::fhir_result;
 
-/// Major version of the library (semantic versioning).
+/// Major version of the library (semantic versioning) this header belongs to.
 pub const FHIR_KINDLING_VERSION_MAJOR: u32 = 0;
-/// Minor version of the library. While the major version is 0, a new minor version may change
-/// the ABI (the SONAME is `libfhir_kindling.so.0.MINOR`).
+/// Minor version of the library. While the major version is 0, a new minor version may change the
+/// ABI (the SONAME is `libfhir_kindling.so.0.MINOR`).
 pub const FHIR_KINDLING_VERSION_MINOR: u32 = 2;
 /// Patch version of the library.
 pub const FHIR_KINDLING_VERSION_PATCH: u32 = 0;
 
-/// The library version as a string.
+/// The library version as a string, for a check at run time against the `FHIR_KINDLING_VERSION_*`
+/// macros the program was compiled with.
 ///
-/// @return A static NUL-terminated string such as "0.2.0"; never NULL; do not free.
+/// @return A static NUL-terminated string such as "0.2.0"; never NULL; do not free it.
 #[no_mangle]
 pub extern "C" fn fhir_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char

@@ -12,12 +12,17 @@ use super::server::{fhir_server_t, json_call, server_ref};
 /// `batch_size` is 0.
 pub const FHIR_DEFAULT_BATCH_SIZE: usize = 500;
 
-/// Read `Type/id` or `Type/id/_history/vid`. `FHIR_ERR_NOT_FOUND` (404) and `FHIR_ERR_GONE`
-/// (410, deleted) have their own codes. On success `*json_out` is the resource (free with
-/// `fhir_string_free`), `*len_out` (if not NULL) its length.
+/// Read one resource: `GET [base]/Type/id`, or one version of it.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param server The handle (borrowed for the call).
+/// @param reference "Type/id" or "Type/id/_history/vid", such as "Patient/123" (copied).
+/// @param json_out On success `*json_out` is the resource (JSON), a new buffer owned by the caller;
+///        free it with fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_NOT_FOUND` (404), `FHIR_ERR_GONE` (410: deleted) or another request
+///         code (see the file overview); `FHIR_ERR_JSON` when the answer is not JSON;
+///         `FHIR_ERR_INVALID_ARGUMENT` for a malformed reference.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_resource_read(
     server: *const fhir_server_t,
@@ -32,12 +37,22 @@ pub unsafe extern "C" fn fhir_resource_read(
     })
 }
 
-/// Read `count` references in one batch request. `*json_out` is a JSON array in the same order,
-/// each item `{"reference":..., "status":200, "resource":{...}}` or, for one that failed,
-/// `{"reference":..., "status":404, "outcome":{...}}` — a missing resource does not fail the call.
+/// Read several resources in one `batch` request. A resource that cannot be read does not fail the
+/// call: its item says so.
 ///
-/// # Safety
-/// `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
+/// @param server The handle (borrowed for the call).
+/// @param references An array of `count` references "Type/id" or "Type/id/_history/vid" (borrowed
+///        for the call); NULL only when `count` is 0.
+/// @param count The number of references; 0 gives `[]` without a request.
+/// @param json_out On success `*json_out` is a JSON array in the order of `references`, each item
+///        `{"reference":...,"status":200,"resource":{...}}` or, for one that failed,
+///        `{"reference":...,"status":404,"outcome":{...}}` (`outcome` when the server sent one), a
+///        new buffer owned by the caller; free it with fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview) for the batch itself; `FHIR_ERR_JSON`
+///         or `FHIR_ERR_PROTOCOL` when the answer is not a Bundle with one entry per reference;
+///         `FHIR_ERR_INVALID_ARGUMENT` for a malformed reference.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_resource_read_many(
     server: *const fhir_server_t,
@@ -53,15 +68,26 @@ pub unsafe extern "C" fn fhir_resource_read_many(
     })
 }
 
-/// Create (POST) a resource given as JSON (`json_len` bytes). `*json_out` is the created
-/// resource with its server-assigned id and `meta.versionId` (asked with
-/// `Prefer: return=representation`; read from `Location` if the server does not return it).
-/// `if_none_exist` (may be NULL) makes it a conditional create: search parameters such as
-/// "identifier=http://sys%7C123"; when a resource matches, nothing is created and the existing
-/// one is returned.
+/// Create a resource: `POST [base]/Type`, asking for the created resource back
+/// (`Prefer: return=representation`).
 ///
-/// # Safety
-/// `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+/// @param server The handle (borrowed for the call).
+/// @param json The resource with its `resourceType`: JSON of `json_len` bytes (borrowed for the
+///        call; need not be NUL-terminated).
+/// @param json_len The length of `json` in bytes.
+/// @param if_none_exist NULL for a plain create, or a condition (copied): percent-encoded search
+///        parameters such as `identifier=http://sys%7C123`, optionally prefixed by `Type?`. When a
+///        resource matches, nothing is created and the existing one is returned.
+/// @param json_out On success `*json_out` is the created resource with its server-assigned `id` and
+///        `meta.versionId` (read from `Location` when the server does not return it; if that read
+///        fails, only `resourceType`, `id` and `meta.versionId`), a new buffer owned by the caller;
+///        free it with fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` when `json` is not
+///         valid JSON; `FHIR_ERR_INVALID_ARGUMENT` when it has no valid `resourceType` or the
+///         condition is malformed; `FHIR_ERR_PROTOCOL` when the server returns neither the resource
+///         nor a `Location`.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_resource_create(
     server: *const fhir_server_t,
@@ -79,15 +105,26 @@ pub unsafe extern "C" fn fhir_resource_create(
     })
 }
 
-/// Create many resources: `json` is a JSON array of resources or a Bundle (its entries'
-/// resources and `fullUrl`s are used, so `urn:uuid:` references between entries of one batch
-/// resolve). They are sent as transaction Bundles of `batch_size` resources (0 → 500).
-/// `*json_out` is `{"created":["Patient/1",...],"batches":n}` in input order. On failure the
-/// message names the failed batch, its input items and how many earlier items were committed;
-/// the error body is the server's OperationOutcome.
+/// Create many resources, sent as transaction Bundles of `batch_size` resources each.
 ///
-/// # Safety
-/// `json` points to `json_len` bytes; other pointers NULL or valid.
+/// @param server The handle (borrowed for the call).
+/// @param json A JSON array of resources, or a Bundle whose entries' resources and `fullUrl`s are
+///        used (so `urn:uuid:` references between entries of one transaction resolve): `json_len`
+///        bytes (borrowed for the call; need not be NUL-terminated).
+/// @param json_len The length of `json` in bytes.
+/// @param batch_size Resources per transaction; 0 means #FHIR_DEFAULT_BATCH_SIZE.
+/// @param json_out On success `*json_out` is `{"created":["Patient/1",...],"batches":n}`, the
+///        created references in input order, a new buffer owned by the caller; free it with
+///        fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free(). Its
+///        message names the failed batch, its input items and how many items earlier batches
+///        created (those stay created); its body is the server's OperationOutcome.
+/// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` when `json` is not a
+///         valid JSON array or object; `FHIR_ERR_INVALID_ARGUMENT` when it is neither an array nor
+///         a Bundle, or an item has no valid `resourceType`; `FHIR_ERR_PROTOCOL` or `FHIR_ERR_JSON`
+///         when a transaction's answer cannot be read (the message says that transaction was
+///         committed).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_resource_create_all(
     server: *const fhir_server_t,
@@ -104,12 +141,23 @@ pub unsafe extern "C" fn fhir_resource_create_all(
     })
 }
 
-/// Update (PUT `Type/id`) a resource given as JSON with its `id`. `if_match` (may be NULL) is
-/// the expected current version ("3" or `W/"3"`): if the server's version differs the update is
-/// refused with `FHIR_ERR_CONFLICT`. `*json_out` is the updated resource.
+/// Update a resource: `PUT [base]/Type/id`, with the type and `id` taken from the resource.
 ///
-/// # Safety
-/// `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+/// @param server The handle (borrowed for the call).
+/// @param json The resource with its `resourceType` and `id`: JSON of `json_len` bytes (borrowed
+///        for the call; need not be NUL-terminated).
+/// @param json_len The length of `json` in bytes.
+/// @param if_match NULL or "" for an unconditional update, or the expected current version
+///        (copied): a version id "3" or an ETag `W/"3"`. When the server's version differs, the
+///        update is refused with `FHIR_ERR_CONFLICT`.
+/// @param json_out On success `*json_out` is the updated resource (read from its `Location` when
+///        the server does not return it), a new buffer owned by the caller; free it with
+///        fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_CONFLICT` (409, or 412 when `if_match` does not match) or another
+///         request code (see the file overview); `FHIR_ERR_JSON` when `json` is not valid JSON;
+///         `FHIR_ERR_INVALID_ARGUMENT` when it has no valid `resourceType` or `id`.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_resource_update(
     server: *const fhir_server_t,
@@ -127,12 +175,25 @@ pub unsafe extern "C" fn fhir_resource_update(
     })
 }
 
-/// Conditional update (PUT `Type?condition`): `condition` is percent-encoded search parameters
-/// ("identifier=http://sys%7C123", optionally prefixed by "Type?"). The server updates the one
-/// match or creates the resource; several matches give `FHIR_ERR_CONFLICT` (412).
+/// Conditional update: `PUT [base]/Type?condition`. The server updates the one resource that
+/// matches, or creates the resource when none does.
 ///
-/// # Safety
-/// `json` points to `json_len` bytes; other pointers NULL or valid; strings NUL-terminated.
+/// @param server The handle (borrowed for the call).
+/// @param json The resource with its `resourceType`: JSON of `json_len` bytes (borrowed for the
+///        call; need not be NUL-terminated).
+/// @param json_len The length of `json` in bytes.
+/// @param condition Percent-encoded search parameters such as `identifier=http://sys%7C123`,
+///        optionally prefixed by `Type?` (copied).
+/// @param json_out On success `*json_out` is the updated or created resource (read from `Location`
+///        when the server does not return it), a new buffer owned by the caller; free it with
+///        fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_CONFLICT` when several resources match (412) or another request
+///         code (see the file overview); `FHIR_ERR_JSON` when `json` is not valid JSON;
+///         `FHIR_ERR_INVALID_ARGUMENT` when it has no valid `resourceType` or the condition is
+///         malformed or names another type; `FHIR_ERR_PROTOCOL` when the server returns neither the
+///         resource nor a `Location`.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_resource_update_conditional(
     server: *const fhir_server_t,
@@ -150,10 +211,14 @@ pub unsafe extern "C" fn fhir_resource_update_conditional(
     })
 }
 
-/// Delete `Type/id`.
+/// Delete a resource: `DELETE [base]/Type/id`.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param server The handle (borrowed for the call).
+/// @param reference "Type/id", such as "Patient/123" (copied); a version is refused.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview) (whether deleting a resource that does
+///         not exist succeeds depends on the server); `FHIR_ERR_INVALID_ARGUMENT` for a malformed
+///         or versioned reference.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_resource_delete(
     server: *const fhir_server_t,
@@ -168,11 +233,21 @@ pub unsafe extern "C" fn fhir_resource_delete(
     })
 }
 
-/// Delete `count` references in one batch. `*json_out` is a JSON array of per-reference results
-/// (`{"reference","status","outcome"?}`) in the same order.
+/// Delete several resources in one `batch` request. A resource that cannot be deleted does not fail
+/// the call: its item says so.
 ///
-/// # Safety
-/// `references` points to `count` NUL-terminated strings; other pointers NULL or valid.
+/// @param server The handle (borrowed for the call).
+/// @param references An array of `count` references "Type/id" (borrowed for the call); NULL only
+///        when `count` is 0.
+/// @param count The number of references; 0 gives `[]` without a request.
+/// @param json_out On success `*json_out` is a JSON array in the order of `references`, each item
+///        `{"reference":...,"status":204}`, with `"outcome":{...}` when the server sent one, a new
+///        buffer owned by the caller; free it with fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview) for the batch itself; `FHIR_ERR_JSON`
+///         or `FHIR_ERR_PROTOCOL` when the answer is not a Bundle with one entry per reference;
+///         `FHIR_ERR_INVALID_ARGUMENT` for a malformed or versioned reference.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_resource_delete_many(
     server: *const fhir_server_t,
@@ -188,11 +263,15 @@ pub unsafe extern "C" fn fhir_resource_delete_many(
     })
 }
 
-/// Conditional delete (DELETE `Type?params`): `query` such as "Patient?identifier=sys%7C1".
-/// Parameters are required. Whether several matches are deleted depends on the server.
+/// Conditional delete: `DELETE [base]/Type?params`. Whether several matches are deleted depends on
+/// the server.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param server The handle (borrowed for the call).
+/// @param query `Type?params`, percent-encoded, such as `Patient?identifier=sys%7C1` (copied).
+///        Parameters are required.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_INVALID_ARGUMENT` when the
+///         type or the parameters are missing or malformed.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_resource_delete_by_query(
     server: *const fhir_server_t,
@@ -207,11 +286,21 @@ pub unsafe extern "C" fn fhir_resource_delete_by_query(
     })
 }
 
-/// Send a caller-built Bundle of type `transaction` or `batch`; `*json_out` is the server's
-/// response Bundle. A failed transaction gives the matching code and the OperationOutcome.
+/// Send a caller-built Bundle of type `transaction` or `batch`: `POST [base]`. A failed transaction
+/// gives its code and the server's OperationOutcome; a batch answers each entry in its response
+/// Bundle.
 ///
-/// # Safety
-/// `json` points to `json_len` bytes; other pointers NULL or valid.
+/// @param server The handle (borrowed for the call).
+/// @param json The Bundle: JSON of `json_len` bytes (borrowed for the call; need not be
+///        NUL-terminated).
+/// @param json_len The length of `json` in bytes.
+/// @param json_out On success `*json_out` is the server's response Bundle, a new buffer owned by
+///        the caller; free it with fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` when `json` or the
+///         answer is not valid JSON; `FHIR_ERR_PROTOCOL` when either is not a Bundle;
+///         `FHIR_ERR_INVALID_ARGUMENT` when `json` is not of type `transaction` or `batch`.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_bundle_send(
     server: *const fhir_server_t,
@@ -227,11 +316,22 @@ pub unsafe extern "C" fn fhir_bundle_send(
     })
 }
 
-/// History of the whole server (`target` NULL or ""), a type ("Patient") or a resource
-/// ("Patient/1"): one `history` Bundle of every page, or at most `limit` entries (0 = all).
+/// The history of the whole server, a type or one resource: every page collected into one `history`
+/// Bundle.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param server The handle (borrowed for the call).
+/// @param target NULL or "" for the whole server, a type ("Patient") or a resource ("Patient/1")
+///        (copied).
+/// @param limit At most this many entries; 0 for all.
+/// @param json_out On success `*json_out` is one `history` Bundle with the entries in server order,
+///        a new buffer owned by the caller; free it with fhir_string_free(); not written on
+///        failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
+///         `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING` when a `next` link
+///         repeats a page or points to another server (see fhir_options_set_allow_foreign_links());
+///         `FHIR_ERR_INVALID_ARGUMENT` for a malformed target.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_history(
     server: *const fhir_server_t,
@@ -247,14 +347,26 @@ pub unsafe extern "C" fn fhir_history(
     })
 }
 
-/// Run an operation: `name` such as "$everything" or "$validate" (optionally with a
-/// percent-encoded query, "$everything?_count=50"), at system level (`target` NULL or ""), type
-/// level ("Patient") or instance level ("Patient/1"); `method` "GET" or "POST". With POST,
-/// `parameters` (a Parameters resource, `parameters_len` bytes; NULL sends an empty one) is the
-/// body. `*json_out` is the answer (a Bundle, a resource or an OperationOutcome).
+/// Run a FHIR operation such as `$everything` or `$validate`, at system, type or instance level.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated; `parameters` points to `parameters_len` bytes.
+/// @param server The handle (borrowed for the call).
+/// @param target NULL or "" for the system level, a type ("Patient") or a resource ("Patient/1")
+///        (copied).
+/// @param name The operation, such as "$everything" (the `$` may be left out), optionally with a
+///        percent-encoded query: `$everything?_count=50` (copied).
+/// @param method "GET" or "POST" (copied).
+/// @param parameters With POST: NULL to send an empty Parameters resource, or a Parameters
+///        resource, JSON of `parameters_len` bytes (borrowed for the call; need not be
+///        NUL-terminated). With another method: NULL.
+/// @param parameters_len The length of `parameters` in bytes; 0 when it is NULL.
+/// @param json_out On success `*json_out` is the answer's body as the server sent it (a Bundle, a
+///        resource or an OperationOutcome; empty when there is none), a new buffer owned by the
+///        caller; free it with fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` when `parameters` is
+///         not valid JSON; `FHIR_ERR_INVALID_ARGUMENT` for a malformed target, name or method, or
+///         `parameters` with another method than POST.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_operation(
     server: *const fhir_server_t,
@@ -276,11 +388,18 @@ pub unsafe extern "C" fn fhir_operation(
     })
 }
 
-/// A summary of the server's content: `{"total":N,"resources":{"Patient":12,...}}` for every
-/// resource type of the CapabilityStatement that has resources, counted in one batch.
+/// How many resources of each type the server holds: one `batch` of `Type?_summary=count` requests,
+/// for every resource type of its CapabilityStatement.
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param server The handle (borrowed for the call).
+/// @param json_out On success `*json_out` is `{"total":N,"resources":{"Patient":12,...}}`, types
+///        without resources left out, a new buffer owned by the caller; free it with
+///        fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
+///         `FHIR_ERR_PROTOCOL` when the CapabilityStatement or the batch answer is not what FHIR
+///         prescribes.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_summary(
     server: *const fhir_server_t,

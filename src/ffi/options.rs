@@ -10,10 +10,26 @@ use super::result::fhir_result;
 use crate::config::Options;
 use crate::error::Result;
 
-/// Connection options. Not thread-safe: do not change one options object from two threads at once.
+/// Connection options for the constructors: extra headers, proxies, timeouts, TLS, retries, OpenID
+/// Connect details and paging safety. Each setter checks its value, so a bad option is reported by
+/// the call that sets it. A constructor copies the options: changing or freeing them afterwards
+/// does not affect the handle.
 ///
-/// Functions: fhir_options_new(), fhir_options_free(), and the fhir_options_set_...() /
-/// fhir_options_add_...() setters.
+/// Retrying is off by default. fhir_options_set_retry_status_codes() or
+/// fhir_options_set_retry_methods() turns it on; the other retry settings apply only then.
+///
+/// Not locked: do not change one options object from two threads at once, nor while a constructor
+/// reads it.
+///
+/// Functions: fhir_options_new(); the setters fhir_options_add_header(), fhir_options_set_proxy(),
+/// fhir_options_set_timeout_ms(), fhir_options_set_connect_timeout_ms(),
+/// fhir_options_add_ca_file(), fhir_options_set_system_roots(), fhir_options_set_client_cert(),
+/// fhir_options_set_insecure_skip_tls_verify(), fhir_options_set_retry_status_codes(),
+/// fhir_options_set_retry_methods(), fhir_options_set_retry_max_attempts(),
+/// fhir_options_set_retry_backoff_factor(), fhir_options_set_retry_jitter(),
+/// fhir_options_set_retry_max_backoff_wait(), fhir_options_set_user_agent(),
+/// fhir_options_set_oidc_scope(), fhir_options_set_oidc_auth_method(),
+/// fhir_options_set_allow_foreign_links(); then fhir_options_free().
 pub struct fhir_options_t {
     pub(crate) inner: Options,
 }
@@ -34,10 +50,12 @@ unsafe fn set(
     })
 }
 
-/// New options with the defaults: no extra headers, proxies from the environment
-/// (`HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`) unless set here, a 60 s request timeout, a 10 s connect
-/// timeout, the system's root certificates, TLS verification on, no retries.
-/// Free with `fhir_options_free`. Never NULL.
+/// New options with the defaults: no extra headers; proxies from the environment (`HTTP_PROXY`,
+/// `HTTPS_PROXY`, `NO_PROXY`) unless one is set with fhir_options_set_proxy(); a 60 s timeout per
+/// attempt and a 10 s connect timeout; the built-in root certificates; TLS verification on; no
+/// retries.
+///
+/// @return New options owned by the caller; free them with fhir_options_free(). Never NULL.
 #[no_mangle]
 pub extern "C" fn fhir_options_new() -> *mut fhir_options_t {
     fhir_options_t {
@@ -46,22 +64,25 @@ pub extern "C" fn fhir_options_new() -> *mut fhir_options_t {
     .into_raw()
 }
 
-/// Free options. NULL is ignored.
+/// Free options.
 ///
-/// # Safety
-/// `options` is NULL or from `fhir_options_new` and not yet freed.
+/// @param options Options from fhir_options_new(), or NULL (ignored). They must not be used
+///        afterwards; handles created with them are not affected (they hold a copy).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_free(options: *mut fhir_options_t) {
     fhir_options_t::free(options)
 }
 
-/// Add a header sent with every request to the configured server (not to the OIDC provider, nor
-/// to another server a paging link points to). Several headers of the same
-/// name may be added. `Authorization` is refused: it belongs to the auth mode. Header values are
-/// treated as secrets: never logged or shown.
+/// Add a header sent with every request to the configured server; not to the OpenID Connect
+/// provider, nor to another server a paging link points to. Several headers of one name may be
+/// added. Header values are treated as secrets: never logged nor shown in messages.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param options The options to change (borrowed for the call).
+/// @param name The header name, such as "X-Api-Key" (copied). `Authorization` is refused: it
+///        belongs to the auth mode chosen by the constructor.
+/// @param value The header value (copied).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an invalid name or value, or `Authorization`.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_add_header(
     options: *mut fhir_options_t,
@@ -74,12 +95,18 @@ pub unsafe extern "C" fn fhir_options_add_header(
     })
 }
 
-/// Route requests through a forward proxy. `scheme` is "http" (plain-HTTP requests), "https"
-/// (HTTPS requests, tunnelled with CONNECT) or "all"; `proxy_url` is `http://[user:pass@]host:port`.
-/// Setting any proxy disables proxies from the environment.
+/// Route requests through a forward proxy (fhir_kindling, Python: `proxies`). Setting any proxy
+/// here turns off the proxies from the environment; a second call for the same scheme replaces the
+/// first. A proxy that cannot be reached, or answers 407, gives `FHIR_ERR_PROXY` at request time.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param options The options to change (borrowed for the call).
+/// @param scheme Which requests go through it: "http" (plain-HTTP requests), "https" (HTTPS
+///        requests, tunnelled with CONNECT) or "all" (copied).
+/// @param proxy_url `http://[user:pass@]host:port` or an https URL (copied). Its credentials are
+///        never shown in messages.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for another scheme, or a URL that is not http(s)
+///         with a host.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_proxy(
     options: *mut fhir_options_t,
@@ -92,11 +119,14 @@ pub unsafe extern "C" fn fhir_options_set_proxy(
     })
 }
 
-/// Whole-request timeout in milliseconds (connect, send, and reading the whole answer);
-/// 0 means no limit. Default 60000. A timeout gives `FHIR_ERR_TIMEOUT`.
+/// Timeout for each request attempt: connecting, sending and reading the whole answer. An attempt
+/// that takes longer fails with `FHIR_ERR_TIMEOUT`; once retrying is on, it is retried like a
+/// connection failure.
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param options The options to change (borrowed for the call).
+/// @param timeout_ms Milliseconds, any value; 0 means no limit. Default 60000 (60 s).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK` (only the general codes otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_timeout_ms(
     options: *mut fhir_options_t,
@@ -106,10 +136,13 @@ pub unsafe extern "C" fn fhir_options_set_timeout_ms(
     set(options, error_out, |o| Ok(o.set_timeout_ms(timeout_ms)))
 }
 
-/// Connect timeout in milliseconds; 0 means no limit. Default 10000.
+/// Timeout for establishing a connection (TCP, and the proxy's). A connection attempt that takes
+/// longer fails with `FHIR_ERR_TIMEOUT`.
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param options The options to change (borrowed for the call).
+/// @param timeout_ms Milliseconds, any value; 0 means no limit. Default 10000 (10 s).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK` (only the general codes otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_connect_timeout_ms(
     options: *mut fhir_options_t,
@@ -121,11 +154,15 @@ pub unsafe extern "C" fn fhir_options_set_connect_timeout_ms(
     })
 }
 
-/// Trust the PEM certificates in `ca_file` (one or more) in addition to the system roots.
-/// The file is read when the handle is created (`FHIR_ERR_IO` / `FHIR_ERR_TLS` then).
+/// Trust the PEM certificates in a file (one or more), in addition to the built-in roots (or
+/// instead of them: see fhir_options_set_system_roots()). May be called several times. The file is
+/// read by the constructor, which fails with `FHIR_ERR_IO` when it cannot be read and
+/// `FHIR_ERR_TLS` when it holds no PEM certificate.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param options The options to change (borrowed for the call).
+/// @param ca_file The file's path (copied).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty path.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_add_ca_file(
     options: *mut fhir_options_t,
@@ -137,11 +174,13 @@ pub unsafe extern "C" fn fhir_options_add_ca_file(
     })
 }
 
-/// Whether to trust the system's root certificates (default true). With false, only the CA
-/// files added with `fhir_options_add_ca_file` are trusted.
+/// Whether to trust the built-in root certificates: the system's and Mozilla's (webpki-roots).
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param options The options to change (borrowed for the call).
+/// @param enabled true (default) to trust them; false to trust only the CA files added with
+///        fhir_options_add_ca_file().
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK` (only the general codes otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_system_roots(
     options: *mut fhir_options_t,
@@ -151,11 +190,14 @@ pub unsafe extern "C" fn fhir_options_set_system_roots(
     set(options, error_out, |o| Ok(o.set_system_roots(enabled)))
 }
 
-/// Present a client certificate (mutual TLS): PEM certificate (chain) and PEM private key
-/// (PKCS#8, PKCS#1 or SEC1) files, read when the handle is created.
+/// Present a client certificate (mutual TLS). The files are read by the constructor, which fails
+/// with `FHIR_ERR_IO` when one cannot be read and `FHIR_ERR_TLS` when they are not a usable pair.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param options The options to change (borrowed for the call).
+/// @param cert_file Path of the PEM certificate (chain) (copied).
+/// @param key_file Path of the PEM private key: PKCS#8, PKCS#1 or SEC1 (copied).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty path.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_client_cert(
     options: *mut fhir_options_t,
@@ -171,10 +213,12 @@ pub unsafe extern "C" fn fhir_options_set_client_cert(
     })
 }
 
-/// DANGEROUS: accept any server certificate (no verification). Off by default; only for tests.
+/// DANGEROUS: accept any server certificate, without verification. Only for tests.
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param options The options to change (borrowed for the call).
+/// @param skip true to skip verification; false (default) to verify.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK` (only the general codes otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_insecure_skip_tls_verify(
     options: *mut fhir_options_t,
@@ -184,11 +228,19 @@ pub unsafe extern "C" fn fhir_options_set_insecure_skip_tls_verify(
     set(options, error_out, |o| Ok(o.set_insecure_skip_verify(skip)))
 }
 
-/// Retry on these HTTP statuses (turns retrying on). `codes` may be NULL when `count` is 0 (then
-/// only connection failures and timeouts are retried). Default once retrying is on: 413, 429, 503, 504.
+/// Retry a request when the server answers with one of these HTTP statuses (fhir_kindling, Python:
+/// `retry_status_codes`). This turns retrying on: off by default, it applies to requests whose
+/// method is retryable (see fhir_options_set_retry_methods()), on these statuses and on connection
+/// failures and timeouts, up to fhir_options_set_retry_max_attempts() attempts.
 ///
-/// # Safety
-/// `codes` points to `count` values (or is NULL with `count` 0); other pointers NULL or valid.
+/// @param options The options to change (borrowed for the call).
+/// @param codes The statuses (copied), each in 100..599. NULL is allowed when `count` is 0: then no
+///        status is retried, only connection failures and timeouts. Default once retrying is on
+///        (through fhir_options_set_retry_methods()): 413, 429, 503, 504.
+/// @param count The number of values in `codes`, at most 1000.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for more than 1000 codes, or one outside
+///         100..599.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_retry_status_codes(
     options: *mut fhir_options_t,
@@ -201,12 +253,16 @@ pub unsafe extern "C" fn fhir_options_set_retry_status_codes(
     })
 }
 
-/// Retry requests of these methods (turns retrying on): a comma-separated list such as
-/// "GET,PUT,POST". Default once retrying is on: GET, HEAD, PUT, DELETE, OPTIONS, TRACE.
-/// POST is retried only when listed here.
+/// Retry requests of these HTTP methods (fhir_kindling, Python: `retryable_methods`). This turns
+/// retrying on (see fhir_options_set_retry_status_codes()). POST is retried only when listed: a
+/// retried POST (creates, transactions, batches, POST operations) may be applied twice.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param options The options to change (borrowed for the call).
+/// @param methods A comma-separated list such as "GET,PUT,POST" (copied; case-insensitive, spaces
+///        around names ignored); "" retries no method. Default once retrying is on (through
+///        fhir_options_set_retry_status_codes()): GET, HEAD, PUT, DELETE, OPTIONS, TRACE.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when a name is not made of letters only.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_retry_methods(
     options: *mut fhir_options_t,
@@ -218,11 +274,13 @@ pub unsafe extern "C" fn fhir_options_set_retry_methods(
     })
 }
 
-/// Total attempts per request, the first included (default 5, at least 1). Only used once
+/// Attempts per request, the first included (fhir_kindling, Python: `max_attempts`). Applies once
 /// retrying is on.
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param options The options to change (borrowed for the call).
+/// @param max_attempts At least 1 (1 means no retry). Default 5.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for 0.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_retry_max_attempts(
     options: *mut fhir_options_t,
@@ -234,10 +292,15 @@ pub unsafe extern "C" fn fhir_options_set_retry_max_attempts(
     })
 }
 
-/// Backoff factor in seconds (default 0.1): retry n waits `factor * 2^(n-1)`.
+/// Backoff between attempts (fhir_kindling, Python: `retry_backoff_factor`): retry n waits
+/// `factor * 2^(n-1)` seconds, with jitter (fhir_options_set_retry_jitter()), unless the server
+/// sent `Retry-After`, which is honoured instead; every wait is capped by
+/// fhir_options_set_retry_max_backoff_wait(). Applies once retrying is on.
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param options The options to change (borrowed for the call).
+/// @param seconds The factor in seconds, 0..2592000 (30 days). Default 0.1.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside that range, or for NaN.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_retry_backoff_factor(
     options: *mut fhir_options_t,
@@ -249,10 +312,13 @@ pub unsafe extern "C" fn fhir_options_set_retry_backoff_factor(
     })
 }
 
-/// Jitter ratio in 0..0.5 (default 0.1): each backoff is multiplied by a random `1 ± ratio`.
+/// Jitter of the backoff waits: each one is multiplied by a random factor between `1 - ratio` and
+/// `1 + ratio` (a `Retry-After` wait is not). Applies once retrying is on.
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param options The options to change (borrowed for the call).
+/// @param ratio 0..0.5; 0 for none. Default 0.1.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside that range, or for NaN.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_retry_jitter(
     options: *mut fhir_options_t,
@@ -262,10 +328,13 @@ pub unsafe extern "C" fn fhir_options_set_retry_jitter(
     set(options, error_out, |o| Ok(o.set_retry_jitter(ratio)))
 }
 
-/// Cap in seconds for every wait between attempts, `Retry-After` included (default 60).
+/// Cap for every wait between attempts, `Retry-After` included (fhir_kindling, Python:
+/// `max_backoff_wait`). Applies once retrying is on.
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param options The options to change (borrowed for the call).
+/// @param seconds 0..2592000 (30 days). Default 60.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside that range, or for NaN.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_retry_max_backoff_wait(
     options: *mut fhir_options_t,
@@ -277,10 +346,13 @@ pub unsafe extern "C" fn fhir_options_set_retry_max_backoff_wait(
     })
 }
 
-/// The `User-Agent` header (default "fhir_kindling-c/VERSION").
+/// The `User-Agent` header of every request.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param options The options to change (borrowed for the call).
+/// @param user_agent The value (copied). Default "fhir_kindling-c/" followed by the library
+///        version.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not a valid header value.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_user_agent(
     options: *mut fhir_options_t,
@@ -292,10 +364,13 @@ pub unsafe extern "C" fn fhir_options_set_user_agent(
     })
 }
 
-/// The `scope` requested with OIDC client credentials (default: none sent).
+/// The `scope` asked for with OpenID Connect client credentials. Applies only to
+/// fhir_server_new_oidc() and to fhir_server_from_env() in OpenID Connect mode.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param options The options to change (borrowed for the call).
+/// @param scope Space-separated scopes (copied); "" (the default) sends no `scope`.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK` (only the general codes otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_oidc_scope(
     options: *mut fhir_options_t,
@@ -307,11 +382,14 @@ pub unsafe extern "C" fn fhir_options_set_oidc_scope(
     })
 }
 
-/// How the client authenticates to the OIDC token endpoint: "client_secret_basic" (default,
-/// HTTP basic auth) or "client_secret_post" (id and secret in the form body).
+/// How the client authenticates to the OpenID Connect token endpoint. Applies only to
+/// fhir_server_new_oidc() and to fhir_server_from_env() in OpenID Connect mode.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param options The options to change (borrowed for the call).
+/// @param method "client_secret_basic" (default: HTTP basic auth) or "client_secret_post" (client
+///        id and secret in the form body) (copied; case-insensitive).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for another method.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_oidc_auth_method(
     options: *mut fhir_options_t,
@@ -323,11 +401,16 @@ pub unsafe extern "C" fn fhir_options_set_oidc_auth_method(
     })
 }
 
-/// Allow paging `next` links that point to another server (default false: such a link stops the
-/// search with `FHIR_ERR_PAGING`, so credentials only ever go to the configured server).
+/// Whether searches follow paging `next` links to another server (another scheme, host or port than
+/// the base URL's). Such pages are fetched without credentials and without the extra headers.
+/// Applies to fhir_search_all(), fhir_search_limit(), fhir_search_pages(), fhir_search_resources()
+/// and fhir_history().
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param options The options to change (borrowed for the call).
+/// @param allow false (default): such a link stops the search with `FHIR_ERR_PAGING`, so
+///        credentials only ever go to the configured server; true: follow it.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK` (only the general codes otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_allow_foreign_links(
     options: *mut fhir_options_t,
@@ -345,9 +428,6 @@ pub unsafe extern "C" fn fhir_options_set_allow_foreign_links(
 /// @param max_bytes The limit in bytes; 0 means no limit. Default 268435456 (256 MiB).
 /// @param error_out Optional: receives the error on failure; free with fhir_error_free().
 /// @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
-///
-/// # Safety
-/// Pointers are NULL or valid.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_max_response_bytes(
     options: *mut fhir_options_t,
@@ -367,9 +447,6 @@ pub unsafe extern "C" fn fhir_options_set_max_response_bytes(
 /// @param max_bytes The limit in bytes; 0 means no limit. Default 2147483648 (2 GiB).
 /// @param error_out Optional: receives the error on failure; free with fhir_error_free().
 /// @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
-///
-/// # Safety
-/// Pointers are NULL or valid.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_max_result_bytes(
     options: *mut fhir_options_t,
@@ -391,9 +468,6 @@ pub unsafe extern "C" fn fhir_options_set_max_result_bytes(
 /// @param max_pages The limit; 0 means no limit. Default 1000000.
 /// @param error_out Optional: receives the error on failure; free with fhir_error_free().
 /// @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
-///
-/// # Safety
-/// Pointers are NULL or valid.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_max_pages(
     options: *mut fhir_options_t,

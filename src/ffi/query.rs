@@ -9,7 +9,14 @@ use super::result::fhir_result;
 use crate::error::Result;
 use crate::ops::query::Query;
 
-/// A search query under construction. Not thread-safe; free with `fhir_query_free`.
+/// A search query under construction: fhir_query_build() turns it into the `query` string of the
+/// search calls, percent-encoding names and values.
+///
+/// Not locked: do not use one query from two threads at once.
+///
+/// Functions: fhir_query_new(); fhir_query_where(), fhir_query_param(), fhir_query_include(),
+/// fhir_query_revinclude(), fhir_query_has(), fhir_query_sort(), fhir_query_elements(),
+/// fhir_query_summary(), fhir_query_page_size(); fhir_query_build(); then fhir_query_free().
 pub struct fhir_query_t {
     inner: Query,
 }
@@ -30,10 +37,14 @@ unsafe fn edit(
     })
 }
 
-/// A new query for `resource_type` ("Patient"; "" for a system-wide search).
+/// A new, empty search query.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param resource_type The type to search, such as "Patient"; "" for a search across all types
+///        (copied).
+/// @param query_out On success `*query_out` is a new query owned by the caller; free it with
+///        fhir_query_free(); not written on failure.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when `resource_type` is not a type name.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_query_new(
     resource_type: *const c_char,
@@ -49,22 +60,27 @@ pub unsafe extern "C" fn fhir_query_new(
     })
 }
 
-/// Free a query. NULL is ignored.
+/// Free a query.
 ///
-/// # Safety
-/// `query` is NULL or from `fhir_query_new` and not yet freed.
+/// @param query A query from fhir_query_new(), or NULL (ignored). It must not be used afterwards;
+///        strings built from it are not affected.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_query_free(query: *mut fhir_query_t) {
     fhir_query_t::free(query)
 }
 
-/// Add `field=value`. `op` may be NULL, a value prefix ("eq", "ne", "gt", "lt", "ge", "le",
-/// "sa", "eb", "ap": `birthdate=gt2000`) or a modifier starting with ':' (":exact", ":missing",
-/// ":contains": `name:exact=Eve`). `value` is given plain (not encoded): `+`, `|`, spaces are
-/// encoded here; commas are kept (they mean OR in FHIR).
+/// Add a search condition `field=value`, with an optional value prefix or modifier:
+/// `birthdate=gt2000`, `name:exact=Eve`.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param query The query to change (borrowed for the call).
+/// @param field The search parameter, such as "birthdate" (copied).
+/// @param op NULL or "" for none, a value prefix ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb",
+///        "ap") or a modifier starting with ':' (":exact", ":missing", ":contains") (copied).
+/// @param value The value, plain (copied): it is percent-encoded here (`+`, `|` and spaces too),
+///        except commas, which mean OR in FHIR, and `:` `/` `$`.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty name, or one with spaces or `&=?#`,
+///         an unknown prefix or a malformed modifier.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_query_where(
     query: *mut fhir_query_t,
@@ -79,10 +95,13 @@ pub unsafe extern "C" fn fhir_query_where(
     })
 }
 
-/// Add any parameter `name=value` (value encoded here).
+/// Add any parameter `name=value`, both percent-encoded here.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param query The query to change (borrowed for the call).
+/// @param name The parameter name (copied).
+/// @param value The value, plain (copied).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty name, or one with spaces or `&=?#`.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_query_param(
     query: *mut fhir_query_t,
@@ -95,10 +114,13 @@ pub unsafe extern "C" fn fhir_query_param(
     })
 }
 
-/// `_include=target` (or `_include:iterate` when `iterate`), e.g. "Observation:subject".
+/// Add `_include=target` (or `_include:iterate=target`): resources the matches refer to.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param query The query to change (borrowed for the call).
+/// @param target Such as "Observation:subject" (copied).
+/// @param iterate true for `_include:iterate`.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK` (only the general codes otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_query_include(
     query: *mut fhir_query_t,
@@ -111,10 +133,13 @@ pub unsafe extern "C" fn fhir_query_include(
     })
 }
 
-/// `_revinclude=target` (or `_revinclude:iterate`), e.g. "Observation:subject".
+/// Add `_revinclude=target` (or `_revinclude:iterate=target`): resources that refer to the matches.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param query The query to change (borrowed for the call).
+/// @param target Such as "Observation:subject" (copied).
+/// @param iterate true for `_revinclude:iterate`.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK` (only the general codes otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_query_revinclude(
     query: *mut fhir_query_t,
@@ -127,10 +152,13 @@ pub unsafe extern "C" fn fhir_query_revinclude(
     })
 }
 
-/// `_has:chain=value`, e.g. chain "Observation:patient:code", value "http://loinc.org|8867-4".
+/// Add a reverse chain `_has:chain=value`, such as `_has:Observation:patient:code=1234-5`.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param query The query to change (borrowed for the call).
+/// @param chain Such as "Observation:patient:code" (copied).
+/// @param value The value, plain (copied), such as "http://loinc.org|8867-4".
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty chain, or one with spaces or `&=?#`.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_query_has(
     query: *mut fhir_query_t,
@@ -143,10 +171,12 @@ pub unsafe extern "C" fn fhir_query_has(
     })
 }
 
-/// `_sort=fields` (e.g. "-birthdate,name").
+/// Add `_sort=fields`.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param query The query to change (borrowed for the call).
+/// @param fields Such as "-birthdate,name" (copied).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK` (only the general codes otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_query_sort(
     query: *mut fhir_query_t,
@@ -156,10 +186,12 @@ pub unsafe extern "C" fn fhir_query_sort(
     edit(query, error_out, |q| Ok(q.sort(arg_str(fields, "fields")?)))
 }
 
-/// `_elements=fields` (e.g. "id,name").
+/// Add `_elements=fields`: only these elements of each resource.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param query The query to change (borrowed for the call).
+/// @param fields Such as "id,name" (copied).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK` (only the general codes otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_query_elements(
     query: *mut fhir_query_t,
@@ -171,10 +203,12 @@ pub unsafe extern "C" fn fhir_query_elements(
     })
 }
 
-/// `_summary=mode`: "true", "false", "text", "data" or "count".
+/// Add `_summary=mode`.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param query The query to change (borrowed for the call).
+/// @param mode "true", "false", "text", "data" or "count" (copied).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for another mode.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_query_summary(
     query: *mut fhir_query_t,
@@ -184,10 +218,12 @@ pub unsafe extern "C" fn fhir_query_summary(
     edit(query, error_out, |q| Ok(q.summary(arg_str(mode, "mode")?)))
 }
 
-/// `_count=n` (page size; replaces an earlier one).
+/// Set `_count=n`, the page size asked of the server; it replaces an earlier one.
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param query The query to change (borrowed for the call).
+/// @param n Resources per page.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK` (only the general codes otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_query_page_size(
     query: *mut fhir_query_t,
@@ -197,11 +233,14 @@ pub unsafe extern "C" fn fhir_query_page_size(
     edit(query, error_out, |q| Ok(q.page_size(n)))
 }
 
-/// The query as a string for the search calls ("Patient?birthdate=gt2000&_count=50"):
-/// `*query_out` is new (free with `fhir_string_free`), `*len_out` (if not NULL) its length.
+/// The query as a string for the search calls, such as `Patient?birthdate=gt2000&_count=50`.
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param query The query (borrowed for the call); it may be changed and built again afterwards.
+/// @param query_out On success `*query_out` is the query string, a new buffer owned by the caller;
+///        free it with fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*query_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK` (only the general codes otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_query_build(
     query: *const fhir_query_t,

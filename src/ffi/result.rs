@@ -29,7 +29,8 @@ pub enum fhir_result {
     FHIR_ERR_TIMEOUT = 6,
     /// The server answered with an HTTP error status not covered by a more specific code.
     FHIR_ERR_HTTP_STATUS = 7,
-    /// Authentication failed: HTTP 401/403, or the OpenID Connect provider refused to issue a token.
+    /// Authentication failed: HTTP 401/403, or the OpenID Connect provider refused to issue a
+    /// token.
     FHIR_ERR_AUTH = 8,
     /// A JSON document (given by the caller or returned by the server) is not valid JSON.
     FHIR_ERR_JSON = 9,
@@ -41,7 +42,8 @@ pub enum fhir_result {
     FHIR_ERR_CONFLICT = 12,
     /// The configured proxy could not be reached or refused the request.
     FHIR_ERR_PROXY = 13,
-    /// The server's answer is not what FHIR prescribes (for example a search that returns no Bundle).
+    /// The server's answer is not what FHIR prescribes (for example a search that returns no
+    /// Bundle).
     FHIR_ERR_PROTOCOL = 14,
     /// Paging was stopped: a `next` link loops, or points to another server.
     FHIR_ERR_PAGING = 15,

@@ -12,18 +12,28 @@ use super::result::fhir_result;
 use super::server::{fhir_server_t, json_call, server_ref};
 use crate::ops::search::{page_resources, SearchStream};
 
-/// Called once per page by `fhir_search_pages`, on the caller's thread. `page_json` is the
-/// page's Bundle (NUL-terminated, `len` bytes), borrowed until the callback returns. Return 0 to
-/// go on, non-zero to stop. May call the library (also on the same handle); must not unwind
-/// (no C++ exception or longjmp through it).
+/// Called by fhir_search_pages() once per page, on the caller's thread. It may call the library, on
+/// the same handle too. It must not unwind: no C++ exception or longjmp through it.
+///
+/// @param page_json The page's Bundle: NUL-terminated JSON of `len` bytes, borrowed until the
+///        callback returns.
+/// @param len The length of `page_json` in bytes (NUL excluded).
+/// @param user_data The `user_data` given to fhir_search_pages().
+/// @return 0 to go on with the next page; non-zero to stop.
 pub type fhir_page_callback = Option<
     unsafe extern "C" fn(page_json: *const c_char, len: usize, user_data: *mut c_void) -> c_int,
 >;
 
-/// Called once per resource by `fhir_search_resources`, on the caller's thread. `resource_json`
-/// (NUL-terminated, `len` bytes) and `search_mode` ("match", "include" or "outcome") are borrowed
-/// until the callback returns. Return 0 to go on, non-zero to stop. Same rules as
-/// `fhir_page_callback`.
+/// Called by fhir_search_resources() once per resource, on the caller's thread. It may call the
+/// library, on the same handle too. It must not unwind: no C++ exception or longjmp through it.
+///
+/// @param resource_json The resource: NUL-terminated JSON of `len` bytes, borrowed until the
+///        callback returns.
+/// @param len The length of `resource_json` in bytes (NUL excluded).
+/// @param search_mode The entry's search mode: "match", "include" or "outcome" ("match" when the
+///        server gives none); borrowed until the callback returns.
+/// @param user_data The `user_data` given to fhir_search_resources().
+/// @return 0 to go on; non-zero to stop.
 pub type fhir_resource_callback = Option<
     unsafe extern "C" fn(
         resource_json: *const c_char,
@@ -33,13 +43,21 @@ pub type fhir_resource_callback = Option<
     ) -> c_int,
 >;
 
-/// Search and follow every `next` link: `*json_out` is one `searchset` Bundle holding every
-/// entry in server order (included resources too), `total` = number of matches. `query` is
-/// "Type?params" (percent-encoded; see `fhir_query_build`) or a same-server URL.
-/// For huge results prefer `fhir_search_pages` / `fhir_search_resources` (bounded memory).
+/// Search and follow every `next` link, collecting all pages in memory. For large results prefer
+/// fhir_search_pages() or fhir_search_resources(), which hold one page at a time.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param server The handle (borrowed for the call).
+/// @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
+///        absolute URL on the same server (copied).
+/// @param json_out On success `*json_out` is one `searchset` Bundle with every entry in server
+///        order (included resources too) and `total` set to the number of matches, a new buffer
+///        owned by the caller; free it with fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
+///         `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING` when a `next` link
+///         repeats a page or points to another server (see fhir_options_set_allow_foreign_links());
+///         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_search_all(
     server: *const fhir_server_t,
@@ -54,11 +72,22 @@ pub unsafe extern "C" fn fhir_search_all(
     })
 }
 
-/// Search for at most `limit` matching resources; paging stops once they are collected.
-/// Same output as `fhir_search_all`.
+/// Search for at most `limit` matches: paging stops once they are collected.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param server The handle (borrowed for the call).
+/// @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
+///        absolute URL on the same server (copied).
+/// @param limit At most this many matches (with the included resources of the pages fetched); 0
+///        gives an empty Bundle without a request. When `query` sets no `_count` and `limit` is at
+///        most 500, `_count=limit` is asked for.
+/// @param json_out On success `*json_out` is one `searchset` Bundle as for fhir_search_all(), a new
+///        buffer owned by the caller; free it with fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
+///         `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING` when a `next` link
+///         repeats a page or points to another server (see fhir_options_set_allow_foreign_links());
+///         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_search_limit(
     server: *const fhir_server_t,
@@ -76,8 +105,16 @@ pub unsafe extern "C" fn fhir_search_limit(
 
 /// The first page of a search, as the server sent it.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param server The handle (borrowed for the call).
+/// @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
+///        absolute URL on the same server (copied).
+/// @param json_out On success `*json_out` is the first page (a Bundle), a new buffer owned by the
+///        caller; free it with fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
+///         `FHIR_ERR_PROTOCOL` when the answer is not a Bundle; `FHIR_ERR_INVALID_ARGUMENT` for an
+///         empty query or a URL on another server.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_search_first(
     server: *const fhir_server_t,
@@ -92,10 +129,17 @@ pub unsafe extern "C" fn fhir_search_first(
     })
 }
 
-/// The number of matches of a search (`_summary=count`), in `*count_out`.
+/// The number of matches of a search: the query is sent with `_summary=count` (and without its
+/// `_count`).
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param server The handle (borrowed for the call).
+/// @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
+///        absolute URL on the same server (copied).
+/// @param count_out On success `*count_out` is the number of matches; not written on failure.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
+///         `FHIR_ERR_PROTOCOL` when the answer is not a Bundle with a `total`;
+///         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_search_count(
     server: *const fhir_server_t,
@@ -150,14 +194,28 @@ unsafe fn stream(
     outcome.map(|_| ())
 }
 
-/// Stream a search page by page: `callback` gets each page's Bundle on the caller's thread, one
-/// page in memory at a time; it returns non-zero to stop. On success `*next_url_out` (if not
-/// NULL) is the absolute URL of the page after the last one handed over (pass it as `query` to
-/// resume; free with `fhir_string_free`), or NULL when the search is exhausted. On failure
-/// `*next_url_out` is the URL of the page that failed (retry from it), or NULL.
+/// Stream a search page by page: `callback` gets each page's Bundle in turn, on the caller's
+/// thread, with one page in memory at a time, until the pages end or it returns non-zero.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_page_callback`.
+/// @param server The handle (borrowed for the call).
+/// @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
+///        absolute URL on the same server (copied).
+/// @param callback Called once per page (see #fhir_page_callback); not NULL.
+/// @param user_data Passed to `callback` as it is; may be NULL.
+/// @param next_url_out NULL, or where to resume. On success `*next_url_out` is the absolute URL of
+///        the page after the last one handed over (pass it as `query` to resume), or NULL when the
+///        search is exhausted. On a failure while paging it is written too, the one exception to
+///        "outputs only on success": the URL of the page that failed (to retry from), or NULL when
+///        there is no page to retry (a `next` link that repeats a page or points to another
+///        server). Not written when the arguments are refused. A non-NULL `*next_url_out` is a new
+///        buffer owned by the caller; free it with fhir_string_free().
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`, also when `callback` stopped; a request code (see the file overview);
+///         `FHIR_ERR_JSON` or `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING`
+///         when a `next` link repeats a page or points to another server (see
+///         fhir_options_set_allow_foreign_links()) (also when `callback` stopped and the link to
+///         resume from is such a link); `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on
+///         another server.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_search_pages(
     server: *const fhir_server_t,
@@ -180,12 +238,25 @@ pub unsafe extern "C" fn fhir_search_pages(
     })
 }
 
-/// Stream a search resource by resource: `callback` gets each entry's resource and its search
-/// mode, on the caller's thread, one page in memory at a time; non-zero stops. `*next_url_out` as
-/// in `fhir_search_pages` (when stopped mid-page, resuming starts at the following page).
+/// Stream a search resource by resource: `callback` gets each entry's resource and its search mode
+/// in server order, on the caller's thread, with one page in memory at a time, until the pages end
+/// or it returns non-zero. Entries without a resource are skipped.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated; `callback` follows `fhir_resource_callback`.
+/// @param server The handle (borrowed for the call).
+/// @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
+///        absolute URL on the same server (copied).
+/// @param callback Called once per resource (see #fhir_resource_callback); not NULL.
+/// @param user_data Passed to `callback` as it is; may be NULL.
+/// @param next_url_out NULL, or where to resume, as for fhir_search_pages(): written on success and
+///        also on a failure while paging. When `callback` stops in the middle of a page, resuming
+///        starts at the following page. A non-NULL `*next_url_out` is a new buffer owned by the
+///        caller; free it with fhir_string_free().
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`, also when `callback` stopped; a request code (see the file overview);
+///         `FHIR_ERR_JSON` or `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING`
+///         when a `next` link repeats a page or points to another server (see
+///         fhir_options_set_allow_foreign_links()), or an entry is malformed;
+///         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_search_resources(
     server: *const fhir_server_t,

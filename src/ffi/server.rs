@@ -16,9 +16,21 @@ use crate::config::Options;
 use crate::error::Result;
 use crate::server::FhirServer;
 
-/// A connection to one FHIR server: base URL, auth mode, options, a connection pool and (for
-/// OIDC) a token cache. Thread-safe: one handle may be used by many threads at once; only
-/// `fhir_server_free` must not race with other calls on the same handle.
+/// A connection to one FHIR server: base URL, auth mode, a copy of the options, a connection pool
+/// and, for OpenID Connect, a token cache.
+///
+/// Thread-safe: one handle may be used by many threads at once; only fhir_server_free() must not
+/// race with other calls on the same handle.
+///
+/// Functions: the constructors fhir_server_new(), fhir_server_new_basic(), fhir_server_new_token(),
+/// fhir_server_new_oidc(), fhir_server_from_env(); then fhir_server_base_url(),
+/// fhir_server_request(), fhir_server_capabilities(), fhir_server_summary(); the operations
+/// fhir_resource_read(), fhir_resource_read_many(), fhir_resource_create(),
+/// fhir_resource_create_all(), fhir_resource_update(), fhir_resource_update_conditional(),
+/// fhir_resource_delete(), fhir_resource_delete_many(), fhir_resource_delete_by_query(),
+/// fhir_bundle_send(), fhir_history(), fhir_operation(); the searches fhir_search_all(),
+/// fhir_search_limit(), fhir_search_first(), fhir_search_count(), fhir_search_pages(),
+/// fhir_search_resources(); then fhir_server_free().
 pub struct fhir_server_t {
     inner: FhirServer,
     base_url: CString,
@@ -58,12 +70,17 @@ unsafe fn construct(
     })
 }
 
-/// Connect without authentication. `base_url` must be http(s), e.g. "https://host/fhir"; a
-/// trailing slash is removed. `options` may be NULL (defaults) and is copied.
-/// No request is sent yet. On success `*server_out` is a new handle to free with `fhir_server_free`.
+/// A handle for a server without authentication.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param base_url The server's base URL, http or https, such as "https://host/fhir" (copied); a
+///        trailing slash is removed. It must not carry credentials, a query or a fragment.
+/// @param options NULL for the defaults, or options (copied: they may be freed right after).
+/// @param server_out On success `*server_out` is a new handle owned by the caller; free it with
+///        fhir_server_free(); not written on failure.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_IO` when a CA file, client certificate or key named in the options
+///         cannot be read; `FHIR_ERR_TLS` when one of them is not usable PEM. No request is sent
+///         yet.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_new(
     base_url: *const c_char,
@@ -80,10 +97,19 @@ pub unsafe extern "C" fn fhir_server_new(
     })
 }
 
-/// Connect with HTTP basic auth (`Authorization: Basic base64(username:password)`).
+/// A handle for a server with HTTP basic auth (`Authorization: Basic ...` on every request).
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param base_url The server's base URL, http or https, such as "https://host/fhir" (copied); a
+///        trailing slash is removed. It must not carry credentials, a query or a fragment.
+/// @param username The user name (copied); not empty, no ':'.
+/// @param password The password (copied); never shown in messages.
+/// @param options NULL for the defaults, or options (copied: they may be freed right after).
+/// @param server_out On success `*server_out` is a new handle owned by the caller; free it with
+///        fhir_server_free(); not written on failure.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_IO` when a CA file, client certificate or key named in the options
+///         cannot be read; `FHIR_ERR_TLS` when one of them is not usable PEM. No request is sent
+///         yet.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_new_basic(
     base_url: *const c_char,
@@ -101,10 +127,18 @@ pub unsafe extern "C" fn fhir_server_new_basic(
     })
 }
 
-/// Connect with a static bearer token (`Authorization: Bearer <token>`).
+/// A handle for a server with a static bearer token (`Authorization: Bearer ...` on every request).
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param base_url The server's base URL, http or https, such as "https://host/fhir" (copied); a
+///        trailing slash is removed. It must not carry credentials, a query or a fragment.
+/// @param token The token (copied); not empty, valid in a header; never shown in messages.
+/// @param options NULL for the defaults, or options (copied: they may be freed right after).
+/// @param server_out On success `*server_out` is a new handle owned by the caller; free it with
+///        fhir_server_free(); not written on failure.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_IO` when a CA file, client certificate or key named in the options
+///         cannot be read; `FHIR_ERR_TLS` when one of them is not usable PEM. No request is sent
+///         yet.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_new_token(
     base_url: *const c_char,
@@ -119,13 +153,26 @@ pub unsafe extern "C" fn fhir_server_new_token(
     })
 }
 
-/// Connect with OpenID Connect client credentials. `provider_url` is the token endpoint or the
-/// issuer (its `/.well-known/openid-configuration` names the token endpoint). The token is fetched
-/// on the first request, cached for all threads, refreshed shortly before it expires, and
-/// refreshed once after a 401 (the request is then replayed).
+/// A handle for a server with OpenID Connect client credentials. The token is fetched on the first
+/// request, cached for all threads, fetched again shortly before it expires, and once after a 401
+/// (the request is then replayed). fhir_options_set_oidc_scope() and
+/// fhir_options_set_oidc_auth_method() tune the token request.
 ///
-/// # Safety
-/// Pointers are NULL or valid; strings NUL-terminated.
+/// @param base_url The server's base URL, http or https, such as "https://host/fhir" (copied); a
+///        trailing slash is removed. It must not carry credentials, a query or a fragment.
+/// @param client_id The client id (copied); not empty.
+/// @param client_secret The client secret (copied); not empty; never shown in messages.
+/// @param provider_url The provider (copied), http or https: a URL whose path ends in `/token` is
+///        the token endpoint; any other is the issuer, whose `/.well-known/openid-configuration`
+///        names the token endpoint.
+/// @param options NULL for the defaults, or options (copied: they may be freed right after).
+/// @param server_out On success `*server_out` is a new handle owned by the caller; free it with
+///        fhir_server_free(); not written on failure.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_IO` when a CA file, client certificate or key named in the options
+///         cannot be read; `FHIR_ERR_TLS` when one of them is not usable PEM. No request is sent
+///         yet: a provider that cannot be reached or refuses a token gives a request code (such as
+///         `FHIR_ERR_AUTH`) at the first request.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_new_oidc(
     base_url: *const c_char,
@@ -145,14 +192,20 @@ pub unsafe extern "C" fn fhir_server_new_oidc(
     })
 }
 
-/// Connect as configured by environment variables: the base URL from `FHIR_API_URL` (fallback
-/// `FHIR_SERVER_URL`) and exactly one auth mode: `FHIR_USER` + `FHIR_PW`, or `FHIR_TOKEN`, or
-/// `CLIENT_ID` + `CLIENT_SECRET` + `OIDC_PROVIDER_URL`. More than one mode, an incomplete one, or
-/// none give `FHIR_ERR_CONFIG` with a message naming the variables (never their values). With
-/// `no_auth` true, no credentials are used and credential variables are ignored.
+/// A handle configured by environment variables, as fhir_kindling's `FhirServer.from_env`: the base
+/// URL from `FHIR_API_URL` (fallback `FHIR_SERVER_URL`) and exactly one auth mode: `FHIR_USER` +
+/// `FHIR_PW` (basic), or `FHIR_TOKEN`, or `CLIENT_ID` + `CLIENT_SECRET` + `OIDC_PROVIDER_URL`
+/// (OpenID Connect). An empty variable counts as unset.
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param no_auth true to use no credentials (credential variables are then ignored); false to
+///        require exactly one auth mode.
+/// @param options NULL for the defaults, or options (copied: they may be freed right after).
+/// @param server_out On success `*server_out` is a new handle owned by the caller; free it with
+///        fhir_server_free(); not written on failure.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_CONFIG` when the URL is missing or invalid, or the auth mode is
+///         missing, incomplete or ambiguous (the message names the variables, never their values);
+///         `FHIR_ERR_IO` or `FHIR_ERR_TLS` as for fhir_server_new(). No request is sent yet.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_from_env(
     no_auth: bool,
@@ -165,36 +218,46 @@ pub unsafe extern "C" fn fhir_server_from_env(
     })
 }
 
-/// Free a handle. NULL is ignored. Must not race with other calls on the same handle.
+/// Free a handle: its connections and cached token.
 ///
-/// # Safety
-/// `server` is NULL or a handle not yet freed.
+/// @param server A handle, or NULL (ignored). It must not be used afterwards, and this call must
+///        not race with other calls on the same handle.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_free(server: *mut fhir_server_t) {
     fhir_server_t::free(server)
 }
 
-/// The normalised base URL (no trailing slash). Borrowed: valid until `fhir_server_free`.
-/// NULL if `server` is NULL.
+/// The base URL of a handle, normalised (no trailing slash).
 ///
-/// # Safety
-/// `server` is NULL or a live handle.
+/// @param server The handle (borrowed for the call), or NULL.
+/// @return A NUL-terminated string owned by `server`, valid until fhir_server_free(); NULL if
+///         `server` is NULL. Do not free it.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_base_url(server: *const fhir_server_t) -> *const c_char {
     fhir_server_t::borrow(server).map_or(std::ptr::null(), |s| s.base_url.as_ptr())
 }
 
-/// Send one request. `method` is an HTTP method ("GET", "POST", ...); `path` is relative to the
-/// base URL ("Patient/1", "Patient?name=x", already percent-encoded) or an absolute URL on the
-/// same server; `body` (JSON, `body_len` bytes) may be NULL. Retries as configured.
+/// Send one request and hand back the answer's body as it is. Retries as configured; redirects are
+/// not followed.
 ///
-/// On a 2xx answer: `FHIR_OK`, `*status_out` (if not NULL) gets the status and `*body_out` a new
-/// NUL-terminated buffer with the response body (empty string if none; free with `fhir_string_free`),
-/// `*body_len_out` (if not NULL) its length. On an HTTP error status: the matching code
-/// (`FHIR_ERR_NOT_FOUND`, `FHIR_ERR_AUTH`, ...) and the status and body in `*error_out`.
-///
-/// # Safety
-/// Pointers are NULL or valid; `body` points to `body_len` bytes.
+/// @param server The handle (borrowed for the call).
+/// @param method An HTTP method such as "GET" or "POST" (copied; letters only, case-insensitive).
+/// @param path A path relative to the base URL, such as "Patient/1" or `Patient?name=x` (already
+///        percent-encoded), or an absolute URL on the same server (copied).
+/// @param body NULL for no body, or a JSON body of `body_len` bytes, sent as
+///        `application/fhir+json` (borrowed for the call; need not be NUL-terminated).
+/// @param body_len The length of `body` in bytes; 0 when `body` is NULL.
+/// @param status_out NULL, or receives the HTTP status (2xx) on success.
+/// @param body_out On success `*body_out` is the answer's body (an empty string when there is
+///        none), a new buffer owned by the caller; free it with fhir_string_free(); not written on
+///        failure.
+/// @param body_len_out NULL, or receives the length of `*body_out` in bytes (NUL excluded) on
+///        success.
+/// @param error_out NULL, or receives a new error on failure, with the status and body of an HTTP
+///        error answer; free it with fhir_error_free().
+/// @return `FHIR_OK` for a 2xx answer; a request code (see the file overview) for any other (a 3xx
+///         gives `FHIR_ERR_HTTP_STATUS`); `FHIR_ERR_JSON` when `body` is not valid JSON;
+///         `FHIR_ERR_INVALID_ARGUMENT` for a URL on another server.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_request(
     server: *const fhir_server_t,
@@ -220,11 +283,15 @@ pub unsafe extern "C" fn fhir_server_request(
     })
 }
 
-/// `GET [base]/metadata`: the server's CapabilityStatement as a new JSON buffer in `*json_out`
-/// (free with `fhir_string_free`), its length in `*len_out` if not NULL.
+/// The server's CapabilityStatement: `GET [base]/metadata`.
 ///
-/// # Safety
-/// Pointers are NULL or valid.
+/// @param server The handle (borrowed for the call).
+/// @param json_out On success `*json_out` is the CapabilityStatement (JSON), a new buffer owned by
+///        the caller; free it with fhir_string_free(); not written on failure.
+/// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` when the answer is
+///         not JSON.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_capabilities(
     server: *const fhir_server_t,
