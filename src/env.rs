@@ -44,6 +44,11 @@ pub struct EnvConfig {
     pub auth: Auth,
 }
 
+/// A bad value from the environment is a configuration error naming the variables.
+fn config_error(variables: &str, e: Error) -> Error {
+    Error::config(format!("{variables}: {}", e.message()))
+}
+
 /// Read the configuration through `get` (the process environment in production, a map in tests).
 pub fn load(
     get: impl Fn(&str) -> Option<String>,
@@ -105,9 +110,9 @@ pub fn load(
                     &var("FHIR_USER").unwrap_or_default(),
                     &var("FHIR_PW").unwrap_or_default(),
                 )
-                .map_err(|e| e.with_context("FHIR_USER/FHIR_PW"))?,
+                .map_err(|e| config_error("FHIR_USER/FHIR_PW", e))?,
                 "static token" => Auth::token(&var("FHIR_TOKEN").unwrap_or_default())
-                    .map_err(|e| e.with_context("FHIR_TOKEN"))?,
+                    .map_err(|e| config_error("FHIR_TOKEN", e))?,
                 _ => Auth::Oidc(Box::new(
                     OidcAuth::new(
                         &var("CLIENT_ID").unwrap_or_default(),
@@ -116,7 +121,7 @@ pub fn load(
                         options.oidc_scope.clone(),
                         options.oidc_auth_method,
                     )
-                    .map_err(|e| e.with_context("CLIENT_ID/CLIENT_SECRET/OIDC_PROVIDER_URL"))?,
+                    .map_err(|e| config_error("CLIENT_ID/CLIENT_SECRET/OIDC_PROVIDER_URL", e))?,
                 )),
             };
             Ok(EnvConfig { base_url, auth })

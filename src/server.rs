@@ -274,6 +274,7 @@ pub(crate) fn parse_method(method: &str) -> Result<Method> {
 
 /// Check that `bytes` is one well-formed JSON document, without building a tree.
 pub(crate) fn validate_json(bytes: &[u8]) -> Result<()> {
+    crate::ops::bundle::check_utf8(bytes)?;
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
         .map(|_| ())
         .map_err(|e| Error::json(format!("invalid JSON: {e}")))

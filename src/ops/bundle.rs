@@ -97,15 +97,31 @@ struct TypeView {
     id: Option<String>,
 }
 
-/// `(resourceType, id)` of a resource given as raw JSON.
+/// `(resourceType, id)` of a resource given as raw JSON: UTF-8 text of one JSON object with a
+/// valid `resourceType`.
 pub fn type_and_id(resource: impl AsRef<[u8]>) -> Result<(String, Option<String>)> {
-    let v: TypeView = serde_json::from_slice(resource.as_ref())
+    let bytes = resource.as_ref();
+    check_utf8(bytes)?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::invalid("a resource must be a JSON object"));
+    }
+    let v: TypeView = serde_json::from_slice(bytes)
         .map_err(|e| Error::json(format!("invalid resource JSON: {e}")))?;
     let t = v
         .resource_type
         .filter(|t| crate::ops::reference::valid_type(t))
         .ok_or_else(|| Error::invalid("the resource has no valid resourceType"))?;
     Ok((t, v.id))
+}
+
+/// JSON must be UTF-8 (RFC 8259 §8.1); serde does not check bytes it skips.
+pub fn check_utf8(bytes: &[u8]) -> Result<()> {
+    std::str::from_utf8(bytes).map(|_| ()).map_err(|e| {
+        Error::json(format!(
+            "the JSON is not valid UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
+    })
 }
 
 /// A JSON string literal for `s`.

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::ops::bundle::{
     entry_view, json_str, parse_page, status_code, type_and_id, uuid_v4, BundleWriter,
 };
@@ -123,7 +123,11 @@ fn entry_result(reference: &str, entry: &RawValue) -> Result<String> {
 impl FhirServer {
     /// POST a caller-built `transaction` or `batch` Bundle to the base URL; returns the response Bundle.
     pub async fn send_bundle(&self, bundle: &[u8]) -> Result<Bytes> {
-        let page = parse_page(bundle).map_err(|e| e.with_context("the Bundle to send"))?;
+        crate::ops::bundle::check_utf8(bundle)?;
+        let page = parse_page(bundle).map_err(|e| match e.kind() {
+            ErrorKind::Protocol => Error::invalid("the JSON to send is not a Bundle"),
+            _ => e.with_context("the Bundle to send"),
+        })?;
         match page.bundle_type.as_deref() {
             Some("transaction") | Some("batch") => {}
             other => {
@@ -210,6 +214,7 @@ impl FhirServer {
     /// the batch, the input items it held, and how many earlier items were committed; its body
     /// is the server's OperationOutcome.
     pub async fn create_all(&self, input: &[u8], batch_size: usize) -> Result<Vec<u8>> {
+        crate::ops::bundle::check_utf8(input)?;
         let items = parse_items(input)?;
         let size = if batch_size == 0 {
             DEFAULT_BATCH_SIZE
