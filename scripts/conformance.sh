@@ -38,7 +38,6 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
     exit 1
 fi
 BASE=http://127.0.0.1:$PORT
-"$BIN" --help >"$STATE/help.txt" 2>&1 || true
 "$BIN" --port "$PORT" --host 127.0.0.1 --database-url :memory: --base-url "$BASE" --enable-versioning --return-gone --data-dir "$DATA" >"$STATE/helios.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT

@@ -22,7 +22,7 @@ check() { # check NAME CONDITION-RESULT(0/1) [detail]
     fi
 }
 json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s)[process.argv[1]];process.stdout.write(v===undefined?"":String(v))})' "$1"; }
-lines() { grep -c "$1" "$FHIR_OIDC_TOKEN_LOG" || true; }
+lines() { grep -c "$1" "$FHIR_OIDC_TOKEN_LOG" || [ $? = 1 ]; } # 1: no line matches (prints 0)
 
 disc="$(curl -fsS "$FHIR_OIDC_ISSUER/.well-known/openid-configuration")"
 [[ "$(json issuer <<<"$disc")" == "$FHIR_OIDC_ISSUER" ]]
