@@ -1,18 +1,22 @@
 # fhir_kindling — build, install, C programs and tests.
 #   make demo            the one-command demo (builds, starts a local HAPI FHIR server, runs the quickstart)
 #   make test            every test (same as scripts/test-all.sh, which .ci/run calls)
+#   make bootstrap       install what the build, the tests and the services need (scripts/bootstrap.sh)
 #   make install PREFIX=/usr/local
 #   make conformance     the integration suite against a second FHIR server (Helios; slow first build)
 #   make docs            the C reference manual (checks the header docs; HTML in target/doc-c/html)
 
 PREFIX   ?= $(CURDIR)/target/install
+# The C targets build and install the library first; scripts/test-all.sh, which installs it once
+# per run, passes INSTALL_DEP= so that they use that install.
+INSTALL_DEP ?= install
 CC       ?= cc
 CXX      ?= c++
 CWARN    := -Wall -Wextra -Werror -pedantic
 PKG      := PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig pkg-config
 OUT      := target/c
 
-.PHONY: build install header check-header c-build c-test examples demo test conformance clean-c
+.PHONY: bootstrap build install header check-header c-build c-test examples demo test conformance clean-c
 
 build:
 	cargo build --release --locked
@@ -24,7 +28,7 @@ header:
 	scripts/gen-header.sh
 
 # The committed header equals a fresh one, and compiles as C99 and C++ with warnings as errors.
-check-header: install
+check-header: $(INSTALL_DEP)
 	scripts/gen-header.sh --check
 	@mkdir -p $(OUT)
 	printf '#include <fhir_kindling.h>\nint main(void){return fhir_version()==0;}\n' > $(OUT)/header_c99.c
@@ -34,7 +38,7 @@ check-header: install
 	$(OUT)/header_c99 && $(OUT)/header_cxx
 
 # C programs against the installed library: shared (pkg-config) and static, plus a CMake consumer.
-c-build: install
+c-build: $(INSTALL_DEP)
 	@mkdir -p $(OUT)
 	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g $(CWARN) $$($(PKG) --cflags fhir_kindling) tests/c/test_capi.c -o $(OUT)/test_capi $$($(PKG) --libs fhir_kindling) -lpthread -Wl,-rpath,$(PREFIX)/lib
 	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g $(CWARN) $$($(PKG) --cflags fhir_kindling) tests/c/test_capi.c -o $(OUT)/test_capi_static $(PREFIX)/lib/libfhir_kindling.a $$($(PKG) --libs-only-other --static fhir_kindling) -lpthread -ldl -lm
@@ -53,6 +57,9 @@ c-test: c-build check-header
 	$(OUT)/test_capi_static
 	$(OUT)/cmake/quickstart_cmake
 	for ex in read_search upload update_delete; do echo "== $$ex"; $(VALGRIND) $(OUT)/$$ex || exit 1; done
+
+bootstrap:
+	scripts/bootstrap.sh
 
 demo:
 	scripts/demo.sh

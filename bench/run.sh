@@ -50,11 +50,15 @@ RESULTS=$STATE/results.txt
 PY_PACKAGES=${BENCH_PY_PACKAGES:-"fhir-kindling==1.0.3 fhirpy==2.3.1 httpx<0.28"}
 
 log() { printf '\n== %s\n' "$*" >&2; }
-die() { printf 'bench/run.sh: ERROR: %s\n' "$*" >&2; exit 1; }
+die() {
+    printf 'bench/run.sh: ERROR: %s\n' "$*" >&2
+    exit 1
+}
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-        die "need root to run: $*"; fi
+        die "need root to run: $*"
+    fi
 }
 
 mkdir -p "$STATE"
@@ -65,7 +69,10 @@ command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustu
 (cd "$ROOT" && cargo build --release)
 LIB_A=$ROOT/target/release/libfhir_kindling.a
 [ -f "$LIB_A" ] || die "$LIB_A missing after the build"
-command -v gcc >/dev/null || { [ "$NO_INSTALL" = 1 ] && die "gcc not found"; as_root apt-get install -y gcc libc6-dev; }
+command -v gcc >/dev/null || {
+    [ "$NO_INSTALL" = 1 ] && die "gcc not found"
+    as_root apt-get install -y gcc libc6-dev
+}
 # Linked statically: the measured program keeps this build even if target/ is rebuilt meanwhile.
 gcc -std=c99 -O2 -Wall -Wextra -pedantic -I"$ROOT/include" "$BENCH/stream_bench.c" -o "$STATE/stream_bench" \
     "$LIB_A" -lpthread -ldl -lm
@@ -81,14 +88,20 @@ if [ -z "$NGINX_BIN" ]; then
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y nginx
     NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
 fi
-command -v curl >/dev/null || { [ "$NO_INSTALL" = 1 ] && die "curl not found"; as_root apt-get install -y curl; }
+command -v curl >/dev/null || {
+    [ "$NO_INSTALL" = 1 ] && die "curl not found"
+    as_root apt-get install -y curl
+}
 
 NGX_DIR=$STATE/nginx
 NGX_PID=
 stop_nginx() {
     if [ -n "$NGX_PID" ]; then
         kill -QUIT "$NGX_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$NGX_PID" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 50); do
+            kill -0 "$NGX_PID" 2>/dev/null || break
+            sleep 0.1
+        done
         kill -KILL "$NGX_PID" 2>/dev/null || true
         wait "$NGX_PID" 2>/dev/null || true
         NGX_PID=
@@ -99,7 +112,7 @@ trap 'exit 130' INT TERM
 
 start_nginx() { # DATA_DIR
     local data=$1 user_line=""
-    [ "$(id -u)" -eq 0 ] && user_line="user $(id -un) $(id -gn);"   # workers read target/ as we do
+    [ "$(id -u)" -eq 0 ] && user_line="user $(id -un) $(id -gn);" # workers read target/ as we do
     mkdir -p "$NGX_DIR"/tmp/{client_body,proxy,fastcgi,uwsgi,scgi}
     sed -e "s|@STATE@|$NGX_DIR|g" -e "s|@DATA@|$data|g" -e "s|@PORT@|$PORT|g" -e "s|@USER_LINE@|$user_line|" \
         "$BENCH/nginx.conf.template" >"$NGX_DIR/nginx.conf"
@@ -168,7 +181,8 @@ fi
 manifest() { cat "$1/MANIFEST.json"; }
 
 run() { # SET CMD...: one measurement line, tagged with the data set and run number
-    local set=$1; shift
+    local set=$1
+    shift
     local line
     line=$("$@") || die "failed: $*"
     echo "set=$set run=$r $line" | tee -a "$RESULTS" >&2
@@ -177,7 +191,7 @@ run() { # SET CMD...: one measurement line, tagged with the data set and run num
 log "memory: $BIG Patients, pages of $PAGE"
 echo "data set=big $(manifest "$BIG_DIR")" >>"$RESULTS"
 start_nginx "$BIG_DIR"
-big_pages=$(( (BIG + PAGE - 1) / PAGE ))
+big_pages=$(((BIG + PAGE - 1) / PAGE))
 for ((r = 1; r <= REPEAT; r++)); do
     for mode in pages resources all; do
         run big "$STATE/stream_bench" "$mode" "$BASE" "$QUERY"
@@ -185,7 +199,7 @@ for ((r = 1; r <= REPEAT; r++)); do
     run big "$BENCH/curl_loop.sh" known "$BASE" "$big_pages"
 done
 if [ "$PY_PEERS" = 1 ] && [ "${BENCH_PY_BIG:-1}" = 1 ]; then
-    r=1   # once: fhir_kindling's all() holds every page, for the memory comparison only
+    r=1 # once: fhir_kindling's all() holds every page, for the memory comparison only
     run big "$VENV/bin/python" "$BENCH/py_peers.py" kindling "$BASE"
 fi
 stop_nginx
@@ -208,7 +222,7 @@ fi
 log "speed: $SMALL Patients, pages of $PAGE"
 echo "data set=small $(manifest "$SMALL_DIR")" >>"$RESULTS"
 start_nginx "$SMALL_DIR"
-small_pages=$(( (SMALL + PAGE - 1) / PAGE ))
+small_pages=$(((SMALL + PAGE - 1) / PAGE))
 for ((r = 1; r <= REPEAT; r++)); do
     for mode in pages resources all; do
         run small "$STATE/stream_bench" "$mode" "$BASE" "$QUERY"

@@ -7,15 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 HELIOS_VERSION=0.2.7
-PORT=${HELIOS_PORT:-18095}
+# shellcheck source=tests/servers/ports.env
+. "${FHIR_PORTS_FILE:-tests/servers/ports.env}"
+PORT=${HELIOS_PORT:-$FHIR_HELIOS_PORT}
 ROOT=$REPO/target/helios
 STATE=$REPO/target/helios-state
 BIN=$ROOT/bin/hfs
 
 if [ ! -x "$BIN" ] || [ "$(cat "$ROOT/.version" 2>/dev/null)" != "$HELIOS_VERSION" ]; then
-  echo "conformance: building helios-hfs $HELIOS_VERSION (first time: about 35 minutes on 2 cores)"
-  CARGO_TARGET_DIR=$REPO/target/helios-build nice -n 10 cargo install helios-hfs --version "$HELIOS_VERSION" --locked --root "$ROOT"
-  echo "$HELIOS_VERSION" > "$ROOT/.version"
+    echo "conformance: building helios-hfs $HELIOS_VERSION (first time: about 35 minutes on 2 cores)"
+    CARGO_TARGET_DIR=$REPO/target/helios-build nice -n 10 cargo install helios-hfs --version "$HELIOS_VERSION" --locked --root "$ROOT"
+    echo "$HELIOS_VERSION" >"$ROOT/.version"
 fi
 
 mkdir -p "$STATE"
@@ -24,29 +26,37 @@ mkdir -p "$STATE"
 # spec's search-parameters.json, shipped in HAPI's validation resources on Maven Central.
 DATA=$REPO/target/helios-data
 if [ ! -s "$DATA/search-parameters-r4.json" ]; then
-  mkdir -p "$DATA"
-  mvn -B -q dependency:copy -Dartifact=ca.uhn.hapi.fhir:hapi-fhir-validation-resources-r4:8.8.0 \
-    -DoutputDirectory="$DATA" -Dmdep.stripVersion=true
-  unzip -p "$DATA/hapi-fhir-validation-resources-r4.jar" org/hl7/fhir/r4/model/sp/search-parameters.json \
-    > "$DATA/search-parameters-r4.json"
-  rm -f "$DATA/hapi-fhir-validation-resources-r4.jar"
+    mkdir -p "$DATA"
+    mvn -B -q dependency:copy -Dartifact=ca.uhn.hapi.fhir:hapi-fhir-validation-resources-r4:8.8.0 \
+        -DoutputDirectory="$DATA" -Dmdep.stripVersion=true
+    unzip -p "$DATA/hapi-fhir-validation-resources-r4.jar" org/hl7/fhir/r4/model/sp/search-parameters.json \
+        >"$DATA/search-parameters-r4.json"
+    rm -f "$DATA/hapi-fhir-validation-resources-r4.jar"
 fi
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-  echo "conformance: port $PORT is taken" >&2; exit 1
+    echo "conformance: port $PORT is taken" >&2
+    exit 1
 fi
 BASE=http://127.0.0.1:$PORT
-"$BIN" --help >"$STATE/help.txt" 2>&1 || true
 "$BIN" --port "$PORT" --host 127.0.0.1 --database-url :memory: --base-url "$BASE" --enable-versioning --return-gone --data-dir "$DATA" >"$STATE/helios.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do
-  if curl -fsS "$BASE/metadata" -o /dev/null 2>/dev/null; then break; fi
-  if ! kill -0 $PID 2>/dev/null; then echo "conformance: Helios exited:" >&2; tail -20 "$STATE/helios.log" >&2; exit 1; fi
-  sleep 0.5
+    if curl -fsS "$BASE/metadata" -o /dev/null 2>/dev/null; then break; fi
+    if ! kill -0 $PID 2>/dev/null; then
+        echo "conformance: Helios exited:" >&2
+        tail -20 "$STATE/helios.log" >&2
+        exit 1
+    fi
+    sleep 0.5
 done
-curl -fsS "$BASE/metadata" -o /dev/null || { echo "conformance: Helios did not answer /metadata" >&2; tail -20 "$STATE/helios.log" >&2; exit 1; }
+curl -fsS "$BASE/metadata" -o /dev/null || {
+    echo "conformance: Helios did not answer /metadata" >&2
+    tail -20 "$STATE/helios.log" >&2
+    exit 1
+}
 echo "conformance: Helios $HELIOS_VERSION up at $BASE"
 # The tests that need only a FHIR server (no gateway, proxy or OIDC provider).
 # One test at a time: Helios' in-memory SQLite aborts concurrent transactions ("table is locked").
 FHIR_HAPI_URL=$BASE cargo test --locked --test integration -- --ignored --test-threads=1 \
-  upload_1000 paging_through_1200 crud_history a_failed_transaction
+    upload_1000 paging_through_1200 crud_history a_failed_transaction

@@ -3,22 +3,24 @@
 # With --check, fail if the committed header differs from a fresh one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CBINDGEN_VERSION=0.29.2
+# shellcheck source=scripts/versions.env
+. scripts/versions.env
 if ! command -v cbindgen >/dev/null || [ "$(cbindgen --version | awk '{print $2}')" != "$CBINDGEN_VERSION" ]; then
-  cargo install cbindgen --version "$CBINDGEN_VERSION" --locked
+    echo "gen-header: cbindgen $CBINDGEN_VERSION is needed: run scripts/bootstrap.sh build" >&2
+    exit 1
 fi
 out=include/fhir_kindling.h
 if [ "${1:-}" = "--check" ]; then
-  tmp=$(mktemp)
-  cbindgen --config cbindgen.toml --quiet --output "$tmp" .
-  if ! diff -u "$out" "$tmp"; then
-    echo "include/fhir_kindling.h is stale: run scripts/gen-header.sh and commit it" >&2
+    tmp=$(mktemp)
+    cbindgen --config cbindgen.toml --quiet --output "$tmp" .
+    if ! diff -u "$out" "$tmp"; then
+        echo "include/fhir_kindling.h is stale: run scripts/gen-header.sh and commit it" >&2
+        rm -f "$tmp"
+        exit 1
+    fi
     rm -f "$tmp"
-    exit 1
-  fi
-  rm -f "$tmp"
-  echo "header up to date"
+    echo "header up to date"
 else
-  cbindgen --config cbindgen.toml --quiet --output "$out" .
-  echo "wrote $out"
+    cbindgen --config cbindgen.toml --quiet --output "$out" .
+    echo "wrote $out"
 fi

@@ -15,8 +15,8 @@ PREFIX="$(realpath -m "${FHIR_KINDLING_PREFIX:-$REPO/target/install}")"
 GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
 PC="$PREFIX/lib/pkgconfig/fhir_kindling.pc"
 if [ ! -f "$PC" ]; then
-	echo "run.sh: $PC not found; install the library first: scripts/install.sh $PREFIX" >&2
-	exit 2
+    echo "run.sh: $PC not found; install the library first: scripts/install.sh $PREFIX" >&2
+    exit 2
 fi
 
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
@@ -29,8 +29,8 @@ if [ "${GO_RACE:-0}" = 1 ]; then RACE=(-race); fi
 cd "$HERE"
 unformatted="$("$("$GO" env GOROOT)/bin/gofmt" -l .)"
 if [ -n "$unformatted" ]; then
-	echo "run.sh: gofmt would change: $unformatted" >&2
-	exit 1
+    echo "run.sh: gofmt would change: $unformatted" >&2
+    exit 1
 fi
 "$GO" vet ./...
 "$GO" test "${RACE[@]}" -count=1 ./fhir/
@@ -39,7 +39,7 @@ echo "built $HERE/fhir-example against $PREFIX"
 
 if [ "${GO_BUILD_ONLY:-0}" = 1 ]; then exit 0; fi
 if [ -z "${FHIR_API_URL:-}" ]; then
-	echo "run.sh: set FHIR_API_URL (e.g. http://127.0.0.1:8080/fhir), or GO_BUILD_ONLY=1" >&2
-	exit 2
+    echo "run.sh: set FHIR_API_URL (e.g. http://127.0.0.1:8080/fhir), or GO_BUILD_ONLY=1" >&2
+    exit 2
 fi
 exec ./fhir-example "$@"

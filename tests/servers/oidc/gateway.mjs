@@ -2,7 +2,7 @@
 //
 // Usage: node gateway.mjs STATE_DIR
 //
-// Listens on http://127.0.0.1:18091:
+// Listens on http://127.0.0.1:$OIDC_GATEWAY_PORT:
 //   GET /check       for nginx `auth_request`: 200 when the request's
 //                    `Authorization: Bearer <token>` is active according to
 //                    the provider's introspection endpoint, 401 otherwise
@@ -16,8 +16,9 @@
 // request goes to STATE_DIR/gateway.log (only a 6-char token prefix).
 //
 // Environment:
-//   OIDC_ISSUER        provider issuer (default http://127.0.0.1:18090)
-//   OIDC_GATEWAY_PORT  listen port (default 18091)
+//   OIDC_ISSUER        provider issuer, required
+//   OIDC_GATEWAY_PORT  listen port, required
+// (both set by oidc/part.sh from tests/servers/ports.env)
 
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -31,9 +32,13 @@ if (!stateDir) {
 mkdirSync(stateDir, { recursive: true });
 const gatewayLog = resolve(stateDir, 'gateway.log');
 
-const issuer = (process.env.OIDC_ISSUER ?? 'http://127.0.0.1:18090').replace(/\/$/, '');
+const issuer = (process.env.OIDC_ISSUER ?? '').replace(/\/$/, '');
 const host = '127.0.0.1';
-const port = Number.parseInt(process.env.OIDC_GATEWAY_PORT ?? '18091', 10);
+const port = Number.parseInt(process.env.OIDC_GATEWAY_PORT ?? '', 10);
+if (!issuer || !(port > 0 && port < 65536)) {
+  console.error('OIDC_ISSUER and OIDC_GATEWAY_PORT must be set (tests/servers/ports.env)');
+  process.exit(2);
+}
 
 const GATEWAY_CLIENT_ID = 'gateway';
 const GATEWAY_CLIENT_SECRET = 'gateway-secret';

@@ -2,13 +2,14 @@
 //
 // Usage: node provider.mjs STATE_DIR
 //
-// Serves a real `oidc-provider` instance on http://127.0.0.1:18090 with only
+// Serves a real `oidc-provider` instance on http://127.0.0.1:$OIDC_PORT with only
 // what the client-credentials tests need: discovery, the token endpoint
 // (client_credentials grant), token introspection and JWKS.
 //
 // Environment:
 //   OIDC_TOKEN_TTL   access token lifetime in seconds (default 8)
-//   OIDC_PORT        listen port (default 18090; the issuer follows it)
+//   OIDC_PORT        listen port, required (set by oidc/part.sh from
+//                    tests/servers/ports.env; the issuer follows it)
 //   OIDC_VERBOSE=1   keep oidc-provider's development NOTICE/WARNING lines
 //   OIDC_STRICT_AUTH_METHOD=0
 //                    accept client_secret_basic and client_secret_post
@@ -57,7 +58,11 @@ if (!Number.isInteger(tokenTtl) || tokenTtl <= 0 || String(tokenTtl) !== ttlRaw.
 }
 
 const host = '127.0.0.1';
-const port = Number.parseInt(process.env.OIDC_PORT ?? '18090', 10);
+const port = Number.parseInt(process.env.OIDC_PORT ?? '', 10);
+if (!(port > 0 && port < 65536)) {
+  console.error('OIDC_PORT must be set to the listen port (tests/servers/ports.env)');
+  process.exit(2);
+}
 const issuer = `http://${host}:${port}`;
 
 function logEvent(record) {

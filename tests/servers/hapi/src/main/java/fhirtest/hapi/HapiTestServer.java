@@ -12,7 +12,7 @@ import org.springframework.context.annotation.AnnotationConfigApplicationContext
 /**
  * Entry point: boots the Spring/HAPI JPA context, then serves RestfulServer at
  * http://127.0.0.1:PORT/fhir via embedded Jetty.
- * Port: first CLI argument, else $HAPI_PORT, else 18080.
+ * Port: the only CLI argument (hapi/part.sh passes FHIR_HAPI_PORT from tests/servers/ports.env).
  */
 public final class HapiTestServer {
 	private static final Logger LOG = LoggerFactory.getLogger(HapiTestServer.class);
@@ -21,13 +21,11 @@ public final class HapiTestServer {
 
 	public static void main(String[] args) throws Exception {
 		long t0 = System.nanoTime();
-		int port = 18080;
-		String env = System.getenv("HAPI_PORT");
-		if (args.length > 0 && !args[0].isBlank()) {
-			port = Integer.parseInt(args[0].trim());
-		} else if (env != null && !env.isBlank()) {
-			port = Integer.parseInt(env.trim());
+		if (args.length != 1) {
+			System.err.println("usage: HapiTestServer PORT");
+			System.exit(2);
 		}
+		int port = Integer.parseInt(args[0].trim());
 
 		AnnotationConfigApplicationContext ctx = new AnnotationConfigApplicationContext(HapiServerConfig.class);
 		RestfulServer restfulServer = ctx.getBean(RestfulServer.class);
