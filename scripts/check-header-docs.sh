@@ -15,14 +15,14 @@ python3 scripts/check-header-docs.py include/fhir_kindling.h || status=1
 
 echo "== header docs: doxygen, warnings as errors (docs/Doxyfile)"
 if ! command -v doxygen >/dev/null 2>&1; then
-  echo "check-header-docs: doxygen is not installed (Debian: apt-get install -y doxygen)" >&2
-  exit 1
+    echo "check-header-docs: doxygen is not installed (Debian: apt-get install -y doxygen)" >&2
+    exit 1
 fi
 mkdir -p target/doc-c
 if doxygen docs/Doxyfile; then
-  echo "doxygen $(doxygen --version): no warnings; HTML in target/doc-c/html/index.html"
+    echo "doxygen $(doxygen --version): no warnings; HTML in target/doc-c/html/index.html"
 else
-  echo "check-header-docs: doxygen reported the warnings above (as errors)" >&2
-  status=1
+    echo "check-header-docs: doxygen reported the warnings above (as errors)" >&2
+    status=1
 fi
 exit $status

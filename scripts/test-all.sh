@@ -5,12 +5,14 @@
 #   scripts/test-all.sh [STAGE...]      default: every stage, in this order
 #
 #   lint         cargo fmt --check; cargo clippy --all-targets -D warnings; the header check
-#                (cbindgen, fails on a diff); shellcheck and shfmt -i 4 -ci over every tracked
+#                (cbindgen, fails on a diff); the header's docs (scripts/check-header-docs.sh:
+#                every @param/@return/free function, Doxygen with warnings as errors); shellcheck and shfmt -i 4 -ci over every tracked
 #                shell script; no port of tests/servers/ports.env hard-coded anywhere else
 #   unit         cargo test --locked: Rust unit tests and the httpmock wire tests
 #   services     start the real services (tests/servers/services.sh) unless they already run
 #   integration  the Rust integration tests against them (cargo test ... -- --ignored)
-#   c            the header as C99/C11/C++11, the C test program under valgrind and linked
+#   c            the exported symbols (scripts/check-api.sh: only fhir_, as declared, no C name
+#                in the core), the header as C99/C11/C++11, the C test program under valgrind and linked
 #                statically, the CMake consumer, every C example, demo data through the quickstart
 #   go           the Go (cgo) consumer
 #   csharp       the C# (Mono P/Invoke) consumer
@@ -68,6 +70,7 @@ stage_lint() {
     cargo fmt --check
     cargo clippy --locked --all-targets -- -D warnings
     scripts/gen-header.sh --check
+    scripts/check-header-docs.sh
     mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
     shellcheck -x "${scripts[@]}"
     shfmt "${SHFMT_FLAGS[@]}" -d "${scripts[@]}"
@@ -90,6 +93,7 @@ stage_integration() {
 stage_c() {
     services_up
     release_install
+    scripts/check-api.sh "$PREFIX/lib/libfhir_kindling.so"
     FHIR_API_URL=$FHIR_HAPI_URL make --no-print-directory c-test PREFIX="$PREFIX" INSTALL_DEP=
     echo "== demo data through the quickstart"
     python3 scripts/gen-demo-data.py --patients 20 >target/c/demo.json

@@ -316,7 +316,8 @@ fn requests_go_through_the_real_proxy() {
         "tinyproxy log shows the plain-HTTP request"
     );
     assert!(
-        text.contains("CONNECT") && text.contains("127.0.0.1:18443"),
+        text.contains("CONNECT")
+            && text.contains(var("FHIR_NGINX_HTTPS").trim_start_matches("https://")),
         "tinyproxy log shows the CONNECT tunnel"
     );
 

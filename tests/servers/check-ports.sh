@@ -4,8 +4,7 @@
 #   tests/servers/check-ports.sh [--static] [SHIFT]
 #
 # static   `git grep` finds none of the ports of ports.env anywhere else in the repository, except
-#          in documentation (*.md), in usage comments of examples/*.c, and in the files listed in
-#          ALLOWED below (each with the reason)
+#          in documentation (*.md) and in usage comments of examples/*.c
 # dynamic  (skipped with --static) writes a copy of ports.env with every port moved by SHIFT
 #          (default 100) to target/ports-check/ports.env, starts every service with
 #          FHIR_PORTS_FILE pointing at it and its own FHIR_SERVICES_DIR (target/ports-check/state),
@@ -20,12 +19,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
 DEFAULT_PORTS=$REPO/tests/servers/ports.env
-
-# Files that may still name a port, and why. Remove an entry once the file reads services.env.
-ALLOWED=(
-    # the CONNECT-line assertion of requests_go_through_the_real_proxy names the nginx HTTPS port
-    tests/integration.rs
-)
 
 log() { echo "check-ports: $*" >&2; }
 die() {
@@ -44,13 +37,11 @@ SHIFT=${1:-100}
 ports=$(sed -n 's/^FHIR_[A-Z0-9_]*_PORT=\([0-9]*\)$/\1/p' "$DEFAULT_PORTS")
 pattern=$(echo "$ports" | paste -sd '|')
 excludes=(':!tests/servers/ports.env' ':!*.md')
-for f in "${ALLOWED[@]}"; do excludes+=(":!$f"); done
 # in examples/*.c only comment lines (" * FHIR_API_URL=http://127.0.0.1:PORT/fhir ./quickstart")
 hits=$(git grep -nwE "$pattern" -- . "${excludes[@]}" | grep -Ev '^examples/[^:]*\.c:[0-9]+:[[:space:]]*(/?\*|//)' || [ $? = 1 ])
 [ -z "$hits" ] || die "ports of tests/servers/ports.env hard-coded elsewhere:
 $hits"
-log "static: the ports $(echo "$ports" | paste -sd ' ') appear only in tests/servers/ports.env and docs" \
-    "(allowed for now: ${ALLOWED[*]})"
+log "static: the ports $(echo "$ports" | paste -sd ' ') appear only in tests/servers/ports.env and docs"
 [ $static = 0 ] || exit 0
 
 # ---------------------------------------------------------------------------- dynamic
