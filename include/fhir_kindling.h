@@ -624,7 +624,7 @@ fhir_result fhir_history(const fhir_server_t *server,
  * @param parameters With POST: NULL to send an empty Parameters resource, or a Parameters
  *        resource, JSON of `parameters_len` bytes (borrowed for the call; need not be
  *        NUL-terminated). With another method: NULL.
- * @param parameters_len The length of `parameters` in bytes; 0 when it is NULL.
+ * @param parameters_len The length of `parameters` in bytes; 0 means none (whatever `parameters` is).
  * @param json_out On success `*json_out` is the answer's body as the server sent it (a Bundle, a
  *        resource or an OperationOutcome; empty when there is none), a new buffer owned by the
  *        caller; free it with fhir_string_free(); not written on failure.
@@ -1432,7 +1432,7 @@ const char *fhir_server_base_url(const fhir_server_t *server);
  *        percent-encoded), or an absolute URL on the same server (copied).
  * @param body NULL for no body, or a JSON body of `body_len` bytes, sent as
  *        `application/fhir+json` (borrowed for the call; need not be NUL-terminated).
- * @param body_len The length of `body` in bytes; 0 when `body` is NULL.
+ * @param body_len The length of `body` in bytes; 0 means no body (whatever `body` is).
  * @param status_out NULL, or receives the HTTP status (2xx) on success.
  * @param body_out On success `*body_out` is the answer's body (an empty string when there is
  *        none), a new buffer owned by the caller; free it with fhir_string_free(); not written on

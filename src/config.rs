@@ -198,10 +198,10 @@ impl Options {
         let parsed = url::Url::parse(url.trim())
             .map_err(|e| Error::invalid(format!("proxy URL is invalid: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-            return Err(Error::invalid(format!(
-                "proxy URL {} must be http:// or https:// with a host",
-                redact_url(&parsed)
-            )));
+            // Not echoed: without a scheme, "user:password@host" parses with the password in the path.
+            return Err(Error::invalid(
+                "the proxy URL must be http:// or https:// with a host",
+            ));
         }
         self.proxies.retain(|p| p.scheme != scheme);
         self.proxies.push(ProxySetting {
@@ -387,6 +387,8 @@ mod tests {
         assert!(o.set_proxy("http", "not a url").is_err());
         assert!(o.set_proxy("http", "socks5://127.0.0.1:1").is_err());
         assert!(o.set_oidc_auth_method("jwt").is_err());
+        let e = o.set_proxy("all", "alice:hunter2@proxy:3128").unwrap_err();
+        assert!(!e.message().contains("hunter2"), "{}", e.message());
         assert!(o.headers.is_empty() && o.proxies.is_empty());
     }
 

@@ -26,7 +26,10 @@ pub struct Transport {
     /// Every secret of this handle, registered for redaction for as long as it lives.
     secrets: Secrets,
     pub(crate) limits: Limits,
+    /// The proxies requests go through: the configured ones, or those of the environment.
     proxies: Vec<ProxySetting>,
+    /// The environment's `no_proxy` rules (with configured proxies, none apply).
+    no_proxy: Vec<String>,
     /// The caller's extra headers: sent to the configured server only, never on anonymous requests.
     headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -171,6 +174,19 @@ impl Transport {
             .map_err(|e| Error::invalid(format!("proxy {} rejected: {e}", redact_url(&p.url))))?;
             builder = builder.proxy(proxy);
         }
+        // Which proxy a request goes through, to name it (and say PROXY) when it cannot be
+        // reached: the configured ones, or else those reqwest takes from the environment.
+        let (proxies, no_proxy) = if options.proxies.is_empty() {
+            env_proxies(|k| std::env::var(k).ok())
+        } else {
+            (options.proxies.clone(), Vec::new())
+        };
+        for p in &proxies {
+            if let Some(pw) = p.url.password() {
+                secrets.add(pw);
+                secrets.add(&percent_encoding::percent_decode_str(pw).decode_utf8_lossy());
+            }
+        }
         let client = builder.build().map_err(|e| {
             Error::new(
                 ErrorKind::Tls,
@@ -183,12 +199,16 @@ impl Transport {
             secrets,
             limits: options.limits,
             retry: options.retry.clone(),
-            proxies: options.proxies.clone(),
+            proxies,
+            no_proxy,
             headers: options.headers.clone(),
         })
     }
 
     fn proxy_for(&self, url: &Url) -> Option<&ProxySetting> {
+        if self.no_proxy.iter().any(|rule| no_proxy_matches(rule, url)) {
+            return None;
+        }
         let scheme = match url.scheme() {
             "https" => ProxyScheme::Https,
             _ => ProxyScheme::Http,
@@ -313,6 +333,62 @@ impl Transport {
             }
         }
     }
+}
+
+/// The proxies reqwest takes from the environment (`http_proxy`, `https_proxy`, `all_proxy`,
+/// lower case first, as curl does; a URL without a scheme is http) and the `no_proxy` rules.
+fn env_proxies(get: impl Fn(&str) -> Option<String>) -> (Vec<ProxySetting>, Vec<String>) {
+    let var = |name: &str| {
+        get(name)
+            .or_else(|| get(&name.to_ascii_uppercase()))
+            .filter(|v| !v.trim().is_empty())
+    };
+    let mut proxies = Vec::new();
+    for (scheme, name) in [
+        (ProxyScheme::Http, "http_proxy"),
+        (ProxyScheme::Https, "https_proxy"),
+        (ProxyScheme::All, "all_proxy"),
+    ] {
+        if let Some(v) = var(name) {
+            let v = v.trim();
+            let with_scheme = if v.contains("://") {
+                v.to_owned()
+            } else {
+                format!("http://{v}")
+            };
+            if let Ok(url) = Url::parse(&with_scheme) {
+                proxies.push(ProxySetting { scheme, url });
+            }
+        }
+    }
+    let no_proxy = var("no_proxy")
+        .map(|v| {
+            v.split(',')
+                .map(|r| r.trim().to_ascii_lowercase())
+                .filter(|r| !r.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    (proxies, no_proxy)
+}
+
+/// A `no_proxy` rule: `*`, a host name (also matching its subdomains; a leading dot is the same),
+/// or an address, optionally with `:port`.
+fn no_proxy_matches(rule: &str, url: &Url) -> bool {
+    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if rule == "*" {
+        return true;
+    }
+    let (name, port) = match rule.rsplit_once(':') {
+        Some((n, p)) if p.chars().all(|c| c.is_ascii_digit()) && !n.contains(':') => {
+            (n, p.parse::<u16>().ok())
+        }
+        _ => (rule, None),
+    };
+    let name = name.trim_start_matches('.');
+    let host_ok = host == name || host.ends_with(&format!(".{name}"));
+    host_ok && port.is_none_or(|p| url.port_or_known_default() == Some(p))
 }
 
 /// Methods a server must treat as idempotent (RFC 9110 §9.2.2).
@@ -465,4 +541,31 @@ pub fn map_reqwest_error(e: reqwest::Error, context: &str) -> Error {
     let code = classify(&e);
     let text = chain(&e.without_url());
     Error::new(code, format!("{context}: {text}"))
+}
+
+#[cfg(test)]
+mod proxy_env_tests {
+    use super::*;
+
+    #[test]
+    fn environment_proxies_and_no_proxy_rules() {
+        let env = |k: &str| match k {
+            "http_proxy" => Some("user:pw@127.0.0.1:3128".to_owned()),
+            "HTTPS_PROXY" => Some("http://127.0.0.1:3129".to_owned()),
+            "NO_PROXY" => Some(".internal.example, localhost:8080".to_owned()),
+            _ => None,
+        };
+        let (proxies, no_proxy) = env_proxies(env);
+        assert_eq!(proxies.len(), 2);
+        assert_eq!(proxies[0].url.as_str(), "http://user:pw@127.0.0.1:3128/");
+        assert_eq!(proxies[1].scheme, ProxyScheme::Https);
+        let url = |s: &str| Url::parse(s).unwrap();
+        let matches = |u: &str| no_proxy.iter().any(|r| no_proxy_matches(r, &url(u)));
+        assert!(matches("https://fhir.internal.example/fhir"));
+        assert!(matches("http://internal.example/fhir"));
+        assert!(matches("http://localhost:8080/fhir"));
+        assert!(!matches("http://localhost:8081/fhir"));
+        assert!(!matches("http://notinternal.example/fhir"));
+        assert!(no_proxy_matches("*", &url("http://any/")));
+    }
 }

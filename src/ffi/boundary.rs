@@ -139,7 +139,7 @@ pub(crate) unsafe fn arg_slice<'a, T>(p: *const T, count: usize, name: &str) -> 
     Ok(std::slice::from_raw_parts(p, count))
 }
 
-/// A borrowed byte buffer that may be absent (NULL with length 0).
+/// A borrowed byte buffer that may be absent: a length of 0 means "none", whatever the pointer.
 ///
 /// # Safety
 /// As [`arg_slice`].
@@ -148,13 +148,13 @@ pub(crate) unsafe fn opt_bytes<'a>(
     len: usize,
     name: &str,
 ) -> FfiResult<Option<&'a [u8]>> {
-    if p.is_null() && len == 0 {
+    if len == 0 {
         return Ok(None);
     }
     arg_slice(p as *const u8, len, name).map(Some)
 }
 
-/// A borrowed byte buffer that is required (a JSON document).
+/// A borrowed byte buffer that is required (a JSON document); empty is passed on as empty.
 ///
 /// # Safety
 /// As [`arg_slice`].
@@ -163,7 +163,10 @@ pub(crate) unsafe fn arg_bytes<'a>(
     len: usize,
     name: &str,
 ) -> FfiResult<&'a [u8]> {
-    opt_bytes(p, len, name)?.ok_or_else(|| null_argument(name))
+    if p.is_null() {
+        return Err(null_argument(name));
+    }
+    arg_slice(p as *const u8, len, name)
 }
 
 /// An array of `count` string arguments.

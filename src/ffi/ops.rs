@@ -358,7 +358,7 @@ pub unsafe extern "C" fn fhir_history(
 /// @param parameters With POST: NULL to send an empty Parameters resource, or a Parameters
 ///        resource, JSON of `parameters_len` bytes (borrowed for the call; need not be
 ///        NUL-terminated). With another method: NULL.
-/// @param parameters_len The length of `parameters` in bytes; 0 when it is NULL.
+/// @param parameters_len The length of `parameters` in bytes; 0 means none (whatever `parameters` is).
 /// @param json_out On success `*json_out` is the answer's body as the server sent it (a Bundle, a
 ///        resource or an OperationOutcome; empty when there is none), a new buffer owned by the
 ///        caller; free it with fhir_string_free(); not written on failure.

@@ -246,7 +246,7 @@ pub unsafe extern "C" fn fhir_server_base_url(server: *const fhir_server_t) -> *
 ///        percent-encoded), or an absolute URL on the same server (copied).
 /// @param body NULL for no body, or a JSON body of `body_len` bytes, sent as
 ///        `application/fhir+json` (borrowed for the call; need not be NUL-terminated).
-/// @param body_len The length of `body` in bytes; 0 when `body` is NULL.
+/// @param body_len The length of `body` in bytes; 0 means no body (whatever `body` is).
 /// @param status_out NULL, or receives the HTTP status (2xx) on success.
 /// @param body_out On success `*body_out` is the answer's body (an empty string when there is
 ///        none), a new buffer owned by the caller; free it with fhir_string_free(); not written on

@@ -246,7 +246,8 @@ impl FhirServer {
 /// whether to go on; paging is guarded as for every search.
 pub struct SearchStream<'s> {
     pager: Pager<'s>,
-    /// The URL of the page being fetched or parsed, until it has been accepted.
+    /// The URL of the page fetched last: the one to retry when it cannot be fetched, parsed or
+    /// handed over. None when the last `next` link was refused.
     in_flight: Option<String>,
 }
 
@@ -272,7 +273,6 @@ impl SearchStream<'_> {
     pub(crate) fn accept<'b>(&mut self, body: &'b [u8]) -> Result<Page<'b>> {
         let page = parse_page(body)?;
         self.pager.advance(page.next.as_deref());
-        self.in_flight = None;
         Ok(page)
     }
 
@@ -282,8 +282,8 @@ impl SearchStream<'_> {
         self.pager.resume_url()
     }
 
-    /// After a failure: the absolute URL of the page that could not be fetched or parsed (to
-    /// retry from there), or None when the failure was a refused link.
+    /// After a failure: the absolute URL of the page that could not be fetched, parsed or
+    /// handed over (to retry from there), or None when the failure was a refused link.
     pub fn failed_url(&self) -> Option<&str> {
         self.in_flight.as_deref()
     }
