@@ -602,8 +602,9 @@ fhir_result fhir_bundle_send(const fhir_server_t *server,
  * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
  * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
  *         `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING` when a `next` link
- *         repeats a page or points to another server (see fhir_options_set_allow_foreign_links());
- *         `FHIR_ERR_INVALID_ARGUMENT` for a malformed target.
+ *         repeats a page or leaves the base URL (see fhir_options_set_allow_foreign_links());
+ *         `FHIR_ERR_LIMIT` past the page or result limit (fhir_options_set_max_pages(),
+ *         fhir_options_set_max_result_bytes()); `FHIR_ERR_INVALID_ARGUMENT` for a malformed target.
  */
 fhir_result fhir_history(const fhir_server_t *server,
                          const char *target,
@@ -1163,8 +1164,9 @@ const char *fhir_result_str(int code);
  * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
  * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
  *         `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING` when a `next` link
- *         repeats a page or points to another server (see fhir_options_set_allow_foreign_links());
- *         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
+ *         repeats a page or leaves the base URL (see fhir_options_set_allow_foreign_links());
+ *         `FHIR_ERR_LIMIT` past the page or result limit (fhir_options_set_max_pages(),
+ *         fhir_options_set_max_result_bytes()); `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
  */
 fhir_result fhir_search_all(const fhir_server_t *server,
                             const char *query,
@@ -1187,8 +1189,9 @@ fhir_result fhir_search_all(const fhir_server_t *server,
  * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
  * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
  *         `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING` when a `next` link
- *         repeats a page or points to another server (see fhir_options_set_allow_foreign_links());
- *         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
+ *         repeats a page or leaves the base URL (see fhir_options_set_allow_foreign_links());
+ *         `FHIR_ERR_LIMIT` past the page or result limit (fhir_options_set_max_pages(),
+ *         fhir_options_set_max_result_bytes()); `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
  */
 fhir_result fhir_search_limit(const fhir_server_t *server,
                               const char *query,
@@ -1254,9 +1257,10 @@ fhir_result fhir_search_count(const fhir_server_t *server,
  * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
  * @return `FHIR_OK`, also when `callback` stopped; a request code (see the file overview);
  *         `FHIR_ERR_JSON` or `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING`
- *         when a `next` link repeats a page or points to another server (see
+ *         when a `next` link repeats a page or leaves the base URL (see
  *         fhir_options_set_allow_foreign_links()) (also when `callback` stopped and the link to
- *         resume from is such a link); `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on
+ *         resume from is such a link); `FHIR_ERR_LIMIT` past the page limit
+ *         (fhir_options_set_max_pages()); `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on
  *         another server.
  */
 fhir_result fhir_search_pages(const fhir_server_t *server,
@@ -1283,8 +1287,9 @@ fhir_result fhir_search_pages(const fhir_server_t *server,
  * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
  * @return `FHIR_OK`, also when `callback` stopped; a request code (see the file overview);
  *         `FHIR_ERR_JSON` or `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING`
- *         when a `next` link repeats a page or points to another server (see
- *         fhir_options_set_allow_foreign_links()), or an entry is malformed;
+ *         when a `next` link repeats a page or leaves the base URL (see
+ *         fhir_options_set_allow_foreign_links()), or an entry is malformed; `FHIR_ERR_LIMIT`
+ *         past the page limit (fhir_options_set_max_pages());
  *         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
  */
 fhir_result fhir_search_resources(const fhir_server_t *server,

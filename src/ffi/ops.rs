@@ -330,8 +330,9 @@ pub unsafe extern "C" fn fhir_bundle_send(
 /// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
 /// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
 ///         `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING` when a `next` link
-///         repeats a page or points to another server (see fhir_options_set_allow_foreign_links());
-///         `FHIR_ERR_INVALID_ARGUMENT` for a malformed target.
+///         repeats a page or leaves the base URL (see fhir_options_set_allow_foreign_links());
+///         `FHIR_ERR_LIMIT` past the page or result limit (fhir_options_set_max_pages(),
+///         fhir_options_set_max_result_bytes()); `FHIR_ERR_INVALID_ARGUMENT` for a malformed target.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_history(
     server: *const fhir_server_t,

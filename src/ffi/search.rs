@@ -56,8 +56,9 @@ pub type fhir_resource_callback = Option<
 /// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
 /// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
 ///         `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING` when a `next` link
-///         repeats a page or points to another server (see fhir_options_set_allow_foreign_links());
-///         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
+///         repeats a page or leaves the base URL (see fhir_options_set_allow_foreign_links());
+///         `FHIR_ERR_LIMIT` past the page or result limit (fhir_options_set_max_pages(),
+///         fhir_options_set_max_result_bytes()); `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_search_all(
     server: *const fhir_server_t,
@@ -86,8 +87,9 @@ pub unsafe extern "C" fn fhir_search_all(
 /// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
 /// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` or
 ///         `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING` when a `next` link
-///         repeats a page or points to another server (see fhir_options_set_allow_foreign_links());
-///         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
+///         repeats a page or leaves the base URL (see fhir_options_set_allow_foreign_links());
+///         `FHIR_ERR_LIMIT` past the page or result limit (fhir_options_set_max_pages(),
+///         fhir_options_set_max_result_bytes()); `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_search_limit(
     server: *const fhir_server_t,
@@ -212,9 +214,10 @@ unsafe fn stream(
 /// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
 /// @return `FHIR_OK`, also when `callback` stopped; a request code (see the file overview);
 ///         `FHIR_ERR_JSON` or `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING`
-///         when a `next` link repeats a page or points to another server (see
+///         when a `next` link repeats a page or leaves the base URL (see
 ///         fhir_options_set_allow_foreign_links()) (also when `callback` stopped and the link to
-///         resume from is such a link); `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on
+///         resume from is such a link); `FHIR_ERR_LIMIT` past the page limit
+///         (fhir_options_set_max_pages()); `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on
 ///         another server.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_search_pages(
@@ -254,8 +257,9 @@ pub unsafe extern "C" fn fhir_search_pages(
 /// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
 /// @return `FHIR_OK`, also when `callback` stopped; a request code (see the file overview);
 ///         `FHIR_ERR_JSON` or `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING`
-///         when a `next` link repeats a page or points to another server (see
-///         fhir_options_set_allow_foreign_links()), or an entry is malformed;
+///         when a `next` link repeats a page or leaves the base URL (see
+///         fhir_options_set_allow_foreign_links()), or an entry is malformed; `FHIR_ERR_LIMIT`
+///         past the page limit (fhir_options_set_max_pages());
 ///         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_search_resources(
