@@ -137,7 +137,7 @@ func (e *Error) Is(target error) bool {
 // CodeString is the library's English description of a result code.
 func CodeString(code int) string { return C.GoString(C.fhir_result_str(C.int(code))) }
 
-// Version is the version of the loaded C library, e.g. "0.1.0".
+// Version is the version of the loaded C library, e.g. "0.2.0".
 func Version() string { return C.GoString(C.fhir_version()) }
 
 // takeError turns a failed call's result code and error object into an *Error and frees the
