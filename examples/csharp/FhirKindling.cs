@@ -1,4 +1,4 @@
-// C# (P/Invoke) bindings for the fhir_kindling C ABI (include/fhir_kindling.h, version 0.1),
+// C# (P/Invoke) bindings for the fhir_kindling C ABI (include/fhir_kindling.h, version 0.2),
 // plus a thin managed wrapper.
 //
 // Library lookup: DllImport("fhir_kindling") makes Mono look for libfhir_kindling.so on the
@@ -343,7 +343,7 @@ namespace FhirKindling
     public sealed class FhirServer : IDisposable
     {
         /// <summary>The header version these bindings were written against.</summary>
-        public const int BindingMajor = 0, BindingMinor = 1;
+        public const int BindingMajor = 0, BindingMinor = 2;
 
         private readonly ServerHandle rawHandle;
         private volatile bool disposed;
@@ -365,7 +365,7 @@ namespace FhirKindling
             }
         }
 
-        /// <summary>The library version string, e.g. "0.1.0".</summary>
+        /// <summary>The library version string, e.g. "0.2.0".</summary>
         public static string LibraryVersion { get { return Utf8.FromPtrZ(Native.fhir_version()); } }
 
         /// <summary>Connect without authentication. No request is sent yet.</summary>
