@@ -282,6 +282,31 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_credential_from_the_environment_is_a_config_error_naming_the_variables() {
+        for (vars, names) in [
+            (
+                vec![URL, ("FHIR_USER", "a:b"), ("FHIR_PW", "pw-Zz9")],
+                "FHIR_USER/FHIR_PW",
+            ),
+            (vec![URL, ("FHIR_TOKEN", "tok\nZz9")], "FHIR_TOKEN"),
+            (
+                vec![
+                    URL,
+                    ("CLIENT_ID", "c"),
+                    ("CLIENT_SECRET", "cs-Zz9"),
+                    ("OIDC_PROVIDER_URL", "ftp://idp"),
+                ],
+                "CLIENT_ID/CLIENT_SECRET/OIDC_PROVIDER_URL",
+            ),
+        ] {
+            let e = run(&vars, false).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{}", e.message());
+            assert!(e.message().starts_with(names), "{}", e.message());
+            assert!(!e.message().contains("Zz9"), "{}", e.message());
+        }
+    }
+
+    #[test]
     fn empty_variables_count_as_unset() {
         let c = run(&[URL, ("FHIR_USER", ""), ("FHIR_TOKEN", "t")], false).unwrap();
         assert!(matches!(c.auth, Auth::Token(_)));

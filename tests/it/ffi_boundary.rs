@@ -343,3 +343,58 @@ fn a_stream_stopped_by_a_refused_link_gives_no_url() {
         fhir_server_free(server);
     }
 }
+
+#[test]
+fn json_from_the_caller_is_checked_before_anything_is_sent() {
+    let mock = MockServer::start();
+    let any = mock.mock(|when, then| {
+        when.any_request();
+        then.status(200).body("{}");
+    });
+    unsafe {
+        let url = CString::new(mock.url("/fhir")).unwrap();
+        let mut server: *mut fhir_server_t = ptr::null_mut();
+        fhir_server_new(url.as_ptr(), ptr::null(), &mut server, ptr::null_mut());
+        let create = |json: &[u8]| {
+            let mut out: *mut c_char = ptr::null_mut();
+            let rc = fhir_kindling::ffi::ops::fhir_resource_create(
+                server,
+                json.as_ptr() as *const c_char,
+                json.len(),
+                ptr::null(),
+                &mut out,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            );
+            assert!(out.is_null());
+            rc
+        };
+        // A non-UTF-8 byte inside a JSON string (serde would skip it unchecked).
+        assert_eq!(
+            create(b"{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\xff\"}]}"),
+            fhir_result::FHIR_ERR_JSON
+        );
+        // A JSON array where a resource is expected (serde would read it as a tuple).
+        assert_eq!(
+            create(br#"["Patient","1"]"#),
+            fhir_result::FHIR_ERR_INVALID_ARGUMENT
+        );
+        // A resource that is not a Bundle, given to fhir_bundle_send.
+        let patient = br#"{"resourceType":"Patient"}"#;
+        let mut out: *mut c_char = ptr::null_mut();
+        let mut err: *mut fhir_error_t = ptr::null_mut();
+        let rc = fhir_kindling::ffi::ops::fhir_bundle_send(
+            server,
+            patient.as_ptr() as *const c_char,
+            patient.len(),
+            &mut out,
+            ptr::null_mut(),
+            &mut err,
+        );
+        assert_eq!(rc, fhir_result::FHIR_ERR_INVALID_ARGUMENT);
+        assert!(msg(err).contains("not a Bundle"), "{}", msg(err));
+        fhir_error_free(err);
+        any.assert_hits(0);
+        fhir_server_free(server);
+    }
+}
