@@ -12,5 +12,7 @@ fn main() {
         };
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
     }
+    // `--cfg fuzzing` is set by cargo fuzz (src/fuzzing.rs, fuzz/): a known cfg, not a typo.
+    println!("cargo:rustc-check-cfg=cfg(fuzzing)");
     println!("cargo:rerun-if-changed=build.rs");
 }

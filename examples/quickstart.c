@@ -19,10 +19,12 @@ static double now(void) {
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static int fail(const char *what, fhir_result rc, fhir_error_t *err) {
+/* Report a failed call, then free what the program holds (every _free accepts NULL). */
+static int fail(const char *what, fhir_result rc, fhir_error_t *err, fhir_server_t *server) {
     fprintf(stderr, "%s failed: %s (%s)\n", what, fhir_result_str(rc), err ? fhir_error_message(err) : "");
     if (err && fhir_error_body(err, NULL)) { fprintf(stderr, "server said: %s\n", fhir_error_body(err, NULL)); }
     fhir_error_free(err);
+    fhir_server_free(server);
     return 1;
 }
 
@@ -63,11 +65,11 @@ int main(int argc, char **argv) {
     fhir_options_set_retry_max_attempts(opts, 4, NULL);
     fhir_result rc = fhir_server_from_env(no_auth, opts, &server, &err);
     fhir_options_free(opts);
-    if (rc != FHIR_OK) { return fail("connect (from environment)", rc, err); }
+    if (rc != FHIR_OK) { return fail("connect (from environment)", rc, err, server); }
     printf("fhir_kindling %s -> %s\n", fhir_version(), fhir_server_base_url(server));
 
     char *json = NULL;
-    if ((rc = fhir_server_capabilities(server, &json, NULL, &err)) != FHIR_OK) { return fail("capabilities", rc, err); }
+    if ((rc = fhir_server_capabilities(server, &json, NULL, &err)) != FHIR_OK) { return fail("capabilities", rc, err, server); }
     printf("server: FHIR ");
     print_field(json, "\"fhirVersion\":\"");
     printf(", software ");
@@ -78,12 +80,12 @@ int main(int argc, char **argv) {
     if (argc > 1) {
         size_t len = 0;
         char *data = read_file(argv[1], &len);
-        if (!data) { fprintf(stderr, "cannot read %s\n", argv[1]); return 1; }
+        if (!data) { fprintf(stderr, "cannot read %s\n", argv[1]); fhir_server_free(server); return 1; }
         double t0 = now();
         size_t out_len = 0;
         rc = fhir_resource_create_all(server, data, len, 0, &json, &out_len, &err);
         free(data);
-        if (rc != FHIR_OK) { return fail("upload", rc, err); }
+        if (rc != FHIR_OK) { return fail("upload", rc, err, server); }
         int quotes = 0;
         for (const char *p = strstr(json, "\"created\":["); p && *p && *p != ']'; p++) { quotes += *p == '"'; }
         int created = (quotes - 2) / 2; /* minus the key's own quotes */
@@ -94,7 +96,7 @@ int main(int argc, char **argv) {
     /* Count with _summary=count, then page through with the builder. */
     uint64_t patients = 0;
     if ((rc = fhir_search_count(server, "Patient?identifier=urn:fhir-kindling-demo%7C", &patients, &err)) != FHIR_OK) {
-        return fail("count", rc, err);
+        return fail("count", rc, err, server);
     }
     printf("demo patients on the server: %llu\n", (unsigned long long)patients);
 
@@ -108,20 +110,20 @@ int main(int argc, char **argv) {
     struct page_stats st = {0, 0};
     double t0 = now();
     rc = fhir_search_resources(server, qs, on_resource, &st, NULL, &err);
-    if (rc != FHIR_OK) { fhir_string_free(qs); return fail("search", rc, err); }
+    if (rc != FHIR_OK) { fhir_string_free(qs); return fail("search", rc, err, server); }
     printf("heart-rate observations (%s, 25 per page): %d in %.2f s\n", qs, st.observations, now() - t0);
     fhir_string_free(qs);
 
     size_t len = 0;
     if ((rc = fhir_search_limit(server, "Patient?identifier=urn:fhir-kindling-demo%7C&_sort=birthdate", 3, &json, &len, &err)) != FHIR_OK) {
-        return fail("search_limit", rc, err);
+        return fail("search_limit", rc, err, server);
     }
     printf("three oldest demo patients: %zu bytes of searchset Bundle\n", len);
     const char *p = json;
     while ((p = strstr(p, "\"family\":\"")) != NULL) { printf("  - "); print_field(p, "\"family\":\""); printf("\n"); p++; }
     fhir_string_free(json);
 
-    if ((rc = fhir_server_summary(server, &json, NULL, &err)) != FHIR_OK) { return fail("summary", rc, err); }
+    if ((rc = fhir_server_summary(server, &json, NULL, &err)) != FHIR_OK) { return fail("summary", rc, err, server); }
     printf("summary: %s\n", json);
     fhir_string_free(json);
     fhir_server_free(server);

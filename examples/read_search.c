@@ -22,7 +22,10 @@ int main(void) {
     const char *pat = "{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:example-read\",\"value\":\"r1\"}]}";
     char *created = NULL, *json = NULL;
     if ((rc = fhir_resource_create(s, pat, strlen(pat), "identifier=urn:example-read%7Cr1", &created, NULL, &err)) != FHIR_OK) {
-        fprintf(stderr, "create: %s\n", fhir_error_message(err)); return 1;
+        fprintf(stderr, "create: %s\n", fhir_error_message(err));
+        fhir_error_free(err);
+        fhir_server_free(s);
+        return 1;
     }
     char id[80] = {0}, ref[128];
     sscanf(strstr(created, "\"id\":\"") + 6, "%64[^\"]", id);
@@ -50,7 +53,15 @@ int main(void) {
     int pages = 0;
     char *next = NULL;
     printf("streaming %s:\n", qs);
-    if (fhir_search_pages(s, qs, on_page, &pages, &next, &err) != FHIR_OK) { fprintf(stderr, "%s\n", fhir_error_message(err)); return 1; }
+    if (fhir_search_pages(s, qs, on_page, &pages, &next, &err) != FHIR_OK) {
+        /* On failure *next is the page that failed (or NULL): a caller could retry from it. */
+        fprintf(stderr, "%s (retry from %s)\n", fhir_error_message(err), next ? next : "-");
+        fhir_error_free(err);
+        fhir_string_free(next);
+        fhir_string_free(qs);
+        fhir_server_free(s);
+        return 1;
+    }
     printf("stopped after %d pages; resume at %s\n", pages, next ? next : "(end)");
     fhir_string_free(next);
     fhir_string_free(qs);

@@ -16,10 +16,15 @@ static void id_of(const char *json, char *ref, size_t n) {
 int main(void) {
     fhir_server_t *s = NULL;
     fhir_error_t *err = NULL;
-    if (fhir_server_from_env(true, NULL, &s, &err) != FHIR_OK) { fprintf(stderr, "%s\n", fhir_error_message(err)); return 1; }
+    if (fhir_server_from_env(true, NULL, &s, &err) != FHIR_OK) { fprintf(stderr, "%s\n", fhir_error_message(err)); fhir_error_free(err); return 1; }
     char *out = NULL, ref[128], ref2[128], body[256];
     const char *p = "{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:example-upd\",\"value\":\"1\"}]}";
-    if (fhir_resource_create(s, p, strlen(p), NULL, &out, NULL, &err) != FHIR_OK) { fprintf(stderr, "%s\n", fhir_error_message(err)); return 1; }
+    if (fhir_resource_create(s, p, strlen(p), NULL, &out, NULL, &err) != FHIR_OK) {
+        fprintf(stderr, "%s\n", fhir_error_message(err));
+        fhir_error_free(err);
+        fhir_server_free(s);
+        return 1;
+    }
     id_of(out, ref, sizeof ref);
     fhir_string_free(out);
 

@@ -9,7 +9,7 @@
 int main(void) {
     fhir_server_t *s = NULL;
     fhir_error_t *err = NULL;
-    if (fhir_server_from_env(true, NULL, &s, &err) != FHIR_OK) { fprintf(stderr, "%s\n", fhir_error_message(err)); return 1; }
+    if (fhir_server_from_env(true, NULL, &s, &err) != FHIR_OK) { fprintf(stderr, "%s\n", fhir_error_message(err)); fhir_error_free(err); return 1; }
 
     /* 250 patients in batches of 100: three transactions. */
     size_t cap = 250 * 160 + 16, n = 0;
@@ -22,14 +22,24 @@ int main(void) {
     char *out = NULL;
     fhir_result rc = fhir_resource_create_all(s, arr, n, 100, &out, NULL, &err);
     free(arr);
-    if (rc != FHIR_OK) { fprintf(stderr, "create_all: %s\n", fhir_error_message(err)); return 1; }
+    if (rc != FHIR_OK) {
+        fprintf(stderr, "create_all: %s\n", fhir_error_message(err));
+        fhir_error_free(err);
+        fhir_server_free(s);
+        return 1;
+    }
     printf("create_all: %.120s...\n", out);
     fhir_string_free(out);
 
     const char *cond = "{\"resourceType\":\"Organization\",\"name\":\"Example Hospital\",\"identifier\":[{\"system\":\"urn:example-upload\",\"value\":\"org\"}]}";
     for (int i = 0; i < 2; i++) {
         rc = fhir_resource_create(s, cond, strlen(cond), "identifier=urn:example-upload%7Corg", &out, NULL, &err);
-        if (rc != FHIR_OK) { fprintf(stderr, "create: %s\n", fhir_error_message(err)); return 1; }
+        if (rc != FHIR_OK) {
+            fprintf(stderr, "create: %s\n", fhir_error_message(err));
+            fhir_error_free(err);
+            fhir_server_free(s);
+            return 1;
+        }
         printf("conditional create #%d: %.100s\n", i + 1, out);
         fhir_string_free(out);
     }

@@ -3,11 +3,13 @@
 # when everything is there it installs nothing and takes about a second. scripts/test-all.sh and
 # scripts/demo.sh call it first.
 #
-#   scripts/bootstrap.sh [GROUP...]     default: build lint services consumers
+#   scripts/bootstrap.sh [GROUP...]     default: build lint fuzz services consumers
 #
 #   build      C/C++ toolchain, make, cmake, pkg-config, valgrind, curl, python3 (Debian);
 #              rustfmt + clippy (rustup); cbindgen (cargo install, pinned)
 #   lint       shellcheck, shfmt, doxygen (Debian)
+#   fuzz       cargo-fuzz (cargo install, pinned); the nightly toolchain it builds with must be on
+#              the machine (rustup toolchain nightly; it comes with the machine image)
 #   services   Java + Maven, Node.js + npm, openssl, iproute2, nginx, tinyproxy (Debian; nginx and
 #              tinyproxy pinned), then every part's install: npm ci of the OIDC provider, the
 #              Maven build of the HAPI launcher (tests/servers/services.sh install)
@@ -94,6 +96,14 @@ group_build() {
 
 group_lint() { apt_tools "${LINT_TOOLS[@]}"; }
 
+group_fuzz() {
+    rustup run nightly rustc --version >/dev/null 2>&1 || die "the nightly Rust toolchain is required for cargo fuzz"
+    if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+        log "cargo install cargo-fuzz $CARGO_FUZZ_VERSION"
+        cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+    fi
+}
+
 group_services() {
     apt_tools "${SERVICE_TOOLS[@]}"
     tests/servers/services.sh install
@@ -106,11 +116,11 @@ group_consumers() {
 
 t0=$SECONDS
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(build lint services consumers)
+[ ${#groups[@]} -gt 0 ] || groups=(build lint fuzz services consumers)
 for g in "${groups[@]}"; do
     case $g in
-        build | lint | services | consumers) "group_$g" ;;
-        *) die "unknown group '$g' (build lint services consumers)" ;;
+        build | lint | fuzz | services | consumers) "group_$g" ;;
+        *) die "unknown group '$g' (build lint fuzz services consumers)" ;;
     esac
 done
 log "ready: ${groups[*]} ($((SECONDS - t0)) s)"

@@ -9,11 +9,14 @@
 #                every @param/@return/free function, Doxygen with warnings as errors); shellcheck and shfmt -i 4 -ci over every tracked
 #                shell script; no port of tests/servers/ports.env hard-coded anywhere else
 #   unit         cargo test --locked: Rust unit tests and the httpmock wire tests
+#   fuzz         scripts/fuzz.sh: every cargo fuzz target (fuzz/) for FUZZ_SECONDS (default 30) from
+#                the committed seeds; a crash fails the run
 #   services     start the real services (tests/servers/services.sh) unless they already run
 #   integration  the Rust integration tests against them (cargo test ... -- --ignored)
 #   c            the exported symbols (scripts/check-api.sh: only fhir_, as declared, no C name
-#                in the core), the header as C99/C11/C++11, the C test program under valgrind and linked
-#                statically, the CMake consumer, every C example, demo data through the quickstart
+#                in the core), the header as C99/C11/C++11, the C test program under valgrind and
+#                linked statically, the CMake consumer, every C example, the C test and examples again
+#                under ASan/LSan/UBSan (make c-sanitize), demo data through the quickstart
 #   go           the Go (cgo) consumer
 #   csharp       the C# (Mono P/Invoke) consumer
 #   ports        tests/servers/check-ports.sh: every service again with every port moved
@@ -25,7 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
-ALL_STAGES="lint unit services integration c go csharp ports"
+ALL_STAGES="lint unit fuzz services integration c go csharp ports"
 PREFIX=$REPO/target/install
 SERVICES=tests/servers/services.sh
 SHFMT_FLAGS=(-i 4 -ci)
@@ -80,6 +83,8 @@ stage_lint() {
 
 stage_unit() { cargo test --locked; }
 
+stage_fuzz() { scripts/fuzz.sh "${FUZZ_SECONDS:-30}"; }
+
 stage_services() {
     services_up
     "$SERVICES" status
@@ -95,6 +100,8 @@ stage_c() {
     release_install
     scripts/check-api.sh "$PREFIX/lib/libfhir_kindling.so"
     FHIR_API_URL=$FHIR_HAPI_URL make --no-print-directory c-test PREFIX="$PREFIX" INSTALL_DEP=
+    echo "== the C test and the examples under AddressSanitizer, LeakSanitizer and UBSan"
+    FHIR_API_URL=$FHIR_HAPI_URL make --no-print-directory c-sanitize PREFIX="$PREFIX" INSTALL_DEP=
     echo "== demo data through the quickstart"
     python3 scripts/gen-demo-data.py --patients 20 >target/c/demo.json
     FHIR_API_URL=$FHIR_HAPI_URL target/c/quickstart target/c/demo.json

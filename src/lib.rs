@@ -13,6 +13,9 @@ mod config;
 mod env;
 mod error;
 pub mod ffi;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod ops;
 mod redact;
 mod retry;

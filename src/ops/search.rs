@@ -96,6 +96,17 @@ impl<'s> Pager<'s> {
         Ok(Some(resp.body))
     }
 
+    /// Fuzzing only (`--cfg fuzzing`, see `src/fuzzing.rs`): what `fetch` does to the pager's
+    /// state, without the request, so that link resolution (query-only links too) and loop
+    /// detection can be fuzzed page after page.
+    #[cfg(fuzzing)]
+    pub(crate) fn fetch_offline(&mut self) -> Option<Url> {
+        let url = self.next.take()?;
+        self.current = Some(url.clone());
+        self.pages += 1;
+        Some(url)
+    }
+
     /// Record the `next` link of the page just fetched.
     pub fn advance(&mut self, link: Option<&str>) {
         let Some(link) = link else {
