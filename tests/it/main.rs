@@ -7,6 +7,7 @@ mod common;
 
 mod auth;
 mod ffi_boundary;
+mod hostile;
 mod ops;
 mod retry;
 mod robustness;
