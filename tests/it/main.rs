@@ -11,4 +11,5 @@ mod hostile;
 mod ops;
 mod retry;
 mod robustness;
+mod secrets;
 mod transport;
