@@ -218,3 +218,184 @@ pub fn assert_create_all_failure(message: &str, batch: &str, committed: usize) {
     let committed = format!("{committed} items in earlier batches were committed");
     assert!(message.contains(&committed), "{message}");
 }
+
+// ---------------------------------------------------------------- a raw, hostile server
+
+/// One request as the raw server read it.
+#[derive(Clone, Debug)]
+pub struct RawRequest {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The target without its query.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+
+    /// A query parameter's raw value.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        let (_, query) = self.target.split_once('?')?;
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// What the raw server does with the connection after a handler answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum After {
+    /// Read the next request on the same connection.
+    KeepAlive,
+    /// Close the socket (whatever the answer said about keep-alive).
+    Close,
+}
+
+type Handler = dyn Fn(&RawRequest, &mut std::net::TcpStream) -> After + Send + Sync;
+
+/// A loopback HTTP/1.1 server of the test suite's own, on raw TCP: a thread per connection, each
+/// request handed to `handler`, which writes whatever bytes it likes (garbage, endless bodies,
+/// bombs) and decides whether the connection lives on. Records every request.
+pub struct RawServer {
+    /// `http://127.0.0.1:<port>`
+    pub origin: String,
+    pub requests: Arc<Mutex<Vec<RawRequest>>>,
+}
+
+impl RawServer {
+    pub fn start(
+        handler: impl Fn(&RawRequest, &mut std::net::TcpStream) -> After + Send + Sync + 'static,
+    ) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let requests: Arc<Mutex<Vec<RawRequest>>> = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let rec = requests.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (handler, rec) = (handler.clone(), rec.clone());
+                thread::spawn(move || serve_connection(stream, &*handler, &rec));
+            }
+        });
+        RawServer { origin, requests }
+    }
+
+    /// `origin` + `path`, e.g. `url("/fhir")`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
+    pub fn requests(&self) -> Vec<RawRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// How many requests reached the server whose path is not `/fhir/metadata`.
+    pub fn count_except_metadata(&self) -> usize {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path() != "/fhir/metadata")
+            .count()
+    }
+}
+
+fn serve_connection(
+    mut stream: std::net::TcpStream,
+    handler: &Handler,
+    rec: &Mutex<Vec<RawRequest>>,
+) {
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(read_half);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or("").to_owned();
+        let target = parts.next().unwrap_or("").to_owned();
+        let mut headers = Vec::new();
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            if h == "\r\n" {
+                break;
+            }
+            if let Some((n, v)) = h.trim_end().split_once(':') {
+                if n.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                headers.push((n.to_owned(), v.trim().to_owned()));
+            }
+        }
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let req = RawRequest {
+            method,
+            target,
+            headers,
+            body,
+        };
+        rec.lock().unwrap().push(req.clone());
+        if handler(&req, &mut stream) == After::Close {
+            let _ = stream.flush();
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+    }
+}
+
+/// Write a complete answer with a Content-Length (and `Connection: close` when `close`).
+pub fn write_reply(
+    stream: &mut std::net::TcpStream,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    close: bool,
+) -> std::io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
+    if close {
+        head.push_str("Connection: close\r\n");
+    }
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body);
+    stream.write_all(&out)?;
+    stream.flush()
+}
+
+/// A FHIR JSON answer that closes the connection; `After::Close`.
+pub fn reply_json(stream: &mut std::net::TcpStream, status: u16, body: &str) -> After {
+    let _ = write_reply(
+        stream,
+        status,
+        &[("Content-Type", "application/fhir+json")],
+        body.as_bytes(),
+        true,
+    );
+    After::Close
+}

@@ -7,7 +7,9 @@ mod common;
 
 mod auth;
 mod ffi_boundary;
+mod hostile;
 mod ops;
 mod retry;
 mod robustness;
+mod secrets;
 mod transport;
