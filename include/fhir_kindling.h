@@ -48,8 +48,8 @@
  * callbacks run on the caller's thread too and may call the library.
  *
  * @par Secrets
- * Passwords, static and access tokens, client secrets, custom header values and proxy
- * credentials never appear in a message, even when a server or provider echoes them back;
+ * Passwords, static tokens, access tokens (the 1,000 most recent of a handle), client secrets,
+ * custom header values and proxy credentials never appear in a message, even when a server or provider echoes them back;
  * control characters in messages are escaped and server text is quoted and bounded. The body
  * from fhir_error_body() is the server's answer as it came: the caller's data, not redacted.
  *

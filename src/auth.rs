@@ -88,6 +88,14 @@ impl Auth {
         }
     }
 
+    /// The token provider's URL, for the modes that have one.
+    pub(crate) fn provider_url(&self) -> Option<&url::Url> {
+        match self {
+            Auth::Oidc(o) => Some(&o.provider_url),
+            _ => None,
+        }
+    }
+
     pub(crate) fn is_oidc(&self) -> bool {
         matches!(self, Auth::Oidc(_))
     }
@@ -380,7 +388,7 @@ pub(crate) fn parse_token_response(
         .and_then(|j| j.get("access_token"))
         .and_then(|v| v.as_str())
     {
-        secrets.add(token);
+        secrets.add_token(token);
     }
     if !(200..300).contains(&status) {
         let detail = json

@@ -21,10 +21,19 @@ pub(crate) const REDACTED: &str = "[redacted]";
 const MAX_MESSAGE: usize = 4096;
 /// Secrets shorter than this are not searched for (they would mangle ordinary words).
 const MIN_SECRET: usize = 3;
-/// Past access tokens kept per handle (a provider could echo an old one).
-const MAX_PER_OWNER: usize = 64;
+/// Access tokens kept per handle, the current one included (a server could echo an old one): at a
+/// five-minute lifetime, three and a half days of them.
+pub(crate) const MAX_TOKENS: usize = 1000;
 
-static REGISTRY: Lazy<RwLock<HashMap<u64, Vec<String>>>> = Lazy::new(Default::default);
+/// The secrets of one handle: its configured credentials (kept while it lives) and its most
+/// recent access tokens (each in plain and percent-encoded form).
+#[derive(Default)]
+struct Owned {
+    configured: Vec<String>,
+    tokens: std::collections::VecDeque<[String; 2]>,
+}
+
+static REGISTRY: Lazy<RwLock<HashMap<u64, Owned>>> = Lazy::new(Default::default);
 static NEXT_OWNER: AtomicU64 = AtomicU64::new(1);
 
 /// The secrets of one handle, registered for as long as it lives.
@@ -38,23 +47,35 @@ impl Secrets {
         Secrets { owner }
     }
 
-    /// Register a secret (and its percent-encoded form). Empty and very short values are ignored.
+    /// Register a configured secret (and its percent-encoded form), kept while the handle lives.
+    /// Empty and very short values are ignored.
     pub(crate) fn add(&self, secret: &str) {
         if secret.len() < MIN_SECRET {
             return;
         }
-        let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
         let mut reg = REGISTRY.write().unwrap_or_else(|p| p.into_inner());
-        let list = reg.entry(self.owner).or_default();
-        for s in [secret.to_owned(), encoded] {
+        let list = &mut reg.entry(self.owner).or_default().configured;
+        for s in forms(secret) {
             if !list.contains(&s) {
                 list.push(s);
             }
         }
-        if list.len() > MAX_PER_OWNER {
-            // Keep the first ones (configured credentials) and the newest tokens.
-            list.remove(8.min(list.len() - 1));
+    }
+
+    /// Register an access token: the newest [`MAX_TOKENS`] of a handle are kept.
+    pub(crate) fn add_token(&self, token: &str) {
+        if token.len() < MIN_SECRET {
+            return;
         }
+        let mut reg = REGISTRY.write().unwrap_or_else(|p| p.into_inner());
+        let tokens = &mut reg.entry(self.owner).or_default().tokens;
+        if tokens.iter().any(|t| t[0] == token) {
+            return;
+        }
+        if tokens.len() >= MAX_TOKENS {
+            tokens.pop_front();
+        }
+        tokens.push_back(forms(token));
     }
 
     /// Register the user/password pair of an HTTP Basic credential: the password and the
@@ -63,6 +84,12 @@ impl Secrets {
         self.add(password);
         self.add(&base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
     }
+}
+
+/// A secret as it stands in text: plain and percent-encoded.
+fn forms(secret: &str) -> [String; 2] {
+    let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    [secret.to_owned(), encoded]
 }
 
 impl Drop for Secrets {
@@ -78,7 +105,10 @@ pub(crate) fn sanitize(message: &str) -> String {
     {
         let reg = REGISTRY.read().unwrap_or_else(|p| p.into_inner());
         // Longest first, so that a secret containing another is removed whole.
-        let mut all: Vec<&String> = reg.values().flatten().collect();
+        let mut all: Vec<&String> = reg
+            .values()
+            .flat_map(|o| o.configured.iter().chain(o.tokens.iter().flatten()))
+            .collect();
         all.sort_by_key(|s| std::cmp::Reverse(s.len()));
         for s in all {
             if out.contains(s.as_str()) {
@@ -102,9 +132,10 @@ pub(crate) fn sanitize(message: &str) -> String {
     out
 }
 
-/// Server-supplied text for a message: quoted, at most `max` bytes.
+/// Server-supplied text for a message: redacted first (so that the cut cannot split a secret and
+/// leave part of it), then quoted, at most `max` bytes.
 pub(crate) fn quote(text: &str, max: usize) -> String {
-    let mut t = text.trim().to_owned();
+    let mut t = sanitize(text.trim());
     truncate(&mut t, max);
     format!("\"{t}\"")
 }

@@ -219,6 +219,18 @@ impl Transport {
             .or_else(|| self.proxies.iter().find(|p| p.scheme == ProxyScheme::All))
     }
 
+    /// A failure to reach `url` through a proxy is the proxy's: `Proxy`, naming the proxy
+    /// without its credentials.
+    fn blame_proxy(&self, mut err: Error, url: &Url) -> Error {
+        if let Some(p) = self.proxy_for(url) {
+            if err.kind == ErrorKind::Connect {
+                err.kind = ErrorKind::Proxy;
+            }
+            err.push_message(&format!(" (through proxy {})", redact_url(&p.url)));
+        }
+        err
+    }
+
     /// Send `req`, retrying and replaying as configured. Any HTTP status is returned as a
     /// [`Response`]; only transport failures are errors.
     pub async fn send(&self, req: &Request) -> Result<Response> {
@@ -236,9 +248,14 @@ impl Transport {
                     generation: 0,
                 }
             } else {
+                // The token provider is reached through the same proxies as the server.
                 self.auth
                     .credential(&self.client, &self.secrets, refused_generation)
-                    .await?
+                    .await
+                    .map_err(|e| match self.auth.provider_url() {
+                        Some(url) => self.blame_proxy(e, url),
+                        None => e,
+                    })?
             };
             let mut builder = self.client.request(req.method.clone(), req.url.clone());
             if !req.anonymous {
@@ -319,12 +336,7 @@ impl Transport {
                         attempt += 1;
                         continue;
                     }
-                    if let Some(p) = self.proxy_for(&req.url) {
-                        if err.kind == ErrorKind::Connect {
-                            err.kind = ErrorKind::Proxy;
-                        }
-                        err.push_message(&format!(" (through proxy {})", redact_url(&p.url)));
-                    }
+                    err = self.blame_proxy(err, &req.url);
                     if attempt > 1 {
                         err.push_message(&format!(" (after {attempt} attempts)"));
                     }
