@@ -28,7 +28,7 @@ const BASES: [&str; 4] = [
     "http://fhir.test/fhir",
     "https://fhir.test:8443/base/R4",
     "http://fhir.test",
-    "http://127.0.0.1:18080/fhir",
+    "http://127.0.0.1:8080/fhir",
 ];
 
 /// Options for servers built per input: no system roots, so that building the client does not

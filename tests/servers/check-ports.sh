@@ -4,7 +4,7 @@
 #   tests/servers/check-ports.sh [--static] [SHIFT]
 #
 # static   `git grep` finds none of the ports of ports.env anywhere else in the repository, except
-#          in documentation (*.md) and in usage comments of examples/*.c
+#          in documentation (*.md), in usage comments of examples/*.c and in fuzz seeds (data)
 # dynamic  (skipped with --static) writes a copy of ports.env with every port moved by SHIFT
 #          (default 100) to target/ports-check/ports.env, starts every service with
 #          FHIR_PORTS_FILE pointing at it and its own FHIR_SERVICES_DIR (target/ports-check/state),
@@ -36,7 +36,7 @@ SHIFT=${1:-100}
 # ---------------------------------------------------------------------------- static
 ports=$(sed -n 's/^FHIR_[A-Z0-9_]*_PORT=\([0-9]*\)$/\1/p' "$DEFAULT_PORTS")
 pattern=$(echo "$ports" | paste -sd '|')
-excludes=(':!tests/servers/ports.env' ':!*.md')
+excludes=(':!tests/servers/ports.env' ':!*.md' ':!fuzz/seeds')
 # in examples/*.c only comment lines (" * FHIR_API_URL=http://127.0.0.1:PORT/fhir ./quickstart")
 hits=$(git grep -nwE "$pattern" -- . "${excludes[@]}" | grep -Ev '^examples/[^:]*\.c:[0-9]+:[[:space:]]*(/?\*|//)' || [ $? = 1 ])
 [ -z "$hits" ] || die "ports of tests/servers/ports.env hard-coded elsewhere:
