@@ -29,6 +29,7 @@
  * The last argument `fhir_error_t **error_out` may be NULL. When it is not and the call fails,
  * `*error_out` receives a new #fhir_error_t (message, HTTP status, the server's body such as an
  * OperationOutcome) that the caller frees with fhir_error_free(). On success it is not written.
+ * When an OpenID Connect provider refused a token, the status and body are the provider's.
  *
  * @par Ownership
  * - Strings passed in are copied, never kept, and must be UTF-8. Buffers passed in with their
@@ -50,13 +51,19 @@
  * @par Secrets
  * Passwords, static tokens, access tokens (the 1,000 most recent of a handle), client secrets,
  * custom header values and proxy credentials never appear in a message, even when a server or provider echoes them back;
- * control characters in messages are escaped and server text is quoted and bounded. The body
+ * control characters in messages are escaped and server text is quoted and bounded. Values
+ * shorter than 3 bytes are not searched for (they would mangle ordinary words). The body
  * from fhir_error_body() is the server's answer as it came: the caller's data, not redacted.
  *
  * @par URLs
  * Paths and `next` links are resolved under the base URL and must stay under its path (dot
  * segments, encoded or not, and credentials in URLs are refused). Credentials and custom headers
  * are only ever sent under the base URL. TLS certificates are verified by default.
+ *
+ * @par Connections
+ * A connection closed or reset before any answer (typically a pooled keep-alive connection the
+ * server had closed) is retried at once on another one, up to 3 times, whatever the retry
+ * options: for idempotent methods, and for every method when nothing was sent.
  *
  * @par fork()
  * The internal runtime's threads do not survive it: use the library in the parent only (a child
@@ -178,13 +185,14 @@ typedef enum {
   FHIR_ERR_PANIC = 17,
   /**
    * The internal runtime could not be started, a blocking call was made from inside an async
-   * runtime, or memory for a returned buffer could not be allocated.
+   * runtime, or memory for a buffer handed to the caller could not be allocated.
    */
   FHIR_ERR_RUNTIME = 18,
   /**
    * A limit was reached: a response body larger than the response limit, a collected result
-   * larger than the result limit, more pages than the page limit, or no memory for a buffer.
-   * The message names the limit and its option; the handle stays usable.
+   * larger than the result limit, more pages than the page limit, more than a million entries
+   * in one page, or no memory for a buffer the library builds (a response, a result, a page
+   * for a callback). The message names the limit and its option; the handle stays usable.
    */
   FHIR_ERR_LIMIT = 19,
 } fhir_result;
@@ -577,8 +585,9 @@ fhir_result fhir_resource_delete_by_query(const fhir_server_t *server,
  * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
  * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
  * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` when `json` or the
- *         answer is not valid JSON; `FHIR_ERR_PROTOCOL` when either is not a Bundle;
- *         `FHIR_ERR_INVALID_ARGUMENT` when `json` is not of type `transaction` or `batch`.
+ *         answer is not valid JSON (or not UTF-8); `FHIR_ERR_PROTOCOL` when the answer is not a
+ *         Bundle; `FHIR_ERR_INVALID_ARGUMENT` when `json` is not a Bundle of type `transaction`
+ *         or `batch`.
  */
 fhir_result fhir_bundle_send(const fhir_server_t *server,
                              const char *json,
@@ -953,7 +962,7 @@ fhir_result fhir_options_set_allow_foreign_links(fhir_options_t *options,
  *
  * @param options The options to change (borrowed for the call).
  * @param max_bytes The limit in bytes; 0 means no limit. Default 268435456 (256 MiB).
- * @param error_out Optional: receives the error on failure; free with fhir_error_free().
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
  * @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
  */
 fhir_result fhir_options_set_max_response_bytes(fhir_options_t *options,
@@ -967,7 +976,7 @@ fhir_result fhir_options_set_max_response_bytes(fhir_options_t *options,
  *
  * @param options The options to change (borrowed for the call).
  * @param max_bytes The limit in bytes; 0 means no limit. Default 2147483648 (2 GiB).
- * @param error_out Optional: receives the error on failure; free with fhir_error_free().
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
  * @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
  */
 fhir_result fhir_options_set_max_result_bytes(fhir_options_t *options,
@@ -981,7 +990,7 @@ fhir_result fhir_options_set_max_result_bytes(fhir_options_t *options,
  *
  * @param options The options to change (borrowed for the call).
  * @param max_pages The limit; 0 means no limit. Default 1000000.
- * @param error_out Optional: receives the error on failure; free with fhir_error_free().
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
  * @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
  */
 fhir_result fhir_options_set_max_pages(fhir_options_t *options,
@@ -1286,10 +1295,11 @@ fhir_result fhir_search_pages(const fhir_server_t *server,
  *        caller; free it with fhir_string_free().
  * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
  * @return `FHIR_OK`, also when `callback` stopped; a request code (see the file overview);
- *         `FHIR_ERR_JSON` or `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING`
- *         when a `next` link repeats a page or leaves the base URL (see
- *         fhir_options_set_allow_foreign_links()), or an entry is malformed; `FHIR_ERR_LIMIT`
- *         past the page limit (fhir_options_set_max_pages());
+ *         `FHIR_ERR_JSON` or `FHIR_ERR_PROTOCOL` when a page is not a Bundle, `FHIR_ERR_JSON`
+ *         when an entry is malformed (the resources before it were handed over; retrying from
+ *         `*next_url_out` hands them over again); `FHIR_ERR_PAGING` when a `next` link repeats
+ *         a page or leaves the base URL (see fhir_options_set_allow_foreign_links());
+ *         `FHIR_ERR_LIMIT` past the page limit (fhir_options_set_max_pages());
  *         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
  */
 fhir_result fhir_search_resources(const fhir_server_t *server,

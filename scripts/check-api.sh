@@ -46,7 +46,8 @@ if [ -n "$unprefixed" ]; then
     fail=1
 fi
 
-c_names=$(grep -rn 'fhir_' src --include='*.rs' | grep -v '^src/ffi/' | grep -v 'fhir_kindling' || true)
+c_names=$(grep -rnE 'fhir_[a-z]|FHIR_(OK|ERR_|DEFAULT_|KINDLING_)' src --include='*.rs' | grep -v '^src/ffi/' |
+    grep -v 'fhir_kindling' || true)
 if [ -n "$c_names" ]; then
     echo "check-api: the Rust core names C functions (keep them in src/ffi):" >&2
     echo "$c_names" >&2

@@ -309,14 +309,32 @@ impl OidcAuth {
                         "OIDC discovery document has no token_endpoint",
                     )
                 })?;
-            return url::Url::parse(endpoint).map_err(|e| {
+            let endpoint = url::Url::parse(endpoint).map_err(|e| {
                 Error::new(
                     ErrorKind::Auth,
                     format!("OIDC token_endpoint is not a URL: {e}"),
                 )
-            });
+            })?;
+            // The client secret goes there: never in clear text from an https issuer, never with
+            // credentials of the provider's choosing.
+            if !endpoint.username().is_empty() || endpoint.password().is_some() {
+                return Err(Error::new(
+                    ErrorKind::Auth,
+                    "OIDC token_endpoint carries credentials; refused",
+                ));
+            }
+            let downgrade = self.provider_url.scheme() == "https" && endpoint.scheme() != "https";
+            if downgrade || !matches!(endpoint.scheme(), "http" | "https") {
+                return Err(Error::new(
+                    ErrorKind::Auth,
+                    "OIDC token_endpoint must be https:// (as the issuer is); refused",
+                ));
+            }
+            return Ok(endpoint);
         }
-        if path.ends_with("/.well-known/openid-configuration") {
+        if !matches!(status.as_u16(), 404 | 405)
+            || path.ends_with("/.well-known/openid-configuration")
+        {
             return Err(Error::new(
                 ErrorKind::Auth,
                 format!(
@@ -326,7 +344,9 @@ impl OidcAuth {
                 ),
             ));
         }
-        // Not an issuer: the URL is the token endpoint.
+        // No discovery document (404/405): the URL is the token endpoint itself. Any other status
+        // (a provider restarting, a 429) is an error that is not remembered, so the next call
+        // discovers again.
         Ok(self.provider_url.clone())
     }
 
@@ -411,7 +431,7 @@ pub(crate) fn parse_token_response(
             ),
         );
         e.status = Some(status);
-        e.body = Some(body.to_vec());
+        e.body = Some(bytes::Bytes::copy_from_slice(body));
         return Err(e);
     }
     let json =

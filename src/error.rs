@@ -56,7 +56,7 @@ pub struct Error {
     pub(crate) kind: ErrorKind,
     message: String,
     pub(crate) status: Option<u16>,
-    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) body: Option<bytes::Bytes>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -108,12 +108,12 @@ impl Error {
     }
 
     /// Take the body out of the error.
-    pub fn into_parts(self) -> (ErrorKind, String, Option<u16>, Option<Vec<u8>>) {
+    pub fn into_parts(self) -> (ErrorKind, String, Option<u16>, Option<bytes::Bytes>) {
         (self.kind, self.message, self.status, self.body)
     }
 
     /// An error for an HTTP error status, choosing the most specific kind and keeping the body.
-    pub(crate) fn from_status(status: u16, context: &str, body: Vec<u8>) -> Self {
+    pub(crate) fn from_status(status: u16, context: &str, body: bytes::Bytes) -> Self {
         let kind = match status {
             401 | 403 => ErrorKind::Auth,
             404 => ErrorKind::NotFound,
@@ -180,8 +180,13 @@ fn http_reason(status: u16) -> Option<&'static str> {
         .and_then(|s| s.canonical_reason())
 }
 
-/// The diagnostics of an OperationOutcome body, joined, for the error message (at most 300 chars).
+/// The diagnostics of an OperationOutcome body, joined, for the error message (quoted and cut by
+/// the caller). Bodies over 64 KiB are not parsed: no OperationOutcome is that large, and a tree
+/// of a huge body would take many times its size.
 fn outcome_summary(body: &[u8]) -> Option<String> {
+    if body.len() > 64 << 10 {
+        return None;
+    }
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     if value.get("resourceType")?.as_str()? != "OperationOutcome" {
         return None;
@@ -226,14 +231,17 @@ mod tests {
             (407, ErrorKind::Proxy),
             (500, ErrorKind::HttpStatus),
         ] {
-            assert_eq!(Error::from_status(status, "x", vec![]).kind(), kind);
+            assert_eq!(
+                Error::from_status(status, "x", bytes::Bytes::new()).kind(),
+                kind
+            );
         }
     }
 
     #[test]
     fn operation_outcome_diagnostics_reach_the_message_and_body_is_kept() {
         let body = br#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing","diagnostics":"HAPI-2001: Resource Patient/x is not known"}]}"#;
-        let e = Error::from_status(404, "GET Patient/x", body.to_vec());
+        let e = Error::from_status(404, "GET Patient/x", bytes::Bytes::from_static(body));
         assert_eq!(
             e.message(),
             "GET Patient/x: HTTP 404 Not Found: the server says \"HAPI-2001: Resource Patient/x is not known\""

@@ -31,5 +31,5 @@ pub use ops::search::{bundle_resources, SearchStream};
 pub use server::FhirServer;
 pub use transport::Response;
 
-/// Version of the library, also in the header as `FHIR_KINDLING_VERSION_*`.
+/// Version of the library (the C header carries it as version macros).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -30,7 +30,7 @@ pub(crate) const MAX_TOKENS: usize = 1000;
 #[derive(Default)]
 struct Owned {
     configured: Vec<String>,
-    tokens: std::collections::VecDeque<[String; 2]>,
+    tokens: std::collections::VecDeque<Vec<String>>,
 }
 
 static REGISTRY: Lazy<RwLock<HashMap<u64, Owned>>> = Lazy::new(Default::default);
@@ -86,10 +86,37 @@ impl Secrets {
     }
 }
 
-/// A secret as it stands in text: plain and percent-encoded.
-fn forms(secret: &str) -> [String; 2] {
-    let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    [secret.to_owned(), encoded]
+/// A secret as it stands in text: plain, form-encoded (`+` for a space), percent-encoded
+/// (`%20`), and both encodings with lower-case hex digits.
+fn forms(secret: &str) -> Vec<String> {
+    let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let percent = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
+    let mut all = vec![secret.to_owned()];
+    for f in [form, percent] {
+        let lower = lower_hex(&f);
+        for v in [f, lower] {
+            if !all.contains(&v) {
+                all.push(v);
+            }
+        }
+    }
+    all
+}
+
+/// `%2B` → `%2b`: the other spelling of percent-encoded bytes.
+fn lower_hex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '%' {
+            for h in chars.by_ref().take(2) {
+                out.push(h.to_ascii_lowercase());
+            }
+        }
+    }
+    out
 }
 
 impl Drop for Secrets {
@@ -168,6 +195,37 @@ mod tests {
         assert!(clean.starts_with("a [redacted] b"), "{clean}");
         drop(s);
         assert_eq!(sanitize("hunter2-zeta"), "hunter2-zeta");
+    }
+
+    #[test]
+    fn every_usual_encoding_of_a_secret_is_removed() {
+        let s = Secrets::new();
+        s.add("correct horse+1/x");
+        for echoed in [
+            "correct horse+1/x",
+            "correct+horse%2B1%2Fx",
+            "correct+horse%2b1%2fx",
+            "correct%20horse%2B1%2Fx",
+            "correct%20horse%2b1%2fx",
+        ] {
+            let clean = sanitize(&format!("GET /fhir/{echoed}: HTTP 500"));
+            assert_eq!(clean, "GET /fhir/[redacted]: HTTP 500", "{echoed}");
+        }
+        s.add_token("at-1");
+        s.add_token("at-2");
+        assert_eq!(sanitize("at-1 at-2"), "[redacted] [redacted]");
+    }
+
+    #[test]
+    fn only_the_newest_tokens_are_kept_and_configured_secrets_stay() {
+        let s = Secrets::new();
+        s.add("configured-secret-x");
+        for i in 0..=MAX_TOKENS {
+            s.add_token(&format!("tok-{i:05}"));
+        }
+        assert_eq!(sanitize("tok-00000"), "tok-00000", "the oldest is dropped");
+        assert_eq!(sanitize("tok-00001"), "[redacted]");
+        assert_eq!(sanitize("configured-secret-x"), "[redacted]");
     }
 
     #[test]

@@ -199,7 +199,7 @@ impl FhirServer {
         if resp.is_success() {
             return Ok(resp);
         }
-        let mut err = Error::from_status(resp.status, &what, resp.body.to_vec());
+        let mut err = Error::from_status(resp.status, &what, resp.body);
         if resp.attempts > 1 {
             err.push_message(&format!(" (after {} attempts)", resp.attempts));
         }
@@ -253,8 +253,13 @@ pub(crate) fn check_path_segments(raw: &str) -> std::result::Result<(), &'static
         if lower.contains("%2f") || lower.contains("%5c") {
             return Err("the path contains an encoded slash or backslash");
         }
-        let decoded = lower.replace("%2e", ".");
-        if decoded == "." || decoded == ".." {
+        if lower.contains("%25") {
+            return Err("the path contains an encoded percent sign (double encoding)");
+        }
+        // Servlet containers read `..;x` (a path parameter) as `..`.
+        let decoded = lower.replace("%2e", ".").replace("%3b", ";");
+        let name = decoded.split(';').next().unwrap_or("");
+        if name == "." || name == ".." {
             return Err(
                 "the path contains a '.' or '..' segment; paths must stay under the base URL",
             );
@@ -368,6 +373,10 @@ mod tests {
             "Patient/..%2fadmin",
             "Patient%2F..%2F..%2Fadmin",
             "Patient\\..\\admin",
+            "Patient/..;/..;/admin",
+            "Patient/%2e%2e%3bx/admin",
+            "Patient/.;/1",
+            "%252e%252e/admin",
             "http://h:8080/fhir/../admin",
             "HTTP://h:8080/fhir/%2e%2e/admin",
             "http://h:8080/admin",

@@ -37,16 +37,25 @@ impl fhir_error_t {
         code: fhir_result,
         message: String,
         status: Option<u16>,
-        body: Option<Vec<u8>>,
+        body: Option<bytes::Bytes>,
     ) -> Self {
-        let message = CString::new(message.replace('\0', "\u{FFFD}")).unwrap_or_default();
+        let mut message = message.replace('\0', "\u{FFFD}");
+        // One copy of the body with its NUL, reserved fallibly: without memory for it, the error
+        // keeps its message and says so, rather than aborting the process.
         let body = match body {
-            Some(mut b) if !b.is_empty() => {
-                b.push(0);
-                b
+            Some(b) if !b.is_empty() => {
+                let mut v = Vec::new();
+                if v.try_reserve_exact(b.len() + 1).is_ok() {
+                    v.extend_from_slice(&b);
+                    v.push(0);
+                } else {
+                    message.push_str(" (the response body could not be kept: out of memory)");
+                }
+                v
             }
             _ => Vec::new(),
         };
+        let message = CString::new(message).unwrap_or_default();
         fhir_error_t {
             code,
             message,

@@ -299,8 +299,9 @@ pub unsafe extern "C" fn fhir_resource_delete_by_query(
 /// @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
 /// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
 /// @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_JSON` when `json` or the
-///         answer is not valid JSON; `FHIR_ERR_PROTOCOL` when either is not a Bundle;
-///         `FHIR_ERR_INVALID_ARGUMENT` when `json` is not of type `transaction` or `batch`.
+///         answer is not valid JSON (or not UTF-8); `FHIR_ERR_PROTOCOL` when the answer is not a
+///         Bundle; `FHIR_ERR_INVALID_ARGUMENT` when `json` is not a Bundle of type `transaction`
+///         or `batch`.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_bundle_send(
     server: *const fhir_server_t,

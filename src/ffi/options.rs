@@ -426,7 +426,7 @@ pub unsafe extern "C" fn fhir_options_set_allow_foreign_links(
 ///
 /// @param options The options to change (borrowed for the call).
 /// @param max_bytes The limit in bytes; 0 means no limit. Default 268435456 (256 MiB).
-/// @param error_out Optional: receives the error on failure; free with fhir_error_free().
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
 /// @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_max_response_bytes(
@@ -445,7 +445,7 @@ pub unsafe extern "C" fn fhir_options_set_max_response_bytes(
 ///
 /// @param options The options to change (borrowed for the call).
 /// @param max_bytes The limit in bytes; 0 means no limit. Default 2147483648 (2 GiB).
-/// @param error_out Optional: receives the error on failure; free with fhir_error_free().
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
 /// @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_max_result_bytes(
@@ -466,7 +466,7 @@ pub unsafe extern "C" fn fhir_options_set_max_result_bytes(
 ///
 /// @param options The options to change (borrowed for the call).
 /// @param max_pages The limit; 0 means no limit. Default 1000000.
-/// @param error_out Optional: receives the error on failure; free with fhir_error_free().
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
 /// @return `FHIR_OK`, or `FHIR_ERR_NULL_ARGUMENT` if `options` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_options_set_max_pages(

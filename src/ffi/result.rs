@@ -52,11 +52,12 @@ pub enum fhir_result {
     /// An internal error (a panic) was caught at the library boundary. Please report it.
     FHIR_ERR_PANIC = 17,
     /// The internal runtime could not be started, a blocking call was made from inside an async
-    /// runtime, or memory for a returned buffer could not be allocated.
+    /// runtime, or memory for a buffer handed to the caller could not be allocated.
     FHIR_ERR_RUNTIME = 18,
     /// A limit was reached: a response body larger than the response limit, a collected result
-    /// larger than the result limit, more pages than the page limit, or no memory for a buffer.
-    /// The message names the limit and its option; the handle stays usable.
+    /// larger than the result limit, more pages than the page limit, more than a million entries
+    /// in one page, or no memory for a buffer the library builds (a response, a result, a page
+    /// for a callback). The message names the limit and its option; the handle stays usable.
     FHIR_ERR_LIMIT = 19,
 }
 

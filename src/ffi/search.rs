@@ -158,6 +158,16 @@ pub unsafe extern "C" fn fhir_search_count(
     })
 }
 
+/// `bytes` and a NUL in `buf` (reused from call to call), for a callback: memory reserved
+/// fallibly, so a huge page without memory for its copy is an error, not an abort.
+fn nul_terminated(buf: &mut Vec<u8>, bytes: &[u8]) -> FfiResult<()> {
+    buf.clear();
+    crate::transport::reserve(buf, bytes.len() + 1, "handing a page to the callback")?;
+    buf.extend_from_slice(bytes);
+    buf.push(0);
+    Ok(())
+}
+
 /// What a streaming loop hands to the caller's callback: one page, or the page's resources.
 /// Returns whether to go on.
 type Consume<'c> = dyn FnMut(&[u8], &mut SearchStream<'_>) -> FfiResult<bool> + 'c;
@@ -233,9 +243,7 @@ pub unsafe extern "C" fn fhir_search_pages(
         let mut buf: Vec<u8> = Vec::new();
         stream(server, query, next_url_out, &mut |body, stream| {
             stream.accept(body)?;
-            buf.clear();
-            buf.extend_from_slice(body);
-            buf.push(0);
+            nul_terminated(&mut buf, body)?;
             Ok(cb(buf.as_ptr() as *const c_char, body.len(), user_data) == 0)
         })
     })
@@ -256,10 +264,11 @@ pub unsafe extern "C" fn fhir_search_pages(
 ///        caller; free it with fhir_string_free().
 /// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
 /// @return `FHIR_OK`, also when `callback` stopped; a request code (see the file overview);
-///         `FHIR_ERR_JSON` or `FHIR_ERR_PROTOCOL` when a page is not a Bundle; `FHIR_ERR_PAGING`
-///         when a `next` link repeats a page or leaves the base URL (see
-///         fhir_options_set_allow_foreign_links()), or an entry is malformed; `FHIR_ERR_LIMIT`
-///         past the page limit (fhir_options_set_max_pages());
+///         `FHIR_ERR_JSON` or `FHIR_ERR_PROTOCOL` when a page is not a Bundle, `FHIR_ERR_JSON`
+///         when an entry is malformed (the resources before it were handed over; retrying from
+///         `*next_url_out` hands them over again); `FHIR_ERR_PAGING` when a `next` link repeats
+///         a page or leaves the base URL (see fhir_options_set_allow_foreign_links());
+///         `FHIR_ERR_LIMIT` past the page limit (fhir_options_set_max_pages());
 ///         `FHIR_ERR_INVALID_ARGUMENT` for an empty query or a URL on another server.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_search_resources(
@@ -278,12 +287,8 @@ pub unsafe extern "C" fn fhir_search_resources(
             let page = stream.accept(body)?;
             for item in page_resources(&page) {
                 let (res, mode) = item?;
-                buf.clear();
-                buf.extend_from_slice(res.as_bytes());
-                buf.push(0);
-                mode_buf.clear();
-                mode_buf.extend_from_slice(mode.as_bytes());
-                mode_buf.push(0);
+                nul_terminated(&mut buf, res.as_bytes())?;
+                nul_terminated(&mut mode_buf, mode.as_bytes())?;
                 let go_on = cb(
                     buf.as_ptr() as *const c_char,
                     res.len(),

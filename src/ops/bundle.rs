@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::redact::quote;
 
 #[derive(Deserialize)]
 struct PageView<'a> {
@@ -13,17 +14,79 @@ struct PageView<'a> {
     #[serde(rename = "type")]
     bundle_type: Option<String>,
     total: Option<u64>,
-    #[serde(default)]
-    link: Vec<LinkView>,
-    #[serde(borrow, default)]
+    /// Only the first `next` link is kept: however many links a server sends, they cost nothing.
+    #[serde(default, rename = "link", deserialize_with = "next_link")]
+    next: Option<String>,
+    #[serde(borrow, default, deserialize_with = "bounded_entries")]
     entry: Vec<&'a RawValue>,
 }
+
+/// The most entries one page may hold. Real servers page at a few thousand; each kept entry
+/// costs 16 bytes however small, so an array of millions of tiny values would multiply the page's
+/// size in memory.
+pub(crate) const MAX_PAGE_ENTRIES: usize = 1_000_000;
 
 #[derive(Deserialize)]
 struct LinkView {
     relation: Option<String>,
     url: Option<String>,
 }
+
+fn next_link<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    struct Links;
+    impl<'de> serde::de::Visitor<'de> for Links {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of links")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut next = None;
+            while let Some(link) = seq.next_element::<LinkView>()? {
+                if next.is_none() && link.relation.as_deref() == Some("next") {
+                    next = link.url.filter(|u| !u.is_empty());
+                }
+            }
+            Ok(next)
+        }
+    }
+    d.deserialize_seq(Links)
+}
+
+fn bounded_entries<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<&'de RawValue>, D::Error> {
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = Vec<&'de RawValue>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of entries")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut entries = Vec::new();
+            while let Some(e) = seq.next_element::<&'de RawValue>()? {
+                if entries.len() == MAX_PAGE_ENTRIES {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "{MAX_PAGE_ENTRIES_MARK} more than {MAX_PAGE_ENTRIES} entries in one page"
+                    )));
+                }
+                entries.push(e);
+            }
+            Ok(entries)
+        }
+    }
+    d.deserialize_seq(Entries)
+}
+
+/// Marks the entry-count error inside serde's message, to tell it from malformed JSON.
+const MAX_PAGE_ENTRIES_MARK: &str = "limit:";
 
 #[derive(Deserialize)]
 pub struct EntryView<'a> {
@@ -55,31 +118,41 @@ pub struct Page<'a> {
 }
 
 pub fn parse_page(body: &[u8]) -> Result<Page<'_>> {
-    let view: PageView = serde_json::from_slice(body)
-        .map_err(|e| Error::json(format!("the server's answer is not a valid Bundle: {e}")))?;
+    let view: PageView = serde_json::from_slice(body).map_err(|e| {
+        let text = e.to_string();
+        if text.starts_with(MAX_PAGE_ENTRIES_MARK) {
+            Error::new(
+                ErrorKind::Limit,
+                format!("the page has more than {MAX_PAGE_ENTRIES} entries; not read"),
+            )
+        } else {
+            Error::json(format!(
+                "the server's answer is not a valid Bundle: {}",
+                quote(&text, 300)
+            ))
+        }
+    })?;
     if view.resource_type.as_deref() != Some("Bundle") {
         return Err(Error::protocol(format!(
             "expected a Bundle, the server answered with resourceType {}",
-            view.resource_type.as_deref().unwrap_or("(none)")
+            quote(view.resource_type.as_deref().unwrap_or("(none)"), 100)
         )));
     }
-    let next = view
-        .link
-        .into_iter()
-        .find(|l| l.relation.as_deref() == Some("next"))
-        .and_then(|l| l.url)
-        .filter(|u| !u.is_empty());
     Ok(Page {
         bundle_type: view.bundle_type,
         total: view.total,
-        next,
+        next: view.next,
         entries: view.entry,
     })
 }
 
 pub fn entry_view(entry: &RawValue) -> Result<EntryView<'_>> {
-    serde_json::from_str(entry.get())
-        .map_err(|e| Error::json(format!("a Bundle entry is malformed: {e}")))
+    serde_json::from_str(entry.get()).map_err(|e| {
+        Error::json(format!(
+            "a Bundle entry is malformed: {}",
+            quote(&e.to_string(), 300)
+        ))
+    })
 }
 
 /// Whether a searchset entry is a match (no mode counts as a match).

@@ -114,7 +114,7 @@ impl FhirServer {
     }
 
     /// PUT a resource by its id. `if_match` is a version id ("3") or an ETag (`W/"3"`): the
-    /// update happens only if the current version matches (`FHIR_ERR_CONFLICT` otherwise).
+    /// update happens only if the current version matches (a `Conflict` error otherwise).
     pub async fn update(&self, resource: &[u8], if_match: Option<&str>) -> Result<Bytes> {
         let (rtype, id) = type_and_id(resource)?;
         let id = id.filter(|i| valid_id(i)).ok_or_else(|| {

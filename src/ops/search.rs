@@ -128,6 +128,11 @@ impl<'s> Pager<'s> {
         }
         check_path_segments(link)
             .map_err(|why| paging(format!("the server's next link is refused: {why}")))?;
+        if !is_http_url(link) && link.split('?').next().unwrap_or("").contains("://") {
+            return Err(paging(
+                "the server's next link is neither http(s) nor relative".into(),
+            ));
+        }
         let resolved = if is_http_url(link) {
             Url::parse(link)
         } else if link.starts_with('/') {
@@ -141,6 +146,9 @@ impl<'s> Pager<'s> {
             Url::parse(&format!("{base}/{link}"))
         }
         .map_err(|e| paging(format!("the server's next link is not a URL: {e}")))?;
+        // A fragment is never sent: links that differ only there are the same page.
+        let mut resolved = resolved;
+        resolved.set_fragment(None);
         if !resolved.username().is_empty() || resolved.password().is_some() {
             return Err(paging(
                 "the server's next link carries credentials; not followed (a link may never add credentials)"

@@ -652,3 +652,97 @@ fn memory_stays_bounded_reading_a_gzip_bomb_of_1_gib() {
     eprintln!("child_gzip_bomb_1_gib: MAXRSS {rss} KiB");
     assert!(rss < MAX_CHILD_RSS_KIB, "MAXRSS {rss} KiB");
 }
+
+// ---------------------------------------------------------------- no amplification by parsing
+
+/// A JSON document of about `total` bytes: `head`, then `unit` repeated (comma-separated), then
+/// `tail`, sent with its Content-Length and `status`, made as it is written.
+fn send_repeated(
+    stream: &mut TcpStream,
+    status: u16,
+    head: &str,
+    unit: &str,
+    tail: &str,
+    total: u64,
+) -> After {
+    let per = unit.len() as u64 + 1;
+    let n = (total.saturating_sub((head.len() + tail.len()) as u64) / per).max(1);
+    let len = head.len() as u64 + n * per - 1 + tail.len() as u64;
+    let start = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/fhir+json\r\nContent-Length: {len}\r\n\r\n{head}"
+    );
+    if stream.write_all(start.as_bytes()).is_err() {
+        return After::Close;
+    }
+    let block: Vec<u8> = format!("{unit},").repeat(16 << 10).into_bytes();
+    let blocks = (n - 1) / (16 << 10);
+    for _ in 0..blocks {
+        if stream.write_all(&block).is_err() {
+            return After::Close;
+        }
+    }
+    let rest = format!("{unit},").repeat(((n - 1) % (16 << 10)) as usize) + unit + tail;
+    let _ = stream.write_all(rest.as_bytes());
+    After::Close
+}
+
+/// `/fhir/Patient?links` a 64 MiB Bundle of 22 million empty links; `?entries` one of 32 million
+/// tiny entries; `/fhir/Patient/error` a 500 whose body is a 64 MiB JSON array.
+fn amplifying_server() -> RawServer {
+    hostile_server(|req, stream| {
+        let target = req.target.clone();
+        let bundle = r#"{"resourceType":"Bundle","type":"searchset","#;
+        if target.contains("links") {
+            send_repeated(
+                stream,
+                200,
+                &format!("{bundle}\"link\":["),
+                "{}",
+                "]}",
+                64 * MIB,
+            )
+        } else if target.contains("entries") {
+            send_repeated(
+                stream,
+                200,
+                &format!("{bundle}\"entry\":["),
+                "0",
+                "]}",
+                64 * MIB,
+            )
+        } else {
+            send_repeated(stream, 500, "[", "0", "]", 64 * MIB)
+        }
+    })
+}
+
+/// In the child: the three answers of [`amplifying_server`] through the Rust API.
+#[test]
+#[ignore = "a child process of memory_stays_near_the_answer_size_while_parsing"]
+fn child_amplifying_json() {
+    let url = std::env::var(CHILD_URL).expect("a child test: run by hostile::memory_*");
+    let s = FhirServer::new(&url, Auth::None, &Options::default()).unwrap();
+    // 22 million links, none of them `next`: an empty page, read whole.
+    let all = block_on(s.search_all("Patient?links")).unwrap();
+    assert!(all.len() < 1024, "{} bytes", all.len());
+    let e = block_on(s.search_all("Patient?entries")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Limit, "{e:?}");
+    let e = block_on(s.read("Patient/error")).unwrap_err();
+    assert_eq!((e.kind(), e.status()), (ErrorKind::HttpStatus, Some(500)));
+    assert!(
+        e.body().is_some_and(|b| b.len() > 60 << 20),
+        "the body is kept whole"
+    );
+    assert_usable(&s);
+    println!("MAXRSS_KIB={}", maxrss_kib());
+}
+
+/// Parsing a page keeps no per-element cost for links and caps the entries, and an error body is
+/// not parsed into a tree: 64 MiB answers whose naive parse takes 0.5–1 GiB stay near their size.
+#[test]
+fn memory_stays_near_the_answer_size_while_parsing() {
+    let server = amplifying_server();
+    let rss = run_child("child_amplifying_json", &server);
+    eprintln!("child_amplifying_json: MAXRSS {rss} KiB");
+    assert!(rss < 200 << 10, "MAXRSS {rss} KiB");
+}
