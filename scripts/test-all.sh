@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command (CI runs exactly this, through .ci/run): scripts/bootstrap.sh first (it installs
-# what is missing and is quick when nothing is), then the chosen stages.
+# The test command (CI runs exactly this, through .ci/run): scripts/bootstrap.sh first for what the
+# chosen stages need (it installs what is missing and is quick when nothing is), then the stages.
 #
 #   scripts/test-all.sh [STAGE...]      default: every stage, in this order
 #
@@ -152,9 +152,21 @@ for s in "${STAGES[@]}"; do
 done
 trap finish EXIT
 
-say "bootstrap"
+# Provision only what the chosen stages need.
+groups=()
+for s in "${STAGES[@]}"; do
+    case $s in
+        lint) groups+=(build lint) ;;
+        unit) groups+=(build) ;;
+        fuzz) groups+=(fuzz) ;;
+        services | integration | c | ports) groups+=(build services) ;;
+        go | csharp) groups+=(build services consumers) ;;
+    esac
+done
+mapfile -t groups < <(printf '%s\n' "${groups[@]}" | awk '!seen[$0]++')
+say "bootstrap: ${groups[*]}"
 t=$SECONDS
-scripts/bootstrap.sh
+scripts/bootstrap.sh "${groups[@]}"
 SUMMARY+=("$(printf '%-12s %4d s' bootstrap $((SECONDS - t)))")
 for STAGE in "${STAGES[@]}"; do
     say "stage $STAGE"
