@@ -4,7 +4,8 @@
 #
 #   scripts/test-all.sh [STAGE...]      default: every stage, in this order
 #
-#   lint         cargo fmt --check; cargo clippy --all-targets -D warnings; the header check
+#   lint         cargo fmt --check; cargo clippy --all-targets -D warnings (and on the library with
+#                --cfg fuzzing, which adds the fuzz entry points); the header check
 #                (cbindgen, fails on a diff); the header's docs (scripts/check-header-docs.sh:
 #                every @param/@return/free function, Doxygen with warnings as errors); shellcheck and shfmt -i 4 -ci over every tracked
 #                shell script; no port of tests/servers/ports.env hard-coded anywhere else
@@ -72,6 +73,8 @@ stage_lint() {
     local scripts
     cargo fmt --check
     cargo clippy --locked --all-targets -- -D warnings
+    # The fuzz entry points (src/fuzzing.rs) only exist with --cfg fuzzing.
+    RUSTFLAGS="--cfg fuzzing" cargo clippy --locked --lib --target-dir target/cfg-fuzzing -- -D warnings
     scripts/gen-header.sh --check
     scripts/check-header-docs.sh
     mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
