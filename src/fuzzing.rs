@@ -91,7 +91,8 @@ pub fn page(data: &[u8]) {
 
 fn one_page(server: &FhirServer, pager: &mut Pager, body: &[u8], advance: bool) {
     // An error answer's body goes through the OperationOutcome summary.
-    let e = crate::error::Error::from_status(400, "GET Patient", bytes::Bytes::copy_from_slice(body));
+    let e =
+        crate::error::Error::from_status(400, "GET Patient", bytes::Bytes::copy_from_slice(body));
     assert!(e.message().starts_with("GET Patient: HTTP 400"));
     let _ = crate::server::validate_json(body);
 
