@@ -1,10 +1,14 @@
-//! Auth modes: none, HTTP basic, static bearer token, and OpenID Connect client credentials.
+//! Auth modes: none, HTTP basic, static bearer token, OpenID Connect client credentials, and
+//! SMART Backend Services (client credentials with a signed JWT, see [`crate::smart`]).
 //!
 //! OIDC: the access token is cached per handle and shared by every thread; it is refreshed shortly
 //! before it expires, by one request even when many threads need it at once (the refresh holds an
 //! async mutex that the others wait on); after a 401 the caller asks for a token newer than the
 //! one that was refused, which is fetched once. The provider URL may be the token endpoint itself
 //! or the issuer, whose `/.well-known/openid-configuration` names the `token_endpoint`.
+//!
+//! SMART uses the same token client ([`OidcAuth`]): only the client authentication
+//! ([`ClientAuth::PrivateKeyJwt`]) and the discovery of the token endpoint differ.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -15,6 +19,7 @@ use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 use crate::config::{redact_url, ClientAuthMethod};
 use crate::error::{Error, ErrorKind, Result};
 use crate::redact::{quote, Secrets};
+use crate::smart::{SmartClient, ASSERTION_TYPE};
 use crate::transport::{map_reqwest_error, read_body};
 
 /// Most bytes read from a provider answer (discovery document, token response).
@@ -22,9 +27,14 @@ const MAX_PROVIDER_ANSWER: u64 = 1 << 20;
 
 pub enum Auth {
     None,
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
     Token(String),
     Oidc(Box<OidcAuth>),
+    /// SMART Backend Services: the token client authenticated with a signed JWT.
+    Smart(Box<OidcAuth>),
 }
 
 /// Never prints a secret.
@@ -38,6 +48,11 @@ impl fmt::Debug for Auth {
             ),
             Auth::Token(_) => f.write_str("Auth::Token(\"***\")"),
             Auth::Oidc(o) => fmt::Debug::fmt(o, f),
+            Auth::Smart(o) => {
+                f.write_str("Auth::Smart(")?;
+                fmt::Debug::fmt(o, f)?;
+                f.write_str(")")
+            }
         }
     }
 }
@@ -78,26 +93,62 @@ impl Auth {
             Auth::None => {}
             Auth::Basic { username, password } => secrets.add_basic(username, password),
             Auth::Token(token) => secrets.add(token),
-            Auth::Oidc(o) => {
-                secrets.add(&o.client_secret);
-                let id: String = form_urlencoded::byte_serialize(o.client_id.as_bytes()).collect();
-                let secret: String =
-                    form_urlencoded::byte_serialize(o.client_secret.as_bytes()).collect();
-                secrets.add_basic(&id, &secret);
-            }
+            Auth::Oidc(o) | Auth::Smart(o) => match &o.client {
+                ClientAuth::SecretBasic(secret) | ClientAuth::SecretPost(secret) => {
+                    secrets.add(secret);
+                    let id: String =
+                        form_urlencoded::byte_serialize(o.client_id.as_bytes()).collect();
+                    let secret: String =
+                        form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+                    secrets.add_basic(&id, &secret);
+                }
+                // The key is never formatted; each assertion is registered when it is made.
+                ClientAuth::PrivateKeyJwt(_) => {}
+            },
         }
     }
 
-    /// The token provider's URL, for the modes that have one.
-    pub(crate) fn provider_url(&self) -> Option<&url::Url> {
+    /// The token client of the modes that fetch their tokens (OpenID Connect, SMART).
+    fn token_client(&self) -> Option<&OidcAuth> {
         match self {
-            Auth::Oidc(o) => Some(&o.provider_url),
+            Auth::Oidc(o) | Auth::Smart(o) => Some(o),
             _ => None,
         }
     }
 
-    pub(crate) fn is_oidc(&self) -> bool {
-        matches!(self, Auth::Oidc(_))
+    /// The token provider's URL, for the modes that have one. SMART: the token endpoint once
+    /// known, else the FHIR base its smart-configuration is read from.
+    pub(crate) fn provider_url(&self) -> Option<&url::Url> {
+        let o = self.token_client()?;
+        match &o.client {
+            ClientAuth::PrivateKeyJwt(smart) => Some(
+                o.token_endpoint
+                    .get()
+                    .unwrap_or_else(|| smart.discovery_root()),
+            ),
+            _ => o.provider_url.as_ref(),
+        }
+    }
+
+    /// Whether a 401 is worth a fresh token and a replay (the modes that fetch their tokens).
+    pub(crate) fn refreshes_tokens(&self) -> bool {
+        self.token_client().is_some()
+    }
+
+    /// The scope granted with the current token (fetched first when none is cached).
+    pub(crate) async fn granted_scope(
+        &self,
+        http: &reqwest::Client,
+        secrets: &Secrets,
+    ) -> Result<String> {
+        let client = self.token_client().ok_or_else(|| {
+            Error::invalid("the granted scope exists only for the OpenID Connect and SMART modes")
+        })?;
+        let token = client.access_token(http, secrets, None).await?;
+        Ok(token
+            .scope
+            .or_else(|| client.scope.clone())
+            .unwrap_or_default())
     }
 
     /// The credential for the next request. For OIDC, `refused` is the generation of a token the
@@ -112,13 +163,13 @@ impl Auth {
             Auth::None => None,
             Auth::Basic { username, password } => Some(basic(username, password)?),
             Auth::Token(token) => Some(sensitive(&format!("Bearer {token}"))?),
-            Auth::Oidc(oidc) => {
-                let (token, generation) = oidc.access_token(http, secrets, refused).await?;
+            Auth::Oidc(oidc) | Auth::Smart(oidc) => {
+                let token = oidc.access_token(http, secrets, refused).await?;
                 // Checked before it was cached, so this cannot fail.
-                let header = sensitive(&format!("Bearer {token}"))?;
+                let header = sensitive(&format!("Bearer {}", token.value))?;
                 return Ok(Credential {
                     header: Some(header),
-                    generation,
+                    generation: token.generation,
                 });
             }
         };
@@ -142,12 +193,33 @@ fn sensitive(value: &str) -> Result<HeaderValue> {
     Ok(v)
 }
 
+/// How a token client proves itself to the token endpoint.
+pub(crate) enum ClientAuth {
+    /// `client_secret_basic`: HTTP basic with the form-encoded id and secret.
+    SecretBasic(String),
+    /// `client_secret_post`: id and secret in the form.
+    SecretPost(String),
+    /// `private_key_jwt` (SMART Backend Services): a signed client assertion in the form.
+    PrivateKeyJwt(Box<SmartClient>),
+}
+
+impl fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientAuth::SecretBasic(_) => f.write_str("client_secret_basic"),
+            ClientAuth::SecretPost(_) => f.write_str("client_secret_post"),
+            ClientAuth::PrivateKeyJwt(s) => fmt::Debug::fmt(s, f),
+        }
+    }
+}
+
+/// The client-credentials token client of the OpenID Connect and SMART modes.
 pub struct OidcAuth {
     client_id: String,
-    client_secret: String,
-    provider_url: url::Url,
+    client: ClientAuth,
+    /// OpenID Connect: the token endpoint or the issuer. SMART: unused (its client knows).
+    provider_url: Option<url::Url>,
     scope: Option<String>,
-    method: ClientAuthMethod,
     token_endpoint: tokio::sync::OnceCell<url::Url>,
     state: tokio::sync::Mutex<TokenState>,
 }
@@ -161,21 +233,26 @@ struct TokenState {
     last_failure: Option<(Instant, Error)>,
 }
 
+#[derive(Clone)]
 struct CachedToken {
     value: String,
     /// When to stop using it: shortly before the provider's expiry.
     refresh_at: Option<Instant>,
     generation: u64,
+    /// The scope the provider said it granted.
+    scope: Option<String>,
 }
 
 impl fmt::Debug for OidcAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OidcAuth")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"***")
-            .field("provider_url", &redact_url(&self.provider_url))
+        let mut d = f.debug_struct("OidcAuth");
+        d.field("client_id", &self.client_id);
+        if let ClientAuth::SecretBasic(_) | ClientAuth::SecretPost(_) = self.client {
+            d.field("client_secret", &"***");
+        }
+        d.field("provider_url", &self.provider_url.as_ref().map(redact_url))
             .field("scope", &self.scope)
-            .field("method", &self.method)
+            .field("method", &self.client)
             .finish()
     }
 }
@@ -206,15 +283,47 @@ impl OidcAuth {
                 "OIDC provider URL must be http:// or https:// with a host",
             ));
         }
-        Ok(OidcAuth {
+        let secret = client_secret.to_owned();
+        let client = match method {
+            ClientAuthMethod::Basic => ClientAuth::SecretBasic(secret),
+            ClientAuthMethod::Post => ClientAuth::SecretPost(secret),
+        };
+        Ok(OidcAuth::with_client(
+            client_id,
+            client,
+            Some(provider_url),
+            scope,
+        ))
+    }
+
+    /// The token client of SMART Backend Services (all checked by [`SmartClient::new`]).
+    pub(crate) fn smart(client_id: &str, client: SmartClient, scope: Option<String>) -> OidcAuth {
+        let client = ClientAuth::PrivateKeyJwt(Box::new(client));
+        OidcAuth::with_client(client_id, client, None, scope)
+    }
+
+    fn with_client(
+        client_id: &str,
+        client: ClientAuth,
+        provider_url: Option<url::Url>,
+        scope: Option<String>,
+    ) -> OidcAuth {
+        OidcAuth {
             client_id: client_id.to_owned(),
-            client_secret: client_secret.to_owned(),
+            client,
             provider_url,
             scope,
-            method,
             token_endpoint: tokio::sync::OnceCell::new(),
             state: tokio::sync::Mutex::new(TokenState::default()),
-        })
+        }
+    }
+
+    /// "OIDC" or "SMART", for messages.
+    fn label(&self) -> &'static str {
+        match self.client {
+            ClientAuth::PrivateKeyJwt(_) => "SMART",
+            _ => "OIDC",
+        }
     }
 
     async fn access_token(
@@ -222,7 +331,7 @@ impl OidcAuth {
         http: &reqwest::Client,
         secrets: &Secrets,
         refused: Option<u64>,
-    ) -> Result<(String, u64)> {
+    ) -> Result<CachedToken> {
         let arrived = Instant::now();
         let mut state = self.state.lock().await;
         if let Some((at, err)) = &state.last_failure {
@@ -234,7 +343,7 @@ impl OidcAuth {
             let stale_by_401 = refused == Some(tok.generation);
             let expired = tok.refresh_at.is_some_and(|at| Instant::now() >= at);
             if !stale_by_401 && !expired {
-                return Ok((tok.value.clone(), tok.generation));
+                return Ok(tok.clone());
             }
         }
         let started = Instant::now();
@@ -246,7 +355,11 @@ impl OidcAuth {
             Ok(endpoint) => self.fetch(http, endpoint, secrets).await,
             Err(e) => Err(e),
         };
-        let (value, lifetime) = match fetched {
+        let TokenAnswer {
+            token: value,
+            lifetime,
+            scope,
+        } = match fetched {
             Ok(ok) => ok,
             Err(e) => {
                 state.last_failure = Some((Instant::now(), e.clone()));
@@ -256,26 +369,33 @@ impl OidcAuth {
         state.last_failure = None;
         state.generation += 1;
         let generation = state.generation;
-        state.current = Some(CachedToken {
-            value: value.clone(),
+        let token = CachedToken {
+            value,
             // A lifetime of 0 means "use once": the next request fetches again.
             refresh_at: lifetime.map(|l| started + (l - refresh_margin(l))),
             generation,
-        });
-        Ok((value, generation))
+            scope,
+        };
+        state.current = Some(token.clone());
+        Ok(token)
     }
 
-    /// The token endpoint: the provider URL itself, unless it is an issuer whose discovery
-    /// document names one.
+    /// The token endpoint. SMART: configured or from the FHIR server's smart-configuration.
+    /// OIDC: the provider URL itself, unless it is an issuer whose discovery document names one.
     async fn discover(&self, http: &reqwest::Client) -> Result<url::Url> {
-        let path = self.provider_url.path();
+        let provider_url = match (&self.client, &self.provider_url) {
+            (ClientAuth::PrivateKeyJwt(smart), _) => return smart.token_endpoint(http).await,
+            (_, Some(url)) => url,
+            (_, None) => return Err(Error::invalid("OIDC provider URL is missing")),
+        };
+        let path = provider_url.path();
         if path.ends_with("/token") {
-            return Ok(self.provider_url.clone());
+            return Ok(provider_url.clone());
         }
         let discovery = if path.ends_with("/.well-known/openid-configuration") {
-            self.provider_url.clone()
+            provider_url.clone()
         } else {
-            let mut u = self.provider_url.clone();
+            let mut u = provider_url.clone();
             let p = format!(
                 "{}/.well-known/openid-configuration",
                 path.trim_end_matches('/')
@@ -323,7 +443,7 @@ impl OidcAuth {
                     "OIDC token_endpoint carries credentials; refused",
                 ));
             }
-            let downgrade = self.provider_url.scheme() == "https" && endpoint.scheme() != "https";
+            let downgrade = provider_url.scheme() == "https" && endpoint.scheme() != "https";
             if downgrade || !matches!(endpoint.scheme(), "http" | "https") {
                 return Err(Error::new(
                     ErrorKind::Auth,
@@ -347,7 +467,7 @@ impl OidcAuth {
         // No discovery document (404/405): the URL is the token endpoint itself. Any other status
         // (a provider restarting, a 429) is an error that is not remembered, so the next call
         // discovers again.
-        Ok(self.provider_url.clone())
+        Ok(provider_url.clone())
     }
 
     async fn fetch(
@@ -355,7 +475,9 @@ impl OidcAuth {
         http: &reqwest::Client,
         endpoint: &url::Url,
         secrets: &Secrets,
-    ) -> Result<(String, Option<Duration>)> {
+    ) -> Result<TokenAnswer> {
+        let label = self.label();
+        let context = format!("{label} token request");
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair("grant_type", "client_credentials");
         if let Some(scope) = &self.scope {
@@ -365,31 +487,70 @@ impl OidcAuth {
             .post(endpoint.clone())
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-        match self.method {
-            ClientAuthMethod::Basic => {
+        let mut assertion = None;
+        match &self.client {
+            ClientAuth::SecretBasic(secret) => {
                 // RFC 6749 §2.3.1: id and secret are form-encoded before base64.
                 let id: String =
                     form_urlencoded::byte_serialize(self.client_id.as_bytes()).collect();
-                let secret: String =
-                    form_urlencoded::byte_serialize(self.client_secret.as_bytes()).collect();
+                let secret: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
                 req = req.header(reqwest::header::AUTHORIZATION, basic(&id, &secret)?);
             }
-            ClientAuthMethod::Post => {
+            ClientAuth::SecretPost(secret) => {
                 form.append_pair("client_id", &self.client_id);
-                form.append_pair("client_secret", &self.client_secret);
+                form.append_pair("client_secret", secret);
+            }
+            ClientAuth::PrivateKeyJwt(smart) => {
+                // A new one (new jti) for every request; a secret before it leaves.
+                let jwt = smart.assertion(&self.client_id, endpoint)?;
+                // Kept with the access tokens: as many, evicted alike.
+                secrets.add_token(&jwt);
+                form.append_pair("client_assertion_type", ASSERTION_TYPE);
+                form.append_pair("client_assertion", &jwt);
+                assertion = Some(jwt);
             }
         }
         let resp = req
             .body(form.finish())
             .send()
             .await
-            .map_err(|e| map_reqwest_error(e, "OIDC token request"))?;
+            .map_err(|e| map_reqwest_error(e, &context))?;
         let status = resp.status();
-        let body = read_body(resp, MAX_PROVIDER_ANSWER, "OIDC token request")
+        let mut body = read_body(resp, MAX_PROVIDER_ANSWER, &context)
             .await?
-            .map_err(|e| map_reqwest_error(e, "OIDC token request"))?;
-        parse_token_response(status.as_u16(), &body, &self.client_id, secrets)
+            .map_err(|e| map_reqwest_error(e, &context))?
+            .to_vec();
+        if let Some(jwt) = &assertion {
+            // The error body goes to the caller as it is: not with the assertion in it.
+            body = scrub(&body, jwt.as_bytes());
+        }
+        parse_token_response(status.as_u16(), &body, &self.client_id, secrets, label)
     }
+}
+
+/// `body` with every occurrence of `secret` replaced by `[redacted]`.
+fn scrub(body: &[u8], secret: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while !secret.is_empty() && rest.len() >= secret.len() {
+        match rest.windows(secret.len()).position(|w| w == secret) {
+            Some(at) => {
+                out.extend_from_slice(&rest[..at]);
+                out.extend_from_slice(crate::redact::REDACTED.as_bytes());
+                rest = &rest[at + secret.len()..];
+            }
+            None => break,
+        }
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// What a token response gives: the access token, its lifetime and the granted scope.
+pub(crate) struct TokenAnswer {
+    pub(crate) token: String,
+    pub(crate) lifetime: Option<Duration>,
+    pub(crate) scope: Option<String>,
 }
 
 /// The provider's answer to a token request: the access token and its lifetime, or an `Auth`
@@ -401,7 +562,8 @@ pub(crate) fn parse_token_response(
     body: &[u8],
     client_id: &str,
     secrets: &Secrets,
-) -> Result<(String, Option<Duration>)> {
+    label: &str,
+) -> Result<TokenAnswer> {
     let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     if let Some(token) = json
         .as_ref()
@@ -426,7 +588,7 @@ pub(crate) fn parse_token_response(
         let mut e = Error::new(
             ErrorKind::Auth,
             format!(
-                "OIDC provider refused a token for client {} (HTTP {status}){detail}",
+                "{label} provider refused a token for client {} (HTTP {status}){detail}",
                 quote(client_id, 100)
             ),
         );
@@ -434,17 +596,26 @@ pub(crate) fn parse_token_response(
         e.body = Some(bytes::Bytes::copy_from_slice(body));
         return Err(e);
     }
-    let json =
-        json.ok_or_else(|| Error::new(ErrorKind::Auth, "OIDC token response is not JSON"))?;
+    let json = json.ok_or_else(|| {
+        Error::new(
+            ErrorKind::Auth,
+            format!("{label} token response is not JSON"),
+        )
+    })?;
     let token = json
         .get("access_token")
         .and_then(|v| v.as_str())
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| Error::new(ErrorKind::Auth, "OIDC token response has no access_token"))?;
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Auth,
+                format!("{label} token response has no access_token"),
+            )
+        })?;
     if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
         return Err(Error::new(
             ErrorKind::Auth,
-            "the OIDC provider's access token is not a valid header value; it was not cached",
+            format!("the {label} provider's access token is not a valid header value; it was not cached"),
         ));
     }
     if let Some(tt) = json.get("token_type") {
@@ -455,7 +626,7 @@ pub(crate) fn parse_token_response(
             return Err(Error::new(
                 ErrorKind::Auth,
                 format!(
-                    "OIDC token_type {} is not Bearer",
+                    "{label} token_type {} is not Bearer",
                     quote(&tt.to_string(), 40)
                 ),
             ));
@@ -470,7 +641,15 @@ pub(crate) fn parse_token_response(
         .filter(|s| s.is_finite())
         // Clamped to 0..=10 years, so that no value a provider sends can overflow a clock.
         .map(|s| Duration::from_secs_f64(s.clamp(0.0, 315_360_000.0)));
-    Ok((token.to_owned(), lifetime))
+    let scope = json
+        .get("scope")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    Ok(TokenAnswer {
+        token: token.to_owned(),
+        lifetime,
+        scope,
+    })
 }
 
 #[cfg(test)]

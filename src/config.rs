@@ -66,6 +66,8 @@ pub struct Options {
     /// Follow paging links to another origin (off: credentials only ever go to the configured server).
     pub(crate) allow_foreign_links: bool,
     pub(crate) limits: Limits,
+    /// SMART Backend Services: key id, algorithm, scope, token endpoint, jku.
+    pub(crate) smart: crate::smart::SmartOptions,
 }
 
 /// Bounds on everything a server controls. 0 means "no limit".
@@ -124,6 +126,7 @@ impl Default for Options {
             oidc_auth_method: ClientAuthMethod::Basic,
             allow_foreign_links: false,
             limits: Limits::default(),
+            smart: Default::default(),
         }
     }
 }
@@ -151,6 +154,7 @@ impl fmt::Debug for Options {
             .field("oidc_auth_method", &self.oidc_auth_method)
             .field("allow_foreign_links", &self.allow_foreign_links)
             .field("limits", &self.limits)
+            .field("smart", &self.smart)
             .finish()
     }
 }
@@ -357,6 +361,31 @@ impl Options {
             .map_err(|_| Error::invalid("user agent is not a valid header value"))?;
         self.user_agent = Some(ua.to_owned());
         Ok(())
+    }
+
+    /// SMART Backend Services: the key id (`kid`) the token endpoint knows the key by (required).
+    pub fn set_smart_key_id(&mut self, kid: &str) -> Result<()> {
+        self.smart.set_key_id(kid)
+    }
+
+    /// SMART Backend Services: "RS384" or "ES384" (default: the one the key signs with).
+    pub fn set_smart_algorithm(&mut self, alg: &str) -> Result<()> {
+        self.smart.set_algorithm(alg)
+    }
+
+    /// SMART Backend Services: the `scope` of the token request, verbatim (empty: none).
+    pub fn set_smart_scope(&mut self, scope: &str) -> Result<()> {
+        self.smart.set_scope(scope)
+    }
+
+    /// SMART Backend Services: the token endpoint (default: from the smart-configuration).
+    pub fn set_smart_token_url(&mut self, url: &str) -> Result<()> {
+        self.smart.set_token_url(url)
+    }
+
+    /// SMART Backend Services: the `jku` header of the assertion, the URL of the client's JWK Set.
+    pub fn set_smart_jku(&mut self, url: &str) -> Result<()> {
+        self.smart.set_jku(url)
     }
 }
 

@@ -10,7 +10,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::auth::{parse_token_response, Auth};
+use crate::auth::{parse_token_response, Auth, TokenAnswer};
 use crate::config::Options;
 use crate::error::ErrorKind;
 use crate::ops::bundle::{
@@ -186,8 +186,10 @@ pub fn retry_after(value: &str, now_secs: u64, retry: u32, unit: u32, factor: f6
 /// token or the provider's error text unquoted.
 pub fn token_response(status: u16, body: &[u8]) {
     let secrets = Secrets::new();
-    match parse_token_response(status, body, "fuzz-client", &secrets) {
-        Ok((token, lifetime)) => {
+    match parse_token_response(status, body, "fuzz-client", &secrets, "OIDC") {
+        Ok(TokenAnswer {
+            token, lifetime, ..
+        }) => {
             assert!(!token.is_empty());
             assert!(
                 reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).is_ok(),

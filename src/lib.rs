@@ -20,6 +20,7 @@ mod ops;
 mod redact;
 mod retry;
 mod server;
+mod smart;
 mod transport;
 
 pub use auth::Auth;
@@ -29,6 +30,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use ops::query::{encode as encode_search_value, Query};
 pub use ops::search::{bundle_resources, SearchStream};
 pub use server::FhirServer;
+pub use smart::{public_jwks as smart_public_jwks, Algorithm as SmartAlgorithm};
 pub use transport::Response;
 
 /// Version of the library (the C header carries it as version macros).

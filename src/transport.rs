@@ -24,7 +24,7 @@ pub struct Transport {
     pub auth: Auth,
     pub retry: RetryPolicy,
     /// Every secret of this handle, registered for redaction for as long as it lives.
-    secrets: Secrets,
+    pub(crate) secrets: Secrets,
     pub(crate) limits: Limits,
     /// The proxies requests go through: the configured ones, or those of the environment.
     proxies: Vec<ProxySetting>,
@@ -290,7 +290,8 @@ impl Transport {
             };
             match outcome {
                 Ok((status, headers, body)) => {
-                    if status == 401 && self.auth.is_oidc() && !replayed && !req.anonymous {
+                    if status == 401 && self.auth.refreshes_tokens() && !replayed && !req.anonymous
+                    {
                         // The token may have been revoked or expired early: fetch a newer one, once.
                         replayed = true;
                         refused_generation = Some(credential.generation);
