@@ -7,17 +7,24 @@
 //! | basic | `FHIR_USER` + `FHIR_PW`                             |
 //! | token | `FHIR_TOKEN`                                        |
 //! | OIDC  | `CLIENT_ID` + `CLIENT_SECRET` + `OIDC_PROVIDER_URL` |
+//! | SMART | `CLIENT_ID` + `SMART_PRIVATE_KEY` + `SMART_KEY_ID`, optional `SMART_SCOPE`, `SMART_TOKEN_URL` |
 //!
 //! An empty variable counts as unset. More than one mode, or an incomplete one, is an error that
 //! names the variables at fault (never their values). No mode at all is an error unless the caller
 //! asks for no auth, in which case credential variables are ignored.
+//!
+//! `CLIENT_ID` belongs to two modes: the other variables decide. With `CLIENT_SECRET` or
+//! `OIDC_PROVIDER_URL` it is OpenID Connect, with any `SMART_*` variable SMART Backend Services,
+//! with both kinds a conflict, alone an incomplete setting naming both ways to complete it.
+//! `SMART_PRIVATE_KEY` is PEM text or the path of a PEM file. `SMART_SCOPE` and `SMART_TOKEN_URL`
+//! replace the options' SMART scope and token URL when set.
 
 use crate::auth::{Auth, OidcAuth};
 use crate::config::Options;
 use crate::error::{Error, Result};
 
 /// Every variable `from_env` reads.
-pub const VARIABLES: [&str; 8] = [
+pub const VARIABLES: [&str; 12] = [
     "FHIR_API_URL",
     "FHIR_SERVER_URL",
     "FHIR_USER",
@@ -26,16 +33,30 @@ pub const VARIABLES: [&str; 8] = [
     "CLIENT_ID",
     "CLIENT_SECRET",
     "OIDC_PROVIDER_URL",
+    "SMART_PRIVATE_KEY",
+    "SMART_KEY_ID",
+    "SMART_SCOPE",
+    "SMART_TOKEN_URL",
 ];
 
-const MODES: [(&str, &[&str]); 3] = [
-    ("basic auth", &["FHIR_USER", "FHIR_PW"]),
-    ("static token", &["FHIR_TOKEN"]),
+/// A mode: its name, the variables it requires, and its optional ones.
+const MODES: [(&str, &[&str], &[&str]); 4] = [
+    ("basic auth", &["FHIR_USER", "FHIR_PW"], &[]),
+    ("static token", &["FHIR_TOKEN"], &[]),
     (
         "OpenID Connect",
         &["CLIENT_ID", "CLIENT_SECRET", "OIDC_PROVIDER_URL"],
+        &[],
+    ),
+    (
+        "SMART Backend Services",
+        &["CLIENT_ID", "SMART_PRIVATE_KEY", "SMART_KEY_ID"],
+        &["SMART_SCOPE", "SMART_TOKEN_URL"],
     ),
 ];
+
+/// The variable more than one mode uses: it alone does not choose a mode.
+const SHARED: &str = "CLIENT_ID";
 
 /// What the environment asks for: the base URL and the auth mode.
 #[derive(Debug)]
@@ -82,61 +103,108 @@ pub fn load(
         });
     }
 
-    let mut present_modes = Vec::new();
-    for (mode, names) in MODES {
-        let present: Vec<&str> = names.iter().copied().filter(|n| var(n).is_some()).collect();
-        if present.is_empty() {
-            continue;
-        }
-        if present.len() < names.len() {
-            let missing: Vec<&str> = names.iter().copied().filter(|n| var(n).is_none()).collect();
+    // The modes whose own variables are set (CLIENT_ID alone chooses none).
+    let chosen: Vec<_> = MODES
+        .iter()
+        .filter(|(_, required, optional)| {
+            required
+                .iter()
+                .chain(optional.iter())
+                .any(|n| *n != SHARED && var(n).is_some())
+        })
+        .collect();
+    if chosen.len() > 1 {
+        let described: Vec<String> = chosen
+            .iter()
+            .map(|(mode, names, _)| format!("{mode} ({})", names.join(", ")))
+            .collect();
+        return Err(Error::config(format!(
+            "more than one auth mode in the environment: {}; set only one",
+            described.join(" and ")
+        )));
+    }
+    let missing = |names: &[&'static str]| -> Vec<&'static str> {
+        names.iter().copied().filter(|n| var(n).is_none()).collect()
+    };
+    let Some(&&(mode, required, _)) = chosen.first() else {
+        if var(SHARED).is_some() {
             return Err(Error::config(format!(
-                "incomplete {mode} settings in the environment: {} set but {} missing",
-                present.join(", "),
-                missing.join(", ")
+                "incomplete settings in the environment: {SHARED} set but {} missing (OpenID \
+                 Connect) or {} missing (SMART Backend Services)",
+                missing(MODES[2].1).join(", "),
+                missing(MODES[3].1).join(", ")
             )));
         }
-        present_modes.push((mode, names));
-    }
-
-    match present_modes.len() {
-        0 => Err(Error::config(
+        return Err(Error::config(
             "no credentials in the environment: set FHIR_USER and FHIR_PW, or FHIR_TOKEN, or \
-             CLIENT_ID, CLIENT_SECRET and OIDC_PROVIDER_URL (or ask for no auth explicitly)",
-        )),
-        1 => {
-            let auth = match present_modes[0].0 {
-                "basic auth" => Auth::basic(
-                    &var("FHIR_USER").unwrap_or_default(),
-                    &var("FHIR_PW").unwrap_or_default(),
-                )
-                .map_err(|e| config_error("FHIR_USER/FHIR_PW", e))?,
-                "static token" => Auth::token(&var("FHIR_TOKEN").unwrap_or_default())
-                    .map_err(|e| config_error("FHIR_TOKEN", e))?,
-                _ => Auth::Oidc(Box::new(
-                    OidcAuth::new(
-                        &var("CLIENT_ID").unwrap_or_default(),
-                        &var("CLIENT_SECRET").unwrap_or_default(),
-                        &var("OIDC_PROVIDER_URL").unwrap_or_default(),
-                        options.oidc_scope.clone(),
-                        options.oidc_auth_method,
-                    )
-                    .map_err(|e| config_error("CLIENT_ID/CLIENT_SECRET/OIDC_PROVIDER_URL", e))?,
-                )),
-            };
-            Ok(EnvConfig { base_url, auth })
-        }
-        _ => {
-            let described: Vec<String> = present_modes
-                .iter()
-                .map(|(mode, names)| format!("{mode} ({})", names.join(", ")))
-                .collect();
-            Err(Error::config(format!(
-                "more than one auth mode in the environment: {}; set only one",
-                described.join(" and ")
-            )))
-        }
+             CLIENT_ID, CLIENT_SECRET and OIDC_PROVIDER_URL, or CLIENT_ID, SMART_PRIVATE_KEY and \
+             SMART_KEY_ID (or ask for no auth explicitly)",
+        ));
+    };
+    let absent = missing(required);
+    if !absent.is_empty() {
+        let present: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|n| var(n).is_some())
+            .collect();
+        let present = if present.is_empty() {
+            "optional variables".to_owned()
+        } else {
+            present.join(", ")
+        };
+        return Err(Error::config(format!(
+            "incomplete {mode} settings in the environment: {present} set but {} missing",
+            absent.join(", ")
+        )));
     }
+    let value = |n: &str| var(n).unwrap_or_default();
+    let auth = match mode {
+        "basic auth" => Auth::basic(&value("FHIR_USER"), &value("FHIR_PW"))
+            .map_err(|e| config_error("FHIR_USER/FHIR_PW", e))?,
+        "static token" => {
+            Auth::token(&value("FHIR_TOKEN")).map_err(|e| config_error("FHIR_TOKEN", e))?
+        }
+        "OpenID Connect" => Auth::Oidc(Box::new(
+            OidcAuth::new(
+                &value("CLIENT_ID"),
+                &value("CLIENT_SECRET"),
+                &value("OIDC_PROVIDER_URL"),
+                options.oidc_scope.clone(),
+                options.oidc_auth_method,
+            )
+            .map_err(|e| config_error("CLIENT_ID/CLIENT_SECRET/OIDC_PROVIDER_URL", e))?,
+        )),
+        _ => smart(&base_url, &var, options)?,
+    };
+    Ok(EnvConfig { base_url, auth })
+}
+
+/// The SMART mode: the options' SMART settings, with the variables' scope and token URL.
+fn smart(base_url: &str, var: &dyn Fn(&str) -> Option<String>, options: &Options) -> Result<Auth> {
+    let base = crate::server::parse_base_url(base_url)
+        .map_err(|e| config_error("FHIR_API_URL / FHIR_SERVER_URL", e))?;
+    let mut settings = options.smart.clone();
+    settings
+        .set_key_id(&var("SMART_KEY_ID").unwrap_or_default())
+        .map_err(|e| config_error("SMART_KEY_ID", e))?;
+    if let Some(scope) = var("SMART_SCOPE") {
+        settings
+            .set_scope(&scope)
+            .map_err(|e| config_error("SMART_SCOPE", e))?;
+    }
+    if let Some(url) = var("SMART_TOKEN_URL") {
+        settings
+            .set_token_url(&url)
+            .map_err(|e| config_error("SMART_TOKEN_URL", e))?;
+    }
+    crate::smart::smart_auth(
+        &base,
+        &var("CLIENT_ID").unwrap_or_default(),
+        &var("SMART_PRIVATE_KEY").unwrap_or_default(),
+        &settings,
+    )
+    .map_err(|e| config_error("CLIENT_ID/SMART_PRIVATE_KEY", e))
 }
 
 #[cfg(test)]
@@ -267,6 +335,23 @@ mod tests {
                 &[("CLIENT_SECRET", "s"), ("OIDC_PROVIDER_URL", "http://i")],
                 "CLIENT_ID missing",
             ),
+            (
+                &[("SMART_PRIVATE_KEY", KEY)],
+                "SMART Backend Services settings in the environment: SMART_PRIVATE_KEY set but \
+                 CLIENT_ID, SMART_KEY_ID missing",
+            ),
+            (
+                &[("CLIENT_ID", "c"), ("SMART_PRIVATE_KEY", KEY)],
+                "SMART_KEY_ID missing",
+            ),
+            (
+                &[("CLIENT_ID", "c"), ("SMART_KEY_ID", "k")],
+                "SMART_PRIVATE_KEY missing",
+            ),
+            (
+                &[("SMART_SCOPE", "system/*.rs")],
+                "CLIENT_ID, SMART_PRIVATE_KEY, SMART_KEY_ID missing",
+            ),
         ];
         for (vars, expected) in cases {
             let mut all = vec![URL];
@@ -278,6 +363,7 @@ mod tests {
                 "{} does not contain {expected}",
                 e.message()
             );
+            assert!(!e.message().contains(KEY), "{}", e.message());
         }
     }
 
@@ -310,5 +396,113 @@ mod tests {
     fn empty_variables_count_as_unset() {
         let c = run(&[URL, ("FHIR_USER", ""), ("FHIR_TOKEN", "t")], false).unwrap();
         assert!(matches!(c.auth, Auth::Token(_)));
+    }
+
+    const KEY: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/data/smart-p384.sec1.pem"
+    );
+
+    #[test]
+    fn smart_mode_with_a_key_file_or_pem_text() {
+        let pem = std::fs::read_to_string(KEY).unwrap();
+        for key in [KEY, pem.as_str()] {
+            let c = run(
+                &[
+                    URL,
+                    ("CLIENT_ID", "c"),
+                    ("SMART_PRIVATE_KEY", key),
+                    ("SMART_KEY_ID", "k1"),
+                    ("SMART_SCOPE", "system/*.rs"),
+                    ("SMART_TOKEN_URL", "https://ehr.example/token"),
+                ],
+                false,
+            )
+            .unwrap();
+            assert!(matches!(c.auth, Auth::Smart(_)));
+            let dbg = format!("{:?}", c.auth);
+            assert!(dbg.contains("ES384") && !dbg.contains("BEGIN"), "{dbg}");
+        }
+    }
+
+    #[test]
+    fn client_id_alone_names_both_ways_to_complete_it() {
+        let e = run(&[URL, ("CLIENT_ID", "c")], false).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config);
+        let m = e.message();
+        assert!(
+            m.contains("CLIENT_SECRET, OIDC_PROVIDER_URL missing")
+                && m.contains("SMART_PRIVATE_KEY, SMART_KEY_ID missing"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn smart_and_another_mode_conflict() {
+        let smart = [
+            ("CLIENT_ID", "c"),
+            ("SMART_PRIVATE_KEY", KEY),
+            ("SMART_KEY_ID", "k"),
+        ];
+        let others: &[&[(&str, &str)]] = &[
+            &[("CLIENT_SECRET", "topsecret")],
+            &[
+                ("CLIENT_SECRET", "topsecret"),
+                ("OIDC_PROVIDER_URL", "http://i"),
+            ],
+            &[("FHIR_TOKEN", "topsecret")],
+        ];
+        for other in others {
+            let mut all = vec![URL];
+            all.extend_from_slice(&smart);
+            all.extend_from_slice(other);
+            let e = run(&all, false).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Config);
+            let m = e.message();
+            assert!(m.contains("more than one auth mode"), "{m}");
+            assert!(m.contains("SMART Backend Services"), "{m}");
+            assert!(!m.contains("topsecret") && !m.contains(KEY), "{m}");
+        }
+        // A SMART option beside a complete OIDC setting is a conflict too, not ignored.
+        let e = run(
+            &[
+                URL,
+                ("CLIENT_ID", "c"),
+                ("CLIENT_SECRET", "s"),
+                ("OIDC_PROVIDER_URL", "http://i"),
+                ("SMART_SCOPE", "system/*.rs"),
+            ],
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            e.message().contains("more than one auth mode"),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
+    fn smart_bad_values_are_config_errors_without_values() {
+        let base = [URL, ("CLIENT_ID", "c"), ("SMART_KEY_ID", "k")];
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "SMART_PRIVATE_KEY",
+                "/no/such/dir/key.pem",
+                "SMART_PRIVATE_KEY",
+            ),
+            ("SMART_TOKEN_URL", "ftp://x/token", "SMART_TOKEN_URL"),
+        ];
+        for (name, value, expected) in cases {
+            let mut all = base.to_vec();
+            if *name != "SMART_PRIVATE_KEY" {
+                all.push(("SMART_PRIVATE_KEY", KEY));
+            }
+            all.push((name, value));
+            let e = run(&all, false).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Config, "{}", e.message());
+            assert!(e.message().contains(expected), "{}", e.message());
+            assert!(!e.message().contains(value), "{}", e.message());
+        }
     }
 }
