@@ -229,7 +229,11 @@ typedef struct fhir_error_t fhir_error_t;
  * fhir_options_set_retry_backoff_factor(), fhir_options_set_retry_jitter(),
  * fhir_options_set_retry_max_backoff_wait(), fhir_options_set_user_agent(),
  * fhir_options_set_oidc_scope(), fhir_options_set_oidc_auth_method(),
- * fhir_options_set_allow_foreign_links(); then fhir_options_free().
+ * fhir_options_set_allow_foreign_links(), fhir_options_set_max_response_bytes(),
+ * fhir_options_set_max_result_bytes(), fhir_options_set_max_pages(); for SMART Backend Services
+ * fhir_options_set_smart_key_id(), fhir_options_set_smart_algorithm(),
+ * fhir_options_set_smart_scope(), fhir_options_set_smart_token_url(),
+ * fhir_options_set_smart_jku(); then fhir_options_free().
  */
 typedef struct fhir_options_t fhir_options_t;
 
@@ -253,7 +257,8 @@ typedef struct fhir_query_t fhir_query_t;
  * race with other calls on the same handle.
  *
  * Functions: the constructors fhir_server_new(), fhir_server_new_basic(), fhir_server_new_token(),
- * fhir_server_new_oidc(), fhir_server_from_env(); then fhir_server_base_url(),
+ * fhir_server_new_oidc(), fhir_server_new_smart_backend(), fhir_server_from_env(); then
+ * fhir_server_base_url(), fhir_server_granted_scope(),
  * fhir_server_request(), fhir_server_capabilities(), fhir_server_summary(); the operations
  * fhir_resource_read(), fhir_resource_read_many(), fhir_resource_create(),
  * fhir_resource_create_all(), fhir_resource_update(), fhir_resource_update_conditional(),
@@ -998,6 +1003,76 @@ fhir_result fhir_options_set_max_pages(fhir_options_t *options,
                                        fhir_error_t **error_out);
 
 /**
+ * SMART Backend Services: the key id (`kid`) under which the token endpoint knows the client's
+ * public key. Required by fhir_server_new_smart_backend(); sent in the header of every client
+ * assertion.
+ *
+ * @param options The options to change (borrowed for the call).
+ * @param kid The key id (copied); not empty.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty key id.
+ */
+fhir_result fhir_options_set_smart_key_id(fhir_options_t *options,
+                                          const char *kid,
+                                          fhir_error_t **error_out);
+
+/**
+ * SMART Backend Services: the signing algorithm of the client assertion. Without this setter it
+ * follows the key (RSA: RS384, P-384: ES384); set, it must fit the key, or
+ * fhir_server_new_smart_backend() fails with `FHIR_ERR_INVALID_ARGUMENT`.
+ *
+ * @param options The options to change (borrowed for the call).
+ * @param algorithm "RS384" or "ES384" (copied; case-insensitive).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for another algorithm.
+ */
+fhir_result fhir_options_set_smart_algorithm(fhir_options_t *options,
+                                             const char *algorithm,
+                                             fhir_error_t **error_out);
+
+/**
+ * SMART Backend Services: the `scope` of the token request, sent verbatim, such as
+ * "system/Patient.read system/Observation.read" (SMART v1) or "system/Patient.rs" (v2). Default: no
+ * scope parameter. fhir_server_granted_scope() tells what the server granted.
+ *
+ * @param options The options to change (borrowed for the call).
+ * @param scope The scope (copied); "" for none; no control characters.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a scope with control characters.
+ */
+fhir_result fhir_options_set_smart_scope(fhir_options_t *options,
+                                         const char *scope,
+                                         fhir_error_t **error_out);
+
+/**
+ * SMART Backend Services: the token endpoint. Without this setter it is discovered from
+ * `[base]/.well-known/smart-configuration` at the first request; set, nothing is discovered (for
+ * a server whose configuration document is missing or incomplete). It is also the `aud` of the
+ * client assertions.
+ *
+ * @param options The options to change (borrowed for the call).
+ * @param url The token endpoint, http or https with a host (copied).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a URL that is not http(s) with a host.
+ */
+fhir_result fhir_options_set_smart_token_url(fhir_options_t *options,
+                                             const char *url,
+                                             fhir_error_t **error_out);
+
+/**
+ * SMART Backend Services: the `jku` header of the client assertions, the URL where the client's
+ * JWK Set is published (see fhir_smart_public_jwks()). Default: no `jku` header.
+ *
+ * @param options The options to change (borrowed for the call).
+ * @param url The JWK Set URL, http or https with a host (copied).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a URL that is not http(s) with a host.
+ */
+fhir_result fhir_options_set_smart_jku(fhir_options_t *options,
+                                       const char *url,
+                                       fhir_error_t **error_out);
+
+/**
  * A new, empty search query.
  *
  * @param resource_type The type to search, such as "Patient"; "" for a search across all types
@@ -1403,7 +1478,10 @@ fhir_result fhir_server_new_oidc(const char *base_url,
  * A handle configured by environment variables, as fhir_kindling's `FhirServer.from_env`: the base
  * URL from `FHIR_API_URL` (fallback `FHIR_SERVER_URL`) and exactly one auth mode: `FHIR_USER` +
  * `FHIR_PW` (basic), or `FHIR_TOKEN`, or `CLIENT_ID` + `CLIENT_SECRET` + `OIDC_PROVIDER_URL`
- * (OpenID Connect). An empty variable counts as unset.
+ * (OpenID Connect), or `CLIENT_ID` + `SMART_PRIVATE_KEY` (PEM text or a file path) +
+ * `SMART_KEY_ID`, with optional `SMART_SCOPE` and `SMART_TOKEN_URL` (SMART Backend Services, see
+ * fhir_server_new_smart_backend(); the other SMART settings come from the options). An empty
+ * variable counts as unset.
  *
  * @param no_auth true to use no credentials (credential variables are then ignored); false to
  *        require exactly one auth mode.
@@ -1485,6 +1563,96 @@ fhir_result fhir_server_capabilities(const fhir_server_t *server,
                                      char **json_out,
                                      size_t *len_out,
                                      fhir_error_t **error_out);
+
+/**
+ * A handle for a server with SMART Backend Services auth (HL7 SMART App Launch,
+ * `client_credentials` with `private_key_jwt`): the client proves itself with a JWT signed by its
+ * private key (RS384 or ES384). The access token is fetched on the first request, cached for all
+ * threads, fetched again shortly before it expires, and once after a 401 (the request is then
+ * replayed); it is sent only to URLs under `base_url`.
+ *
+ * Every token request carries a new client assertion: header `alg`, `kid`, `typ` "JWT" (and `jku`
+ * when set); claims `iss` = `sub` = `client_id`, `aud` = the token endpoint, `exp` 4 minutes
+ * ahead, `iat`, a random `jti`. The token endpoint is fhir_options_set_smart_token_url()'s, or the
+ * `token_endpoint` of `[base_url]/.well-known/smart-configuration`, read at the first request,
+ * which must list `client_credentials` in `grant_types_supported`, `private_key_jwt` in
+ * `token_endpoint_auth_methods_supported` and the algorithm in
+ * `token_endpoint_auth_signing_alg_values_supported`. The options give the key id (required:
+ * fhir_options_set_smart_key_id()), the algorithm, the scope and the `jku`.
+ *
+ * @param base_url The server's base URL, http or https, such as "https://host/fhir" (copied); a
+ *        trailing slash is removed. It must not carry credentials, a query or a fragment.
+ * @param client_id The client id the EHR registered (copied); not empty.
+ * @param private_key The private key (copied), either PEM text (anything containing
+ *        "-----BEGIN") or the path of a PEM file, read now: RSA of 2048 to 4096 bits in PKCS#8
+ *        (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`), or P-384 in PKCS#8 or SEC1
+ *        (`BEGIN EC PRIVATE KEY`, as `openssl ecparam -genkey` writes it). Not encrypted. Never
+ *        shown in messages, nor the path.
+ * @param options Options with at least the key id (copied: they may be freed right after); NULL
+ *        is refused with `FHIR_ERR_INVALID_ARGUMENT`, as the key id is then missing.
+ * @param server_out On success `*server_out` is a new handle owned by the caller; free it with
+ *        fhir_server_free(); not written on failure.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when the key id is not set, the key is not one
+ *         of the kinds above (wrong type, size or curve, encrypted, not PEM) or does not fit the
+ *         algorithm set; `FHIR_ERR_IO` when `private_key` is not PEM text and no file of that
+ *         name can be read, or a CA file, client certificate or key named in the options cannot
+ *         be read; `FHIR_ERR_TLS` when one of the latter is not usable PEM. No request is sent
+ *         yet: a server without a usable smart-configuration, or a token endpoint that refuses
+ *         the client, gives `FHIR_ERR_AUTH` at the first request (a token endpoint that cannot be
+ *         reached gives its connection code).
+ */
+fhir_result fhir_server_new_smart_backend(const char *base_url,
+                                          const char *client_id,
+                                          const char *private_key,
+                                          const fhir_options_t *options,
+                                          fhir_server_t **server_out,
+                                          fhir_error_t **error_out);
+
+/**
+ * The scope granted with the current access token of a SMART Backend Services or OpenID Connect
+ * handle: the token response's `scope`, or the requested scope when the response named none
+ * (RFC 6749 §5.1), or "" when neither. When no valid token is cached, one is fetched first.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param scope_out On success `*scope_out` is the scope, a new buffer owned by the caller; free it
+ *        with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*scope_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a handle of another auth mode;
+ *         `FHIR_ERR_AUTH` when a token is needed and the provider refuses it, or discovery fails
+ *         (a provider that cannot be reached gives its connection code).
+ */
+fhir_result fhir_server_granted_scope(const fhir_server_t *server,
+                                      char **scope_out,
+                                      size_t *len_out,
+                                      fhir_error_t **error_out);
+
+/**
+ * The public JWK Set of a private key, to register the client with an EHR (or to publish at the
+ * `jku` URL): `{"keys":[{"kty":"RSA","kid":...,"alg":"RS384","use":"sig","n":...,"e":...}]}` for
+ * an RSA key, `{"keys":[{"kty":"EC","kid":...,"alg":"ES384","use":"sig","crv":"P-384","x":...,
+ * "y":...}]}` for a P-384 key. Only public parts are written. No request is sent.
+ *
+ * @param private_key The private key (copied), PEM text or the path of a PEM file, of the kinds
+ *        fhir_server_new_smart_backend() takes.
+ * @param kid The key id to put in the JWK (copied); not empty.
+ * @param algorithm NULL for the key's own algorithm, or "RS384" / "ES384", which must fit the key
+ *        (copied).
+ * @param json_out On success `*json_out` is the JWK Set (JSON), a new buffer owned by the caller;
+ *        free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*json_out` in bytes (NUL excluded) on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a key of another kind, an empty `kid` or an
+ *         algorithm that does not fit the key; `FHIR_ERR_IO` when `private_key` is not PEM text
+ *         and no file of that name can be read.
+ */
+fhir_result fhir_smart_public_jwks(const char *private_key,
+                                   const char *kid,
+                                   const char *algorithm,
+                                   char **json_out,
+                                   size_t *len_out,
+                                   fhir_error_t **error_out);
 
 #ifdef __cplusplus
 }  // extern "C"

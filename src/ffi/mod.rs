@@ -8,7 +8,7 @@
 //! `fhir_string_free`; every `_free` accepts NULL; no panic crosses the boundary.
 //!
 //! The modules are declared in the order the header presents them: version, results, errors,
-//! buffers, options, server, operations, searches, query builder.
+//! buffers, options, server, SMART Backend Services, operations, searches, query builder.
 
 #![allow(non_camel_case_types)]
 // The exported functions carry no rustdoc `# Safety` section: their doc comments are the C
@@ -26,6 +26,7 @@ pub mod result;
 mod runtime;
 pub mod search;
 pub mod server;
+pub mod smart;
 
 use std::ffi::c_char;
 

@@ -29,7 +29,11 @@ use crate::error::Result;
 /// fhir_options_set_retry_backoff_factor(), fhir_options_set_retry_jitter(),
 /// fhir_options_set_retry_max_backoff_wait(), fhir_options_set_user_agent(),
 /// fhir_options_set_oidc_scope(), fhir_options_set_oidc_auth_method(),
-/// fhir_options_set_allow_foreign_links(); then fhir_options_free().
+/// fhir_options_set_allow_foreign_links(), fhir_options_set_max_response_bytes(),
+/// fhir_options_set_max_result_bytes(), fhir_options_set_max_pages(); for SMART Backend Services
+/// fhir_options_set_smart_key_id(), fhir_options_set_smart_algorithm(),
+/// fhir_options_set_smart_scope(), fhir_options_set_smart_token_url(),
+/// fhir_options_set_smart_jku(); then fhir_options_free().
 pub struct fhir_options_t {
     pub(crate) inner: Options,
 }
@@ -475,4 +479,99 @@ pub unsafe extern "C" fn fhir_options_set_max_pages(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     set(options, error_out, |o| Ok(o.set_max_pages(max_pages)))
+}
+
+/// SMART Backend Services: the key id (`kid`) under which the token endpoint knows the client's
+/// public key. Required by fhir_server_new_smart_backend(); sent in the header of every client
+/// assertion.
+///
+/// @param options The options to change (borrowed for the call).
+/// @param kid The key id (copied); not empty.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty key id.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_options_set_smart_key_id(
+    options: *mut fhir_options_t,
+    kid: *const c_char,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    set(options, error_out, |o| {
+        Ok(o.set_smart_key_id(arg_str(kid, "kid")?))
+    })
+}
+
+/// SMART Backend Services: the signing algorithm of the client assertion. Without this setter it
+/// follows the key (RSA: RS384, P-384: ES384); set, it must fit the key, or
+/// fhir_server_new_smart_backend() fails with `FHIR_ERR_INVALID_ARGUMENT`.
+///
+/// @param options The options to change (borrowed for the call).
+/// @param algorithm "RS384" or "ES384" (copied; case-insensitive).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for another algorithm.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_options_set_smart_algorithm(
+    options: *mut fhir_options_t,
+    algorithm: *const c_char,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    set(options, error_out, |o| {
+        Ok(o.set_smart_algorithm(arg_str(algorithm, "algorithm")?))
+    })
+}
+
+/// SMART Backend Services: the `scope` of the token request, sent verbatim, such as
+/// "system/Patient.read system/Observation.read" (SMART v1) or "system/Patient.rs" (v2). Default: no
+/// scope parameter. fhir_server_granted_scope() tells what the server granted.
+///
+/// @param options The options to change (borrowed for the call).
+/// @param scope The scope (copied); "" for none; no control characters.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a scope with control characters.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_options_set_smart_scope(
+    options: *mut fhir_options_t,
+    scope: *const c_char,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    set(options, error_out, |o| {
+        Ok(o.set_smart_scope(arg_str(scope, "scope")?))
+    })
+}
+
+/// SMART Backend Services: the token endpoint. Without this setter it is discovered from
+/// `[base]/.well-known/smart-configuration` at the first request; set, nothing is discovered (for
+/// a server whose configuration document is missing or incomplete). It is also the `aud` of the
+/// client assertions.
+///
+/// @param options The options to change (borrowed for the call).
+/// @param url The token endpoint, http or https with a host (copied).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a URL that is not http(s) with a host.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_options_set_smart_token_url(
+    options: *mut fhir_options_t,
+    url: *const c_char,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    set(options, error_out, |o| {
+        Ok(o.set_smart_token_url(arg_str(url, "url")?))
+    })
+}
+
+/// SMART Backend Services: the `jku` header of the client assertions, the URL where the client's
+/// JWK Set is published (see fhir_smart_public_jwks()). Default: no `jku` header.
+///
+/// @param options The options to change (borrowed for the call).
+/// @param url The JWK Set URL, http or https with a host (copied).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a URL that is not http(s) with a host.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_options_set_smart_jku(
+    options: *mut fhir_options_t,
+    url: *const c_char,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    set(options, error_out, |o| {
+        Ok(o.set_smart_jku(arg_str(url, "url")?))
+    })
 }

@@ -23,7 +23,8 @@ use crate::server::FhirServer;
 /// race with other calls on the same handle.
 ///
 /// Functions: the constructors fhir_server_new(), fhir_server_new_basic(), fhir_server_new_token(),
-/// fhir_server_new_oidc(), fhir_server_from_env(); then fhir_server_base_url(),
+/// fhir_server_new_oidc(), fhir_server_new_smart_backend(), fhir_server_from_env(); then
+/// fhir_server_base_url(), fhir_server_granted_scope(),
 /// fhir_server_request(), fhir_server_capabilities(), fhir_server_summary(); the operations
 /// fhir_resource_read(), fhir_resource_read_many(), fhir_resource_create(),
 /// fhir_resource_create_all(), fhir_resource_update(), fhir_resource_update_conditional(),
@@ -50,7 +51,7 @@ pub(crate) unsafe fn server_ref<'a>(p: *const fhir_server_t) -> FfiResult<&'a Fh
 
 /// The shape of every constructor: check `server_out`, read the options (NULL = defaults), let
 /// `make` check its own arguments and build the server, hand the new handle over.
-unsafe fn construct(
+pub(crate) unsafe fn construct(
     options: *const fhir_options_t,
     server_out: *mut *mut fhir_server_t,
     error_out: *mut *mut fhir_error_t,
@@ -195,7 +196,10 @@ pub unsafe extern "C" fn fhir_server_new_oidc(
 /// A handle configured by environment variables, as fhir_kindling's `FhirServer.from_env`: the base
 /// URL from `FHIR_API_URL` (fallback `FHIR_SERVER_URL`) and exactly one auth mode: `FHIR_USER` +
 /// `FHIR_PW` (basic), or `FHIR_TOKEN`, or `CLIENT_ID` + `CLIENT_SECRET` + `OIDC_PROVIDER_URL`
-/// (OpenID Connect). An empty variable counts as unset.
+/// (OpenID Connect), or `CLIENT_ID` + `SMART_PRIVATE_KEY` (PEM text or a file path) +
+/// `SMART_KEY_ID`, with optional `SMART_SCOPE` and `SMART_TOKEN_URL` (SMART Backend Services, see
+/// fhir_server_new_smart_backend(); the other SMART settings come from the options). An empty
+/// variable counts as unset.
 ///
 /// @param no_auth true to use no credentials (credential variables are then ignored); false to
 ///        require exactly one auth mode.

@@ -12,4 +12,5 @@ mod ops;
 mod retry;
 mod robustness;
 mod secrets;
+mod smart;
 mod transport;
