@@ -95,7 +95,7 @@ stage_services() {
 
 stage_integration() {
     services_up
-    cargo test --locked --test integration --test integration_env -- --ignored
+    cargo test --locked --test integration --test integration_env --test integration_smart -- --ignored
 }
 
 stage_c() {

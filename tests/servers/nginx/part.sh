@@ -59,6 +59,8 @@ part_start() {
     USER_LINE=""
     # shellcheck disable=SC2034  # read by render
     [ "$(id -u)" != 0 ] || USER_LINE="user root;"
+    # shellcheck disable=SC2034  # read by render: the provider's token endpoint, for /smart/fhir
+    SMART_TOKEN_URL="http://127.0.0.1:$FHIR_OIDC_PORT/token"
     render "$HERE/nginx.conf.template" "$NGINX_DIR/nginx.conf"
     render "$HERE/locations.conf.template" "$NGINX_DIR/locations.conf"
 

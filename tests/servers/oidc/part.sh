@@ -79,13 +79,16 @@ part_start() {
     if [ "$(cat "$HERE/node_modules/.fhir-oidc-install-stamp" 2>/dev/null)" != "$(install_stamp)" ]; then
         die "npm dependencies are not installed: run tests/servers/services.sh install"
     fi
+    # The SMART clients' keys (generated once per STATE_DIR, like the certificates).
+    "$SERVERS_DIR/pki/part.sh" start >/dev/null
     : >"$STATE_DIR/oidc-tokens.log"
     : >"$STATE_DIR/gateway.log"
     echo "=== start $(date -u +%FT%TZ) ttl=${TTL}s ===" >>"$STATE_DIR/oidc.log"
     (
         cd "$HERE"
         spawn "$STATE_DIR/oidc.log" "$(pidfile provider)" \
-            env OIDC_TOKEN_TTL="$TTL" OIDC_PORT="$FHIR_OIDC_PORT" node provider.mjs "$STATE_DIR"
+            env OIDC_TOKEN_TTL="$TTL" OIDC_PORT="$FHIR_OIDC_PORT" OIDC_SMART_KEYS_DIR="$STATE_DIR/pki/smart" \
+            node provider.mjs "$STATE_DIR"
         spawn "$STATE_DIR/oidc.log" "$(pidfile gateway)" \
             env OIDC_ISSUER="$ISSUER" OIDC_GATEWAY_PORT="$FHIR_OIDC_GATEWAY_PORT" node gateway.mjs "$STATE_DIR"
     )
@@ -125,7 +128,14 @@ part_env() {
         "FHIR_OIDC_POST_CLIENT_SECRET=fhir-secret-post" \
         "FHIR_OIDC_TOKEN_TTL=$TTL" \
         "FHIR_OIDC_TOKEN_LOG=$STATE_DIR/oidc-tokens.log" \
-        "FHIR_OIDC_GATEWAY=$GATEWAY"
+        "FHIR_OIDC_GATEWAY=$GATEWAY" \
+        "FHIR_SMART_RS384_CLIENT_ID=smart-rs384" \
+        "FHIR_SMART_ES384_CLIENT_ID=smart-es384" \
+        "FHIR_SMART_JWKS_URI_CLIENT_ID=smart-jwks-uri" \
+        "FHIR_SMART_RSA_KID=rsa-2048" \
+        "FHIR_SMART_RSA4096_KID=rsa-4096" \
+        "FHIR_SMART_EC_KID=p384" \
+        "FHIR_SMART_JWKS_URI=$ISSUER/test-jwks/smart-jwks-uri.json"
 }
 
 part_main "$@"

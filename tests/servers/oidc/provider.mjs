@@ -15,12 +15,24 @@
 //                    accept client_secret_basic and client_secret_post
 //                    interchangeably (oidc-provider's own behaviour); by
 //                    default a client must use exactly its registered method
+//   OIDC_SMART_KEYS_DIR
+//                    the SMART Backend Services client keys of the pki part
+//                    (required): their public halves are registered for the
+//                    private_key_jwt clients below
+//
+// SMART Backend Services clients (token_endpoint_auth_method private_key_jwt),
+// SMART-strict: the assertion must carry a kid, exp at most 300 s ahead and
+// sub = client_id; a jti is accepted once (oidc-provider's replay detection):
+//   smart-rs384     RS384, keys rsa-2048 and rsa-4096 (jwks)
+//   smart-es384     ES384, key p384 (jwks)
+//   smart-jwks-uri  RS384, key rsa-2048 from a jwks_uri this process serves on
+//                   loopback at /test-jwks/smart-jwks-uri.json
 //
 // Every issued client-credentials token and every failed token request is
 // appended as one JSON line to STATE_DIR/oidc-tokens.log.
 
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 
@@ -150,6 +162,21 @@ class MemoryStore {
 const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 })
   .privateKey.export({ format: 'jwk' });
 
+// The public JWK of a SMART client key of the pki part.
+const smartKeysDir = process.env.OIDC_SMART_KEYS_DIR;
+if (!smartKeysDir) {
+  console.error('OIDC_SMART_KEYS_DIR must name the SMART client keys (tests/servers/pki)');
+  process.exit(2);
+}
+const smartJwk = (file, kid, alg) => ({
+  ...createPublicKey(readFileSync(resolve(smartKeysDir, file))).export({ format: 'jwk' }),
+  kid,
+  alg,
+  use: 'sig',
+});
+const smartJwksUri = { keys: [smartJwk('rsa2048.key', 'rsa-2048', 'RS384')] };
+const SMART_JWKS_PATH = '/test-jwks/smart-jwks-uri.json';
+
 const confidential = {
   grant_types: ['client_credentials'],
   response_types: [],
@@ -175,6 +202,32 @@ const configuration = {
       ...confidential,
     },
     {
+      client_id: 'smart-rs384',
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'RS384',
+      jwks: {
+        keys: [
+          smartJwk('rsa2048.key', 'rsa-2048', 'RS384'),
+          smartJwk('rsa4096.key', 'rsa-4096', 'RS384'),
+        ],
+      },
+      ...confidential,
+    },
+    {
+      client_id: 'smart-es384',
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'ES384',
+      jwks: { keys: [smartJwk('p384.key', 'p384', 'ES384')] },
+      ...confidential,
+    },
+    {
+      client_id: 'smart-jwks-uri',
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'RS384',
+      jwks_uri: `${issuer}${SMART_JWKS_PATH}`,
+      ...confidential,
+    },
+    {
       // Used by gateway.mjs to call the introspection endpoint.
       client_id: 'gateway',
       client_secret: 'gateway-secret',
@@ -194,6 +247,29 @@ const configuration = {
     'system/*.cruds',
     'system/*.*',
   ],
+  clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+  enabledJWA: {
+    clientAuthSigningAlgValues: ['RS384', 'ES384', 'HS256', 'RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'],
+  },
+  // SMART Backend Services is stricter than RFC 7523.
+  assertJwtClientAuthClaimsAndHeader: async (ctx, claims, header, client) => {
+    if (!header.kid) {
+      throw new errors.InvalidClientAuth('SMART: the client assertion header must carry a kid');
+    }
+    if (claims.exp - Math.floor(Date.now() / 1000) > 300) {
+      throw new errors.InvalidClientAuth('SMART: the client assertion exp must be at most 300 seconds ahead');
+    }
+    if (claims.sub !== client.clientId) {
+      throw new errors.InvalidClientAuth('SMART: the client assertion sub must be the client_id');
+    }
+  },
+  // Test only: oidc-provider refuses to fetch a jwks_uri on loopback (its SSRF guard, a
+  // dispatcher it sets on every outgoing request); this provider's jwks_uri client is served by
+  // this very process on 127.0.0.1.
+  fetch: (url, options) => {
+    const { dispatcher: _ssrfGuard, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
@@ -308,7 +384,15 @@ for (const { client_id: clientId } of configuration.clients) {
   }
 }
 
-const server = createServer(provider.callback());
+const callback = provider.callback();
+const server = createServer((req, res) => {
+  if (req.method === 'GET' && req.url === SMART_JWKS_PATH) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(smartJwksUri));
+    return;
+  }
+  callback(req, res);
+});
 server.listen(port, host, () => {
   console.log(`oidc provider listening issuer=${issuer} token_ttl=${tokenTtl}s token_log=${tokenLog}`);
 });
