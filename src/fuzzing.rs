@@ -313,7 +313,8 @@ pub fn built_query(built: &str, selector: u8) {
     assert!(server.same_origin(&url));
 }
 
-/// The eight variables `from_env` reads (in the order of [`crate::env::VARIABLES`]).
+/// The first eight variables `from_env` reads (in the order of [`crate::env::VARIABLES`]; the
+/// SMART variables after them stay unset).
 pub fn env(values: &[Option<String>; 8], no_auth: bool, post: bool) {
     let mut options = Options::default();
     if post {
@@ -322,8 +323,9 @@ pub fn env(values: &[Option<String>; 8], no_auth: bool, post: bool) {
     let get = |vals: &[Option<String>; 8]| {
         let vals = vals.clone();
         move |name: &str| {
+            // The first eight variables; the SMART ones after them are left unset.
             let i = crate::env::VARIABLES.iter().position(|n| *n == name)?;
-            vals[i].clone()
+            vals.get(i).cloned().flatten()
         }
     };
     let result = crate::env::load(get(values), no_auth, &options);
