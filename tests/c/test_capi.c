@@ -1,6 +1,7 @@
 /*
  * C test of the library against the real services started by tests/servers/services.sh
- * (HAPI FHIR behind nginx with TLS, basic auth, bearer token, mTLS and OIDC; tinyproxy).
+ * (HAPI FHIR behind nginx with TLS, basic auth, bearer token, mTLS, OIDC and SMART Backend
+ * Services; tinyproxy).
  * Built with -Wall -Wextra -Werror and run under valgrind by `make c-test`.
  * Needs the variables of target/services/services.env; fails loudly when one is missing.
  */
@@ -274,6 +275,76 @@ static void test_auth_modes(void) {
     fhir_options_free(o);
 }
 
+/* ---------------------------------------------------------------- SMART Backend Services */
+static void test_smart(void) {
+    char url[512];
+    fhir_server_t *s = NULL;
+    fhir_error_t *err = NULL;
+    url2(url, sizeof url, need("FHIR_NGINX_HTTPS"), "/smart/fhir");
+
+    /* Without a key id: refused at construction. */
+    fhir_options_t *o = tls_options();
+    CHECK(fhir_server_new_smart_backend(url, need("FHIR_SMART_ES384_CLIENT_ID"), need("FHIR_SMART_EC_SEC1_KEY"), o, &s, &err) == FHIR_ERR_INVALID_ARGUMENT, "no kid");
+    CHECK(s == NULL && err && strstr(fhir_error_message(err), "smart_key_id"), "kid named: %s", emsg(err));
+    fhir_error_free(err);
+    err = NULL;
+
+    /* ES384 with the SEC1 key file: discovery, token, a read through the gateway, the scope. */
+    CHECK(fhir_options_set_smart_key_id(o, need("FHIR_SMART_EC_KID"), NULL) == FHIR_OK, "kid");
+    CHECK(fhir_options_set_smart_scope(o, "system/Patient.rs", NULL) == FHIR_OK, "scope");
+    CHECK(fhir_options_set_smart_algorithm(o, "RS384", NULL) == FHIR_OK, "alg");
+    CHECK(fhir_server_new_smart_backend(url, need("FHIR_SMART_ES384_CLIENT_ID"), need("FHIR_SMART_EC_SEC1_KEY"), o, &s, &err) == FHIR_ERR_INVALID_ARGUMENT, "RS384 with an EC key");
+    fhir_error_free(err);
+    err = NULL;
+    CHECK(fhir_options_set_smart_algorithm(o, "ES384", NULL) == FHIR_OK, "alg");
+    CHECK(fhir_server_new_smart_backend(url, need("FHIR_SMART_ES384_CLIENT_ID"), need("FHIR_SMART_EC_SEC1_KEY"), o, &s, &err) == FHIR_OK, "smart new: %s", emsg(err));
+    CHECK(caps(s, &err) == FHIR_OK, "smart ES384: %s", emsg(err));
+    char *scope = NULL;
+    size_t len = 0;
+    CHECK(fhir_server_granted_scope(s, &scope, &len, &err) == FHIR_OK, "scope: %s", emsg(err));
+    CHECK(scope && strcmp(scope, "system/Patient.rs") == 0 && len == strlen(scope), "granted %s", scope ? scope : "(null)");
+    fhir_string_free(scope);
+    fhir_server_free(s);
+    fhir_options_free(o);
+
+    /* RS384 with the 4096-bit PKCS#1 key, given as PEM text. */
+    FILE *f = fopen(need("FHIR_SMART_RSA4096_PKCS1_KEY"), "rb");
+    CHECK(f != NULL, "open key");
+    static char pem[8192];
+    size_t n = f ? fread(pem, 1, sizeof pem - 1, f) : 0;
+    pem[n] = '\0';
+    if (f) fclose(f);
+    o = tls_options();
+    CHECK(fhir_options_set_smart_key_id(o, need("FHIR_SMART_RSA4096_KID"), NULL) == FHIR_OK, "kid");
+    CHECK(fhir_server_new_smart_backend(url, need("FHIR_SMART_RS384_CLIENT_ID"), pem, o, &s, &err) == FHIR_OK, "smart new: %s", emsg(err));
+    CHECK(caps(s, &err) == FHIR_OK, "smart RS384: %s", emsg(err));
+    fhir_server_free(s);
+
+    /* A key the client never registered: AUTH with the provider's error, no key in the message. */
+    CHECK(fhir_server_new_smart_backend(url, need("FHIR_SMART_RS384_CLIENT_ID"), need("FHIR_SMART_OTHER_KEY"), o, &s, NULL) == FHIR_OK, "smart new");
+    CHECK(caps(s, &err) == FHIR_ERR_AUTH, "wrong key gives AUTH");
+    CHECK(err && strstr(fhir_error_message(err), "invalid_client") != NULL, "provider error: %s", emsg(err));
+    CHECK(err && strstr(fhir_error_message(err), "PRIVATE KEY") == NULL, "no key in message");
+    fhir_error_free(err);
+    err = NULL;
+    fhir_server_free(s);
+    fhir_options_free(o);
+
+    /* An unreadable key file: IO at construction. */
+    o = tls_options();
+    fhir_options_set_smart_key_id(o, "k", NULL);
+    CHECK(fhir_server_new_smart_backend(url, "c", "/nonexistent/key.pem", o, &s, &err) == FHIR_ERR_IO, "missing file gives IO");
+    fhir_error_free(err);
+    err = NULL;
+    fhir_options_free(o);
+
+    /* The public JWK Set. */
+    char *jwks = NULL;
+    CHECK(fhir_smart_public_jwks(need("FHIR_SMART_EC_KEY"), "p384", NULL, &jwks, &len, &err) == FHIR_OK, "jwks: %s", emsg(err));
+    CHECK(jwks && strstr(jwks, "\"crv\":\"P-384\"") && strstr(jwks, "\"alg\":\"ES384\"") && !strstr(jwks, "\"d\""), "jwks %s", jwks ? jwks : "(null)");
+    fhir_string_free(jwks);
+}
+
 int main(void) {
     test_bad_arguments();
     fhir_server_t *s = NULL;
@@ -289,6 +360,7 @@ int main(void) {
         fhir_server_free(s);
     }
     test_auth_modes();
+    test_smart();
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;
 }
