@@ -244,6 +244,8 @@ func run(base string) {
 	n, err = srv.SearchCount("Patient?family=" + family)
 	check("search after delete is empty", err == nil && n == 0, "err=%v count=%d", err, n)
 
+	smartBackend()
+
 	// Close is explicit and idempotent; a forgotten Server is freed by its finalizer.
 	tmp, err := fhir.NewServer(base, nil)
 	if err == nil {
@@ -259,4 +261,36 @@ func run(base string) {
 	}
 	runtime.GC()
 	runtime.GC()
+}
+
+// smartBackend connects with SMART Backend Services through the test gateway (oidc-provider
+// behind nginx) when the services' variables are set (scripts/test-all.sh sets them).
+func smartBackend() {
+	https, key := os.Getenv("FHIR_NGINX_HTTPS"), os.Getenv("FHIR_SMART_EC_SEC1_KEY")
+	if https == "" || key == "" {
+		fmt.Println("SKIP SMART Backend Services: source the services' services.env")
+		return
+	}
+	_, err := fhir.NewServerSmartBackend(https+"/smart/fhir", "c", key, nil)
+	check("SMART without a key id gives invalid argument", errors.Is(err, fhir.ErrInvalidArgument), "err=%v", err)
+	opts := (&fhir.Options{}).AddCAFile(os.Getenv("FHIR_TEST_CA")).
+		SetSmartKeyID(os.Getenv("FHIR_SMART_EC_KID")).SetSmartScope("system/*.rs")
+	s, err := fhir.NewServerSmartBackend(https+"/smart/fhir", os.Getenv("FHIR_SMART_ES384_CLIENT_ID"), key, opts)
+	if !check("SMART ES384 connect", err == nil, "err=%v", err) {
+		return
+	}
+	defer s.Close()
+	n, err := s.SearchCount("Patient")
+	check("SMART: a search through the gateway", err == nil, "err=%v count=%d", err, n)
+	scope, err := s.GrantedScope()
+	check("SMART: granted scope", err == nil && scope == "system/*.rs", "err=%v scope=%q", err, scope)
+	wrong, err := fhir.NewServerSmartBackend(https+"/smart/fhir", os.Getenv("FHIR_SMART_RS384_CLIENT_ID"),
+		os.Getenv("FHIR_SMART_OTHER_KEY"), (&fhir.Options{}).AddCAFile(os.Getenv("FHIR_TEST_CA")).SetSmartKeyID("rsa-2048"))
+	if check("SMART: unregistered key connects", err == nil, "err=%v", err) {
+		_, err = wrong.Capabilities()
+		check("SMART: unregistered key gives ErrAuth", errors.Is(err, fhir.ErrAuth), "err=%v", err)
+		wrong.Close()
+	}
+	jwks, err := fhir.SmartPublicJWKS(key, "p384", "")
+	check("SMART: public JWKS", err == nil && strings.Contains(string(jwks), `"crv":"P-384"`), "err=%v %s", err, jwks)
 }

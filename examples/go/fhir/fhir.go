@@ -93,6 +93,7 @@ var (
 	ErrConflict        = sentinel(CodeConflict)
 	ErrProtocol        = sentinel(CodeProtocol)
 	ErrPaging          = sentinel(CodePaging)
+	ErrIO              = sentinel(CodeIO)
 )
 
 // ErrClosed is returned by every method of a Server after Close.
@@ -206,6 +207,7 @@ type Options struct {
 	maxAttempts uint32
 	timeout     *time.Duration
 	userAgent   string
+	smart       [][2]string // SMART settings in the order set: (setter, value)
 }
 
 // AddHeader adds a header sent with every request. Several headers of one name may be added.
@@ -246,6 +248,52 @@ func (o *Options) SetTimeout(d time.Duration) *Options {
 func (o *Options) SetUserAgent(ua string) *Options {
 	o.userAgent = ua
 	return o
+}
+
+// SetSmartKeyID sets the key id (kid) of the SMART Backend Services key (required by
+// NewServerSmartBackend).
+func (o *Options) SetSmartKeyID(kid string) *Options { return o.setSmart("kid", kid) }
+
+// SetSmartAlgorithm sets the SMART signing algorithm, "RS384" or "ES384" (default: the key's).
+func (o *Options) SetSmartAlgorithm(alg string) *Options { return o.setSmart("alg", alg) }
+
+// SetSmartScope sets the scope of the SMART token request, sent verbatim (e.g. "system/*.rs").
+func (o *Options) SetSmartScope(scope string) *Options { return o.setSmart("scope", scope) }
+
+// SetSmartTokenURL sets the token endpoint (default: discovered from
+// [base]/.well-known/smart-configuration).
+func (o *Options) SetSmartTokenURL(url string) *Options { return o.setSmart("token_url", url) }
+
+// SetSmartJKU sets the jku header of the client assertions (the URL of the client's JWK Set).
+func (o *Options) SetSmartJKU(url string) *Options { return o.setSmart("jku", url) }
+
+func (o *Options) setSmart(what, value string) *Options {
+	o.smart = append(o.smart, [2]string{what, value})
+	return o
+}
+
+// applySmart passes one SMART setting to the C options.
+func applySmart(copts *C.fhir_options_t, what, value string) error {
+	cv, err := cString("SMART "+what, value)
+	if err != nil {
+		return err
+	}
+	defer C.free(unsafe.Pointer(cv))
+	var cerr *C.fhir_error_t
+	var rc C.fhir_result
+	switch what {
+	case "kid":
+		rc = C.fhir_options_set_smart_key_id(copts, cv, &cerr)
+	case "alg":
+		rc = C.fhir_options_set_smart_algorithm(copts, cv, &cerr)
+	case "scope":
+		rc = C.fhir_options_set_smart_scope(copts, cv, &cerr)
+	case "token_url":
+		rc = C.fhir_options_set_smart_token_url(copts, cv, &cerr)
+	default:
+		rc = C.fhir_options_set_smart_jku(copts, cv, &cerr)
+	}
+	return takeError(rc, cerr)
 }
 
 // build creates C options (free with C.fhir_options_free), or returns nil for defaults.
@@ -323,6 +371,11 @@ func (o *Options) build() (*C.fhir_options_t, error) {
 		rc := C.fhir_options_set_user_agent(copts, ua, &cerr)
 		C.free(unsafe.Pointer(ua))
 		if err := takeError(rc, cerr); err != nil {
+			return nil, err
+		}
+	}
+	for _, sm := range o.smart {
+		if err := applySmart(copts, sm[0], sm[1]); err != nil {
 			return nil, err
 		}
 	}
@@ -445,8 +498,83 @@ func NewServerBasic(baseURL, username, password string, opts *Options) (*Server,
 	})
 }
 
+// NewServerSmartBackend connects with SMART Backend Services: client credentials with a JWT
+// signed by privateKey (PEM text, or the path of a PEM file: RSA 2048-4096 bits or P-384), RS384
+// or ES384. opts must set the key id (SetSmartKeyID). The key is checked now (ErrInvalidArgument,
+// ErrIO); the token is fetched at the first request, cached for all goroutines and refreshed
+// before it expires. A provider that refuses it gives ErrAuth.
+func NewServerSmartBackend(baseURL, clientID, privateKey string, opts *Options) (*Server, error) {
+	cu, err := cString("base URL", baseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cu))
+	cid, err := cString("client id", clientID)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cid))
+	ck, err := cString("private key", privateKey)
+	if err != nil {
+		return nil, err
+	}
+	defer C.fhirgo_free_secret(ck)
+	return connect(opts, func(o *C.fhir_options_t, out **C.fhir_server_t, e **C.fhir_error_t) C.fhir_result {
+		return C.fhir_server_new_smart_backend(cu, cid, ck, o, out, e)
+	})
+}
+
+// GrantedScope is the scope granted with the current token of a SMART or OIDC server (a token
+// is fetched first when none is cached).
+func (s *Server) GrantedScope() (string, error) {
+	p, err := s.handle()
+	if err != nil {
+		return "", err
+	}
+	var out *C.char
+	var n C.size_t
+	var cerr *C.fhir_error_t
+	rc := C.fhir_server_granted_scope(p, &out, &n, &cerr)
+	runtime.KeepAlive(s)
+	if err := takeError(rc, cerr); err != nil {
+		return "", err
+	}
+	return string(takeJSON(out, n)), nil
+}
+
+// SmartPublicJWKS returns the public JWK Set of a private key (PEM text or file) under kid, to
+// register with an EHR. alg "" means the key's own algorithm.
+func SmartPublicJWKS(privateKey, kid, alg string) ([]byte, error) {
+	ck, err := cString("private key", privateKey)
+	if err != nil {
+		return nil, err
+	}
+	defer C.fhirgo_free_secret(ck)
+	ckid, err := cString("kid", kid)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(ckid))
+	var calg *C.char
+	if alg != "" {
+		if calg, err = cString("algorithm", alg); err != nil {
+			return nil, err
+		}
+		defer C.free(unsafe.Pointer(calg))
+	}
+	var out *C.char
+	var n C.size_t
+	var cerr *C.fhir_error_t
+	rc := C.fhir_smart_public_jwks(ck, ckid, calg, &out, &n, &cerr)
+	if err := takeError(rc, cerr); err != nil {
+		return nil, err
+	}
+	return takeJSON(out, n), nil
+}
+
 // FromEnv connects as configured by the environment: FHIR_API_URL (or FHIR_SERVER_URL) and one
-// auth mode (FHIR_USER+FHIR_PW, FHIR_TOKEN, or CLIENT_ID+CLIENT_SECRET+OIDC_PROVIDER_URL).
+// auth mode (FHIR_USER+FHIR_PW, FHIR_TOKEN, CLIENT_ID+CLIENT_SECRET+OIDC_PROVIDER_URL, or
+// CLIENT_ID+SMART_PRIVATE_KEY+SMART_KEY_ID).
 // With noAuth, credential variables are ignored. A bad configuration gives ErrConfig.
 func FromEnv(noAuth bool) (*Server, error) {
 	return connect(nil, func(o *C.fhir_options_t, out **C.fhir_server_t, e **C.fhir_error_t) C.fhir_result {

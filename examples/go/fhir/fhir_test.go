@@ -116,3 +116,29 @@ func TestFinalizerFreesForgottenServers(t *testing.T) {
 	}
 	t.Logf("%d forgotten servers finalized (50 created here)", n)
 }
+
+// SMART Backend Services without a server: the key and kid are checked at construction, and the
+// public JWK Set of the committed test key equals node's.
+func TestSmartBackendConstructionAndJWKS(t *testing.T) {
+	key := "../../../tests/it/data/smart-p384.sec1.pem"
+	if _, err := NewServerSmartBackend("https://ehr.example/fhir", "c", key, nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("no kid: %v", err)
+	}
+	opts := (&Options{}).SetSmartKeyID("k1")
+	if _, err := NewServerSmartBackend("https://ehr.example/fhir", "c", "/nonexistent/key.pem", opts); !errors.Is(err, ErrIO) {
+		t.Fatalf("missing key file: %v", err)
+	}
+	s, err := NewServerSmartBackend("https://ehr.example/fhir", "c", key, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	jwks, err := SmartPublicJWKS(key, "k1", "")
+	want := `"x":"fPZLUs8bzm03M7PVl9m2znDhwjg2cQ2_GdwAPf1tp8bjpMbeoFybUIeO_CXfSn6S"`
+	if err != nil || !strings.Contains(string(jwks), want) {
+		t.Fatalf("jwks %s, %v", jwks, err)
+	}
+	if _, err := SmartPublicJWKS(key, "k1", "RS384"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("RS384 for an EC key: %v", err)
+	}
+}
