@@ -144,6 +144,36 @@ namespace FhirKindling
         public static extern void fhir_server_free(IntPtr server);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int fhir_options_add_ca_file(OptionsHandle options, byte[] path, out IntPtr errorOut);
+
+        // SMART Backend Services.
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int fhir_server_new_smart_backend(byte[] baseUrl, byte[] clientId, byte[] privateKey, IntPtr options,
+            out IntPtr serverOut, out IntPtr errorOut);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int fhir_server_granted_scope(ServerHandle server, out IntPtr scopeOut, out UIntPtr lenOut, out IntPtr errorOut);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int fhir_smart_public_jwks(byte[] privateKey, byte[] kid, byte[] algorithm,
+            out IntPtr jsonOut, out UIntPtr lenOut, out IntPtr errorOut);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int fhir_options_set_smart_key_id(OptionsHandle options, byte[] kid, out IntPtr errorOut);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int fhir_options_set_smart_algorithm(OptionsHandle options, byte[] algorithm, out IntPtr errorOut);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int fhir_options_set_smart_scope(OptionsHandle options, byte[] scope, out IntPtr errorOut);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int fhir_options_set_smart_token_url(OptionsHandle options, byte[] url, out IntPtr errorOut);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int fhir_options_set_smart_jku(OptionsHandle options, byte[] url, out IntPtr errorOut);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern IntPtr fhir_server_base_url(ServerHandle server);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
@@ -333,6 +363,54 @@ namespace FhirKindling
             return this;
         }
 
+        /// <summary>Trust the PEM certificates of a file in addition to the system roots.</summary>
+        public FhirOptions AddCaFile(string path)
+        {
+            IntPtr err;
+            FhirException.Check(Native.fhir_options_add_ca_file(Handle, Utf8.Z(path, "path"), out err), err);
+            return this;
+        }
+
+        /// <summary>SMART Backend Services: the key id (kid), required by FhirServer.SmartBackend.</summary>
+        public FhirOptions SmartKeyId(string kid)
+        {
+            IntPtr err;
+            FhirException.Check(Native.fhir_options_set_smart_key_id(Handle, Utf8.Z(kid, "kid"), out err), err);
+            return this;
+        }
+
+        /// <summary>SMART Backend Services: "RS384" or "ES384" (default: the key's algorithm).</summary>
+        public FhirOptions SmartAlgorithm(string algorithm)
+        {
+            IntPtr err;
+            FhirException.Check(Native.fhir_options_set_smart_algorithm(Handle, Utf8.Z(algorithm, "algorithm"), out err), err);
+            return this;
+        }
+
+        /// <summary>SMART Backend Services: the token request's scope, verbatim (e.g. "system/*.rs").</summary>
+        public FhirOptions SmartScope(string scope)
+        {
+            IntPtr err;
+            FhirException.Check(Native.fhir_options_set_smart_scope(Handle, Utf8.Z(scope, "scope"), out err), err);
+            return this;
+        }
+
+        /// <summary>SMART Backend Services: the token endpoint (default: from [base]/.well-known/smart-configuration).</summary>
+        public FhirOptions SmartTokenUrl(string url)
+        {
+            IntPtr err;
+            FhirException.Check(Native.fhir_options_set_smart_token_url(Handle, Utf8.Z(url, "url"), out err), err);
+            return this;
+        }
+
+        /// <summary>SMART Backend Services: the jku header of the client assertions.</summary>
+        public FhirOptions SmartJku(string url)
+        {
+            IntPtr err;
+            FhirException.Check(Native.fhir_options_set_smart_jku(Handle, Utf8.Z(url, "url"), out err), err);
+            return this;
+        }
+
         public void Dispose() { Handle.Dispose(); }
     }
 
@@ -382,6 +460,45 @@ namespace FhirKindling
         public static FhirServer FromEnv(bool noAuth, FhirOptions options = null)
         {
             return new FhirServer(Connect((IntPtr opt, out IntPtr srv, out IntPtr err) => Native.fhir_server_from_env(noAuth, opt, out srv, out err), options));
+        }
+
+        /// <summary>
+        /// Connect with SMART Backend Services: a JWT signed by privateKey (PEM text or a PEM file's
+        /// path; RSA 2048-4096 or P-384), RS384 or ES384. The options must set SmartKeyId. The key is
+        /// checked now; the token is fetched at the first request and shared by all threads.
+        /// </summary>
+        public static FhirServer SmartBackend(string baseUrl, string clientId, string privateKey, FhirOptions options)
+        {
+            byte[] url = Utf8.Z(baseUrl, "baseUrl"), id = Utf8.Z(clientId, "clientId"), key = Utf8.Z(privateKey, "privateKey");
+            try
+            {
+                return new FhirServer(Connect((IntPtr opt, out IntPtr srv, out IntPtr err) =>
+                    Native.fhir_server_new_smart_backend(url, id, key, opt, out srv, out err), options));
+            }
+            finally
+            {
+                Array.Clear(key, 0, key.Length); // the managed copy of the key
+            }
+        }
+
+        /// <summary>The scope granted with the current token (SMART or OIDC; fetches one when none is cached).</summary>
+        public string GrantedScope()
+        {
+            IntPtr scope, err;
+            UIntPtr len;
+            FhirException.Check(Native.fhir_server_granted_scope(Live, out scope, out len, out err), err);
+            return Utf8.TakeBuffer(scope, len);
+        }
+
+        /// <summary>The public JWK Set of a private key (PEM text or file) under kid; algorithm null: the key's.</summary>
+        public static string SmartPublicJwks(string privateKey, string kid, string algorithm = null)
+        {
+            IntPtr json, err;
+            UIntPtr len;
+            byte[] alg = algorithm == null ? null : Utf8.Z(algorithm, "algorithm");
+            FhirException.Check(Native.fhir_smart_public_jwks(Utf8.Z(privateKey, "privateKey"), Utf8.Z(kid, "kid"), alg,
+                out json, out len, out err), err);
+            return Utf8.TakeBuffer(json, len);
         }
 
         private delegate int ConnectCall(IntPtr options, out IntPtr server, out IntPtr error);

@@ -279,7 +279,39 @@ static class Program
             try { server.Read(reference); Check("use after Dispose throws ObjectDisposedException", false); }
             catch (ObjectDisposedException) { Check("use after Dispose throws ObjectDisposedException", true); }
         }
+        SmartBackend();
         return Finish();
+    }
+
+    /// <summary>SMART Backend Services against the test provider behind nginx (services.env).</summary>
+    static void SmartBackend()
+    {
+        string https = Environment.GetEnvironmentVariable("FHIR_NGINX_HTTPS");
+        string key = Environment.GetEnvironmentVariable("FHIR_SMART_RSA_PKCS1_KEY");
+        if (string.IsNullOrEmpty(https) || string.IsNullOrEmpty(key))
+        {
+            Console.WriteLine("SKIP SMART Backend Services: source the services' services.env");
+            return;
+        }
+        string url = https + "/smart/fhir";
+        try { FhirServer.SmartBackend(url, "c", key, null).Dispose(); Check("SMART without a key id throws", false); }
+        catch (FhirException e) { Check("SMART without a key id throws InvalidArgument", e.Code == FhirResult.InvalidArgument, e.ToString()); }
+        using (var o = new FhirOptions().AddCaFile(Environment.GetEnvironmentVariable("FHIR_TEST_CA"))
+                   .SmartKeyId(Environment.GetEnvironmentVariable("FHIR_SMART_RSA_KID")).SmartAlgorithm("RS384").SmartScope("system/*.rs"))
+        using (var s = FhirServer.SmartBackend(url, Environment.GetEnvironmentVariable("FHIR_SMART_RS384_CLIENT_ID"), key, o))
+        {
+            Check("SMART RS384 (PKCS#1 key): capabilities through the gateway", Field(s.Capabilities(), "resourceType") == "CapabilityStatement");
+            Check("SMART granted scope", s.GrantedScope() == "system/*.rs");
+        }
+        using (var o = new FhirOptions().AddCaFile(Environment.GetEnvironmentVariable("FHIR_TEST_CA")).SmartKeyId("rsa-2048"))
+        using (var s = FhirServer.SmartBackend(url, Environment.GetEnvironmentVariable("FHIR_SMART_RS384_CLIENT_ID"),
+                   Environment.GetEnvironmentVariable("FHIR_SMART_OTHER_KEY"), o))
+        {
+            try { s.Capabilities(); Check("SMART with an unregistered key throws", false); }
+            catch (FhirException e) { Check("SMART with an unregistered key throws Auth", e.Code == FhirResult.Auth && e.Message.Contains("invalid_client"), e.ToString()); }
+        }
+        string jwks = FhirServer.SmartPublicJwks(key, "rsa-2048");
+        Check("SMART public JWKS", jwks.Contains("\"kty\":\"RSA\"") && jwks.Contains("\"alg\":\"RS384\"") && !jwks.Contains("\"d\""), jwks);
     }
 
     static int Finish()
