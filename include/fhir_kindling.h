@@ -1577,7 +1577,8 @@ fhir_result fhir_server_capabilities(const fhir_server_t *server,
  * `token_endpoint` of `[base_url]/.well-known/smart-configuration`, read at the first request,
  * which must list `client_credentials` in `grant_types_supported`, `private_key_jwt` in
  * `token_endpoint_auth_methods_supported` and the algorithm in
- * `token_endpoint_auth_signing_alg_values_supported`. The options give the key id (required:
+ * `token_endpoint_auth_signing_alg_values_supported`; a discovered token endpoint with credentials,
+ * or with http for an https `base_url`, is refused. The options give the key id (required:
  * fhir_options_set_smart_key_id()), the algorithm, the scope and the `jku`.
  *
  * @param base_url The server's base URL, http or https, such as "https://host/fhir" (copied); a

@@ -613,15 +613,19 @@ impl SmartClient {
         }
         let doc: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| auth_error(format!("{context}: {at} is not JSON: {e}")))?;
-        check_configuration(&doc, self.alg).map_err(|m| auth_error(format!("{context}: {at} {m}")))
+        check_configuration(&doc, self.alg, self.base.scheme() == "https")
+            .map_err(|m| auth_error(format!("{context}: {at} {m}")))
     }
 }
 
 /// Check a smart-configuration document for what a backend client needs; the token endpoint, or
-/// what is missing.
+/// what is missing. As for OpenID Connect discovery, the token endpoint must not carry
+/// credentials nor fall back to http from an https server (the access token comes back there);
+/// a token URL the caller configures is the caller's choice.
 fn check_configuration(
     doc: &serde_json::Value,
     alg: Algorithm,
+    base_is_https: bool,
 ) -> std::result::Result<Url, String> {
     let endpoint = doc
         .get("token_endpoint")
@@ -629,6 +633,16 @@ fn check_configuration(
         .ok_or("has no token_endpoint")?;
     let endpoint = http_url(endpoint, "token_endpoint", ErrorKind::Auth)
         .map_err(|e| format!("names a bad {}", e.message()))?;
+    if !endpoint.username().is_empty() || endpoint.password().is_some() {
+        return Err("names a token_endpoint with credentials; refused".to_owned());
+    }
+    if base_is_https && endpoint.scheme() != "https" {
+        return Err(
+            "names an http:// token_endpoint for an https:// server; refused (give the token \
+             endpoint with the option smart_token_url to use it anyway)"
+                .to_owned(),
+        );
+    }
     for (field, wanted) in [
         ("grant_types_supported", "client_credentials"),
         ("token_endpoint_auth_methods_supported", "private_key_jwt"),
@@ -842,7 +856,7 @@ mod tests {
             "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
         });
         assert_eq!(
-            check_configuration(&full, Algorithm::Es384)
+            check_configuration(&full, Algorithm::Es384, true)
                 .unwrap()
                 .as_str(),
             "https://ehr.example/token"
@@ -876,9 +890,21 @@ mod tests {
             } else {
                 doc[field] = value;
             }
-            let e = check_configuration(&doc, Algorithm::Es384).unwrap_err();
+            let e = check_configuration(&doc, Algorithm::Es384, true).unwrap_err();
             assert!(e.contains(expected), "{field}: {e}");
         }
+        // No downgrade from an https server, no credentials.
+        let mut doc = full.clone();
+        doc["token_endpoint"] = "http://ehr.example/token".into();
+        let e = check_configuration(&doc, Algorithm::Es384, true).unwrap_err();
+        assert!(
+            e.contains("http:// token_endpoint for an https:// server"),
+            "{e}"
+        );
+        assert!(check_configuration(&doc, Algorithm::Es384, false).is_ok());
+        doc["token_endpoint"] = "https://u:p@ehr.example/token".into();
+        let e = check_configuration(&doc, Algorithm::Es384, false).unwrap_err();
+        assert!(e.contains("credentials"), "{e}");
     }
 
     #[test]

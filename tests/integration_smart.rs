@@ -27,9 +27,10 @@ fn lock() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The SMART base URL through nginx (HTTPS, test CA).
+/// The SMART base URL through nginx. Plain HTTP, like the provider's token endpoint that its
+/// smart-configuration names: from an https base an http token endpoint is refused (tested below).
 fn smart_base() -> String {
-    format!("{}/smart/fhir", var("FHIR_NGINX_HTTPS"))
+    format!("{}/smart/fhir", var("FHIR_NGINX_HTTP"))
 }
 
 fn options(kid: &str) -> Options {
@@ -261,7 +262,22 @@ fn discovery_from_the_base_url_and_a_server_without_smart_configuration() {
         "{}",
         e.message()
     );
-    // With the token endpoint given, /oidc/fhir (no SMART configuration) works too.
+    // From an https base, the smart-configuration's http token endpoint is refused: no downgrade.
+    let https = format!("{}/smart/fhir", var("FHIR_NGINX_HTTPS"));
+    let s = FhirServer::new_smart_backend(&https, &client, &key, &options(&kid)).unwrap();
+    let e = block_on(s.capabilities()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "{}", e.message());
+    assert!(
+        e.message()
+            .contains("http:// token_endpoint for an https:// server"),
+        "{}",
+        e.message()
+    );
+    // With the token endpoint given, the https base and /oidc/fhir (no SMART configuration) work.
+    let mut o = options(&kid);
+    o.set_smart_token_url(&var("FHIR_OIDC_TOKEN_URL")).unwrap();
+    let s = FhirServer::new_smart_backend(&https, &client, &key, &o).unwrap();
+    read_patients(&s).unwrap();
     let mut o = options(&kid);
     o.set_smart_token_url(&var("FHIR_OIDC_TOKEN_URL")).unwrap();
     let url = format!("{}/oidc/fhir", var("FHIR_NGINX_HTTPS"));

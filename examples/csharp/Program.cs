@@ -286,14 +286,15 @@ static class Program
     /// <summary>SMART Backend Services against the test provider behind nginx (services.env).</summary>
     static void SmartBackend()
     {
-        string https = Environment.GetEnvironmentVariable("FHIR_NGINX_HTTPS");
+        // Plain HTTP, like the provider's token endpoint (from https an http one is refused).
+        string http = Environment.GetEnvironmentVariable("FHIR_NGINX_HTTP");
         string key = Environment.GetEnvironmentVariable("FHIR_SMART_RSA_PKCS1_KEY");
-        if (string.IsNullOrEmpty(https) || string.IsNullOrEmpty(key))
+        if (string.IsNullOrEmpty(http) || string.IsNullOrEmpty(key))
         {
             Console.WriteLine("SKIP SMART Backend Services: source the services' services.env");
             return;
         }
-        string url = https + "/smart/fhir";
+        string url = http + "/smart/fhir";
         try { FhirServer.SmartBackend(url, "c", key, null).Dispose(); Check("SMART without a key id throws", false); }
         catch (FhirException e) { Check("SMART without a key id throws InvalidArgument", e.Code == FhirResult.InvalidArgument, e.ToString()); }
         using (var o = new FhirOptions().AddCaFile(Environment.GetEnvironmentVariable("FHIR_TEST_CA"))

@@ -266,16 +266,17 @@ func run(base string) {
 // smartBackend connects with SMART Backend Services through the test gateway (oidc-provider
 // behind nginx) when the services' variables are set (scripts/test-all.sh sets them).
 func smartBackend() {
-	https, key := os.Getenv("FHIR_NGINX_HTTPS"), os.Getenv("FHIR_SMART_EC_SEC1_KEY")
-	if https == "" || key == "" {
+	// Plain HTTP, like the provider's token endpoint (from https an http one is refused).
+	base, key := os.Getenv("FHIR_NGINX_HTTP"), os.Getenv("FHIR_SMART_EC_SEC1_KEY")
+	if base == "" || key == "" {
 		fmt.Println("SKIP SMART Backend Services: source the services' services.env")
 		return
 	}
-	_, err := fhir.NewServerSmartBackend(https+"/smart/fhir", "c", key, nil)
+	_, err := fhir.NewServerSmartBackend(base+"/smart/fhir", "c", key, nil)
 	check("SMART without a key id gives invalid argument", errors.Is(err, fhir.ErrInvalidArgument), "err=%v", err)
 	opts := (&fhir.Options{}).AddCAFile(os.Getenv("FHIR_TEST_CA")).
 		SetSmartKeyID(os.Getenv("FHIR_SMART_EC_KID")).SetSmartScope("system/*.rs")
-	s, err := fhir.NewServerSmartBackend(https+"/smart/fhir", os.Getenv("FHIR_SMART_ES384_CLIENT_ID"), key, opts)
+	s, err := fhir.NewServerSmartBackend(base+"/smart/fhir", os.Getenv("FHIR_SMART_ES384_CLIENT_ID"), key, opts)
 	if !check("SMART ES384 connect", err == nil, "err=%v", err) {
 		return
 	}
@@ -284,7 +285,7 @@ func smartBackend() {
 	check("SMART: a search through the gateway", err == nil, "err=%v count=%d", err, n)
 	scope, err := s.GrantedScope()
 	check("SMART: granted scope", err == nil && scope == "system/*.rs", "err=%v scope=%q", err, scope)
-	wrong, err := fhir.NewServerSmartBackend(https+"/smart/fhir", os.Getenv("FHIR_SMART_RS384_CLIENT_ID"),
+	wrong, err := fhir.NewServerSmartBackend(base+"/smart/fhir", os.Getenv("FHIR_SMART_RS384_CLIENT_ID"),
 		os.Getenv("FHIR_SMART_OTHER_KEY"), (&fhir.Options{}).AddCAFile(os.Getenv("FHIR_TEST_CA")).SetSmartKeyID("rsa-2048"))
 	if check("SMART: unregistered key connects", err == nil, "err=%v", err) {
 		_, err = wrong.Capabilities()

@@ -280,7 +280,8 @@ static void test_smart(void) {
     char url[512];
     fhir_server_t *s = NULL;
     fhir_error_t *err = NULL;
-    url2(url, sizeof url, need("FHIR_NGINX_HTTPS"), "/smart/fhir");
+    /* Plain HTTP like the provider's token endpoint (from https, an http one is refused). */
+    url2(url, sizeof url, need("FHIR_NGINX_HTTP"), "/smart/fhir");
 
     /* Without a key id: refused at construction. */
     fhir_options_t *o = tls_options();
@@ -307,7 +308,7 @@ static void test_smart(void) {
     fhir_server_free(s);
     fhir_options_free(o);
 
-    /* RS384 with the 4096-bit PKCS#1 key, given as PEM text. */
+    /* RS384 with the 4096-bit PKCS#1 key, given as PEM text, over HTTPS with the token URL given. */
     FILE *f = fopen(need("FHIR_SMART_RSA4096_PKCS1_KEY"), "rb");
     CHECK(f != NULL, "open key");
     static char pem[8192];
@@ -316,7 +317,10 @@ static void test_smart(void) {
     if (f) fclose(f);
     o = tls_options();
     CHECK(fhir_options_set_smart_key_id(o, need("FHIR_SMART_RSA4096_KID"), NULL) == FHIR_OK, "kid");
-    CHECK(fhir_server_new_smart_backend(url, need("FHIR_SMART_RS384_CLIENT_ID"), pem, o, &s, &err) == FHIR_OK, "smart new: %s", emsg(err));
+    CHECK(fhir_options_set_smart_token_url(o, need("FHIR_OIDC_TOKEN_URL"), NULL) == FHIR_OK, "token url");
+    char https[512];
+    url2(https, sizeof https, need("FHIR_NGINX_HTTPS"), "/smart/fhir");
+    CHECK(fhir_server_new_smart_backend(https, need("FHIR_SMART_RS384_CLIENT_ID"), pem, o, &s, &err) == FHIR_OK, "smart new: %s", emsg(err));
     CHECK(caps(s, &err) == FHIR_OK, "smart RS384: %s", emsg(err));
     fhir_server_free(s);
 
