@@ -12,15 +12,11 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::block_on;
+use common::{block_on, lines_containing, on_threads, provider_lock, tokens_issued, var};
 use fhir_kindling::Auth;
 use fhir_kindling::ErrorKind;
 use fhir_kindling::{FhirServer, Options};
 use serde_json::{json, Value};
-
-fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: start the services (tests/servers/services.sh start) and source target/services/services.env"))
-}
 
 fn tls() -> Options {
     let mut o = Options::default();
@@ -46,14 +42,6 @@ fn unique(tag: &str) -> String {
 
 fn caps(s: &FhirServer) -> fhir_kindling::Result<bytes::Bytes> {
     block_on(s.capabilities())
-}
-
-fn lines_containing(path: &str, needle: &str) -> usize {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains(needle))
-        .count()
 }
 
 fn patients(system: &str, n: usize) -> Vec<u8> {
@@ -142,23 +130,10 @@ fn tls_is_verified_by_default() {
 // ---------------------------------------------------------------- OIDC against oidc-provider
 
 /// The OIDC tests run one at a time: one of them restarts the provider.
-static OIDC: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn oidc_lock() -> std::sync::MutexGuard<'static, ()> {
-    OIDC.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn tokens_issued(client: &str) -> usize {
-    lines_containing(
-        &var("FHIR_OIDC_TOKEN_LOG"),
-        &format!("\"event\":\"token_issued\",\"client_id\":\"{client}\""),
-    )
-}
-
 #[test]
 #[ignore = "needs the real services: scripts/test-all.sh"]
 fn oidc_tokens_are_fetched_cached_refreshed_and_introspected() {
-    let _one_at_a_time = oidc_lock();
+    let _one_at_a_time = provider_lock();
     let client = var("FHIR_OIDC_CLIENT_ID");
     let ttl: u64 = var("FHIR_OIDC_TOKEN_TTL").parse().unwrap();
     // Discovery from the issuer URL.
@@ -177,19 +152,9 @@ fn oidc_tokens_are_fetched_cached_refreshed_and_introspected() {
         &format!("{}/gateway.log", var("FHIR_SERVICES_DIR")),
         "\"active\":true,\"client_id\":\"fhir-client\"",
     );
-    let threads: Vec<_> = (0..6)
-        .map(|_| {
-            let s = s.clone();
-            std::thread::spawn(move || {
-                for _ in 0..3 {
-                    caps(&s).unwrap();
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
+    on_threads(&s, 6, 3, |s| {
+        caps(s).unwrap();
+    });
     assert_eq!(
         tokens_issued(&client) - before,
         1,
@@ -215,7 +180,7 @@ fn oidc_tokens_are_fetched_cached_refreshed_and_introspected() {
 #[test]
 #[ignore = "needs the real services: scripts/test-all.sh"]
 fn oidc_client_secret_post_and_direct_token_endpoint() {
-    let _one_at_a_time = oidc_lock();
+    let _one_at_a_time = provider_lock();
     let mut o = tls();
     o.set_oidc_auth_method("client_secret_post").unwrap();
     let s = FhirServer::new_oidc(
@@ -245,7 +210,7 @@ fn oidc_client_secret_post_and_direct_token_endpoint() {
 #[test]
 #[ignore = "needs the real services: scripts/test-all.sh"]
 fn a_token_the_provider_no_longer_knows_is_refreshed_once_and_the_request_replayed() {
-    let _one_at_a_time = oidc_lock();
+    let _one_at_a_time = provider_lock();
     let s = FhirServer::new_oidc(
         &nginx("/oidc/fhir"),
         &var("FHIR_OIDC_CLIENT_ID"),

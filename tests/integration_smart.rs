@@ -9,23 +9,11 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::block_on;
+use common::{block_on, on_threads, provider_lock, tokens_issued, var};
 use fhir_kindling::{ErrorKind, FhirServer, Options};
-
-fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: start the services and source target/services/services.env")
-    })
-}
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn lock() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// The SMART base URL through nginx. Plain HTTP, like the provider's token endpoint that its
 /// smart-configuration names: from an https base an http token endpoint is refused (tested below).
@@ -45,15 +33,6 @@ fn smart(client: &str, key: &str, kid: &str) -> FhirServer {
     FhirServer::new_smart_backend(&smart_base(), client, key, &options(kid)).unwrap()
 }
 
-fn tokens_issued(client: &str) -> usize {
-    let needle = format!("\"event\":\"token_issued\",\"client_id\":\"{client}\"");
-    std::fs::read_to_string(var("FHIR_OIDC_TOKEN_LOG"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains(&needle))
-        .count()
-}
-
 fn read_patients(s: &FhirServer) -> fhir_kindling::Result<bytes::Bytes> {
     block_on(s.request("GET", "Patient?_count=1", None)).map(|r| r.body)
 }
@@ -61,7 +40,7 @@ fn read_patients(s: &FhirServer) -> fhir_kindling::Result<bytes::Bytes> {
 #[test]
 #[ignore = "needs the real services: scripts/test-all.sh"]
 fn rs384_and_es384_clients_get_a_token_and_read_through_the_gateway() {
-    let _one = lock();
+    let _one = provider_lock();
     let rs = var("FHIR_SMART_RS384_CLIENT_ID");
     let es = var("FHIR_SMART_ES384_CLIENT_ID");
     let cases = [
@@ -111,7 +90,7 @@ fn rs384_and_es384_clients_get_a_token_and_read_through_the_gateway() {
 #[test]
 #[ignore = "needs the real services: scripts/test-all.sh"]
 fn the_wrong_key_an_unregistered_kid_or_client_are_refused_by_the_provider() {
-    let _one = lock();
+    let _one = provider_lock();
     let rs = var("FHIR_SMART_RS384_CLIENT_ID");
     // With the provider's reason, from its log.
     let cases = [
@@ -172,7 +151,7 @@ fn the_wrong_key_an_unregistered_kid_or_client_are_refused_by_the_provider() {
 #[test]
 #[ignore = "needs the real services: scripts/test-all.sh"]
 fn six_threads_share_one_token_and_after_the_ttl_exactly_one_new_one() {
-    let _one = lock();
+    let _one = provider_lock();
     let client = var("FHIR_SMART_ES384_CLIENT_ID");
     let ttl: u64 = var("FHIR_OIDC_TOKEN_TTL").parse().unwrap();
     let s = Arc::new(smart(
@@ -181,19 +160,9 @@ fn six_threads_share_one_token_and_after_the_ttl_exactly_one_new_one() {
         &var("FHIR_SMART_EC_KID"),
     ));
     let before = tokens_issued(&client);
-    let threads: Vec<_> = (0..6)
-        .map(|_| {
-            let s = s.clone();
-            std::thread::spawn(move || {
-                for _ in 0..3 {
-                    read_patients(&s).unwrap();
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
+    on_threads(&s, 6, 3, |s| {
+        read_patients(s).unwrap();
+    });
     assert_eq!(tokens_issued(&client) - before, 1, "18 requests, one token");
     std::thread::sleep(Duration::from_secs(ttl + 1));
     read_patients(&s).unwrap();
@@ -208,7 +177,7 @@ fn six_threads_share_one_token_and_after_the_ttl_exactly_one_new_one() {
 #[test]
 #[ignore = "needs the real services: scripts/test-all.sh"]
 fn a_token_refused_after_a_provider_restart_is_refreshed_once_and_the_request_replayed() {
-    let _one = lock();
+    let _one = provider_lock();
     let client = var("FHIR_SMART_RS384_CLIENT_ID");
     let s = smart(
         &client,
@@ -247,7 +216,7 @@ fn a_token_refused_after_a_provider_restart_is_refreshed_once_and_the_request_re
 #[test]
 #[ignore = "needs the real services: scripts/test-all.sh"]
 fn discovery_from_the_base_url_and_a_server_without_smart_configuration() {
-    let _one = lock();
+    let _one = provider_lock();
     let client = var("FHIR_SMART_RS384_CLIENT_ID");
     let (key, kid) = (var("FHIR_SMART_RSA_KEY"), var("FHIR_SMART_RSA_KID"));
     // HAPI itself publishes no SMART configuration.

@@ -399,3 +399,57 @@ pub fn reply_json(stream: &mut std::net::TcpStream, status: u16, body: &str) -> 
     );
     After::Close
 }
+
+// ---------------------------------------------------------------- the real services
+
+/// A variable of target/services/services.env (the integration tests need the services).
+pub fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: start the services (tests/servers/services.sh start) and source target/services/services.env")
+    })
+}
+
+/// How many lines of the file at `path` contain `needle` (0 when it does not exist).
+pub fn lines_containing(path: &str, needle: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .count()
+}
+
+/// How many tokens the real OpenID Connect provider issued to `client` (its token log).
+pub fn tokens_issued(client: &str) -> usize {
+    lines_containing(
+        &var("FHIR_OIDC_TOKEN_LOG"),
+        &format!("\"event\":\"token_issued\",\"client_id\":\"{client}\""),
+    )
+}
+
+/// Tests that count the provider's tokens or restart it run one at a time.
+pub fn provider_lock() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Run `each` `times` times on each of `threads` threads sharing `shared`, and wait for them.
+pub fn on_threads<T: Send + Sync + 'static>(
+    shared: &Arc<T>,
+    threads: usize,
+    times: usize,
+    each: fn(&T),
+) {
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                for _ in 0..times {
+                    each(&shared);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
