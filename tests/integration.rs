@@ -12,7 +12,9 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{block_on, lines_containing, on_threads, provider_lock, tokens_issued, var};
+use common::{
+    block_on, lines_containing, on_threads, provider_lock, restart_service, tokens_issued, var,
+};
 use fhir_kindling::Auth;
 use fhir_kindling::ErrorKind;
 use fhir_kindling::{FhirServer, Options};
@@ -225,15 +227,7 @@ fn a_token_the_provider_no_longer_knows_is_refreshed_once_and_the_request_replay
     assert_eq!(tokens_issued(&client) - before, 1);
     // The provider keeps tokens in memory: after a restart the cached token is unknown to it, the
     // gateway's introspection answers inactive and nginx says 401 — long before the token expires.
-    let services = format!("{}/tests/servers/services.sh", env!("CARGO_MANIFEST_DIR"));
-    for action in ["stop", "start"] {
-        let st = std::process::Command::new(&services)
-            .args([action, "oidc"])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success(), "services.sh {action} oidc");
-    }
+    restart_service("oidc");
     let gateway_log = format!("{}/gateway.log", var("FHIR_SERVICES_DIR"));
     // The restarted provider may have started a new token log: count from here.
     let before = tokens_issued(&client);

@@ -12,7 +12,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{block_on, on_threads, provider_lock, tokens_issued, var};
+use common::{block_on, on_threads, provider_lock, restart_service, tokens_issued, var};
 use fhir_kindling::{ErrorKind, FhirServer, Options};
 
 /// The SMART base URL through nginx. Plain HTTP, like the provider's token endpoint that its
@@ -187,15 +187,7 @@ fn a_token_refused_after_a_provider_restart_is_refreshed_once_and_the_request_re
     read_patients(&s).unwrap();
     // The provider keeps tokens in memory: after a restart the cached token is inactive and
     // nginx answers 401 long before it expires. The keys stay (pki keeps them).
-    let services = format!("{}/tests/servers/services.sh", env!("CARGO_MANIFEST_DIR"));
-    for action in ["stop", "start"] {
-        let st = std::process::Command::new(&services)
-            .args([action, "oidc"])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success(), "services.sh {action} oidc");
-    }
+    restart_service("oidc");
     let before = tokens_issued(&client);
     read_patients(&s).unwrap();
     assert_eq!(

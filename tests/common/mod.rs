@@ -426,6 +426,19 @@ pub fn tokens_issued(client: &str) -> usize {
     )
 }
 
+/// Stop and start one part of the test services (tests/servers/services.sh).
+pub fn restart_service(part: &str) {
+    let services = format!("{}/tests/servers/services.sh", env!("CARGO_MANIFEST_DIR"));
+    for action in ["stop", "start"] {
+        let st = std::process::Command::new(&services)
+            .args([action, part])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "services.sh {action} {part}");
+    }
+}
+
 /// Tests that count the provider's tokens or restart it run one at a time.
 pub fn provider_lock() -> std::sync::MutexGuard<'static, ()> {
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
