@@ -329,7 +329,19 @@ enum Mode {
     Token,
     OidcBasic,
     OidcPost,
+    /// SMART Backend Services: a private key signs an assertion for every token request.
+    Smart,
 }
+
+/// The SMART handle's private key (a fixed test key) and key id.
+fn smart_key() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/data/smart-rsa2048.pkcs8.pem"
+    ))
+    .unwrap()
+}
+const SMART_KID: &str = "kid-S3cr3t-free";
 
 const MODES: [Mode; 4] = [Mode::Basic, Mode::Token, Mode::OidcBasic, Mode::OidcPost];
 
@@ -352,6 +364,10 @@ fn options(mode: Mode, proxy_scheme: &str, proxy_port: u16) -> Options {
     match mode {
         Mode::OidcBasic => o.set_oidc_auth_method("client_secret_basic").unwrap(),
         Mode::OidcPost => o.set_oidc_auth_method("client_secret_post").unwrap(),
+        Mode::Smart => {
+            o.set_smart_key_id(SMART_KID).unwrap();
+            o.set_smart_algorithm("RS384").unwrap();
+        }
         _ => {}
     }
     o
@@ -371,6 +387,12 @@ fn handle_with(echo: &Echo, mode: Mode, o: &Options) -> FhirServer {
                 o,
             )
             .unwrap()
+        }
+        Mode::Smart => {
+            let mut o = o.clone();
+            o.set_smart_token_url(&echo.server.url("/oidc/token"))
+                .unwrap();
+            return FhirServer::new_smart_backend(&base, CLIENT_ID, &smart_key(), &o).unwrap();
         }
     };
     FhirServer::new(&base, auth, o).unwrap()
@@ -504,6 +526,29 @@ fn no_failure_of_any_operation_shows_a_secret_oidc_client_secret_post() {
     let issued = echo.issued();
     assert!(issued.len() > 100, "a token per request: {}", issued.len());
     assert_no_leaks(&messages, &issued);
+}
+
+#[test]
+fn no_failure_of_any_operation_shows_a_secret_smart_backend_services() {
+    let echo = Echo::start();
+    let messages = drive(&echo, Mode::Smart);
+    assert!(messages.len() > 150, "{} failures", messages.len());
+    let issued = echo.issued();
+    assert!(issued.len() > 100, "a token per request: {}", issued.len());
+    assert_no_leaks(&messages, &issued);
+    // Neither the key nor a signed assertion (a JWT: base64url of `{"`) shows anywhere.
+    let key_body: Vec<String> = smart_key()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::to_owned)
+        .collect();
+    for (what, m) in &messages {
+        assert!(!m.contains("eyJ"), "{what}: an assertion in {m}");
+        assert!(
+            !key_body.iter().any(|l| m.contains(l.as_str())),
+            "{what}: the key in {m}"
+        );
+    }
 }
 
 #[test]
@@ -768,6 +813,7 @@ unsafe fn c_handle(echo: &Echo, mode: Mode) -> *mut fhir_server_t {
             let t = CString::new(TOKEN).unwrap();
             fhir_server_new_token(base.as_ptr(), t.as_ptr(), o, &mut s, ptr::null_mut())
         }
+        Mode::Smart => unreachable!("the C ABI matrix runs the four modes of MODES"),
         Mode::OidcBasic | Mode::OidcPost => {
             let (id, secret) = (
                 CString::new(CLIENT_ID).unwrap(),
