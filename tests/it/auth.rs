@@ -18,6 +18,19 @@ fn no_authorization(req: &HttpMockRequest) -> bool {
 }
 // ---------------------------------------------------------------- auth headers
 
+/// An OIDC handle (client "c", secret "s") for the mock's `/fhir`, with the token URL or issuer
+/// at `provider` on the same mock.
+fn oidc(server: &MockServer, provider: &str) -> FhirServer {
+    FhirServer::new_oidc(
+        &server.url("/fhir"),
+        "c",
+        "s",
+        &server.url(provider),
+        &Options::default(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn no_auth_sends_no_authorization_header() {
     let server = MockServer::start();
@@ -164,14 +177,7 @@ fn oidc_discovers_the_token_endpoint_from_the_issuer() {
             .header("authorization", "Bearer tok-d");
         then.status(200).body(CAPS);
     });
-    let s = FhirServer::new_oidc(
-        &server.url("/fhir"),
-        "c",
-        "s",
-        &server.url("/realms/x/"),
-        &Options::default(),
-    )
-    .unwrap();
+    let s = oidc(&server, "/realms/x/");
     caps(&s).unwrap();
     caps(&s).unwrap();
     disco.assert_hits(1);
@@ -191,14 +197,7 @@ fn oidc_token_is_refreshed_before_expiry() {
         when.path("/fhir/metadata");
         then.status(200).body(CAPS);
     });
-    let s = FhirServer::new_oidc(
-        &server.url("/fhir"),
-        "c",
-        "s",
-        &server.url("/token"),
-        &Options::default(),
-    )
-    .unwrap();
+    let s = oidc(&server, "/token");
     caps(&s).unwrap();
     caps(&s).unwrap();
     token.assert_hits(1);
@@ -221,14 +220,7 @@ fn oidc_401_refreshes_once_and_replays_once() {
             .header("www-authenticate", "Bearer error=\"invalid_token\"")
             .body(r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"login","diagnostics":"token revoked"}]}"#);
     });
-    let s = FhirServer::new_oidc(
-        &server.url("/fhir"),
-        "c",
-        "s",
-        &server.url("/token"),
-        &Options::default(),
-    )
-    .unwrap();
+    let s = oidc(&server, "/token");
     let e = caps(&s).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Auth);
     assert_eq!(e.status(), Some(401));
@@ -285,16 +277,7 @@ fn oidc_single_refresh_under_concurrency() {
             .header("authorization", "Bearer tok-c");
         then.status(200).body(CAPS);
     });
-    let s = std::sync::Arc::new(
-        FhirServer::new_oidc(
-            &server.url("/fhir"),
-            "c",
-            "s",
-            &server.url("/token"),
-            &Options::default(),
-        )
-        .unwrap(),
-    );
+    let s = std::sync::Arc::new(oidc(&server, "/token"));
     let threads: Vec<_> = (0..8)
         .map(|_| {
             let s = s.clone();
@@ -365,14 +348,7 @@ fn extreme_token_lifetimes_neither_panic_nor_cache_forever() {
             when.path("/fhir/metadata");
             then.status(200).body(CAPS);
         });
-        let s = FhirServer::new_oidc(
-            &server.url("/fhir"),
-            "c",
-            "s",
-            &server.url("/token"),
-            &Options::default(),
-        )
-        .unwrap();
+        let s = oidc(&server, "/token");
         for _ in 0..calls {
             caps(&s).unwrap();
         }
