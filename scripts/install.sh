@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the release library and install it under PREFIX (default /usr/local):
-#   PREFIX/include/fhir_kindling.h
+#   PREFIX/include/fhir_kindling.h, fhir_kindling.hpp (the C++17 wrapper, header-only)
 #   PREFIX/lib/libfhir_kindling.so.X.Y.Z (+ SONAME and dev symlinks), libfhir_kindling.a
 #   PREFIX/lib/pkgconfig/fhir_kindling.pc
 #   PREFIX/lib/cmake/fhir_kindling/fhir_kindlingConfig{,Version}.cmake
@@ -14,7 +14,7 @@ rest=${VERSION#*.}
 MINOR=${rest%%.*}
 if [ "$MAJOR" = 0 ]; then SONAME=libfhir_kindling.so.0.$MINOR; else SONAME=libfhir_kindling.so.$MAJOR; fi
 install -d "$PREFIX/include" "$PREFIX/lib/pkgconfig" "$PREFIX/lib/cmake/fhir_kindling"
-install -m 644 include/fhir_kindling.h "$PREFIX/include/"
+install -m 644 include/fhir_kindling.h include/fhir_kindling.hpp "$PREFIX/include/"
 install -m 755 target/release/libfhir_kindling.so "$PREFIX/lib/libfhir_kindling.so.$VERSION"
 ln -sf "libfhir_kindling.so.$VERSION" "$PREFIX/lib/$SONAME"
 ln -sf "$SONAME" "$PREFIX/lib/libfhir_kindling.so"

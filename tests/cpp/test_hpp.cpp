@@ -1,0 +1,430 @@
+// GoogleTest suite of include/fhir_kindling.hpp against the real services (tests/servers):
+// HAPI FHIR directly (FHIR_HAPI_URL) and behind nginx with TLS and basic auth (FHIR_NGINX_HTTPS,
+// FHIR_TEST_CA, FHIR_BASIC_USER/PASSWORD). Run by CTest (tests/cpp/CMakeLists.txt), plain and under
+// AddressSanitizer/LeakSanitizer, which fail the run on a leaked or twice-freed library buffer.
+#include <fhir_kindling.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+std::string env(const char *name) {
+    const char *v = std::getenv(name);
+    if (!v || !*v)
+        throw std::runtime_error(std::string("environment variable ") + name +
+                                 " is not set: source tests/servers/services.sh env");
+    return v;
+}
+
+// A tag unique to this run, so that searches only see the resources this run created.
+const std::string &run_tag() {
+    static const std::string tag = [] {
+        std::random_device rd;
+        auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+        return "cxx" + std::to_string(rd() ^ static_cast<unsigned>(now));
+    }();
+    return tag;
+}
+
+std::string patient(const std::string &family, const std::string &given = "Ann") {
+    return R"({"resourceType":"Patient","name":[{"family":")" + family + R"(","given":[")" + given +
+           R"("]}],"identifier":[{"system":"urn:fhir-kindling:cxx","value":")" + run_tag() + R"("}]})";
+}
+
+// The value of a top-level (or first) string field: enough to pick ids out of small resources.
+std::string field(std::string_view json, std::string_view name) {
+    std::string key = "\"" + std::string(name) + "\":\"";
+    auto at = json.find(key);
+    if (at == std::string_view::npos)
+        return {};
+    at += key.size();
+    auto end = json.find('"', at);
+    return std::string(json.substr(at, end - at));
+}
+
+std::size_t count_of(std::string_view hay, std::string_view needle) {
+    std::size_t n = 0;
+    for (auto at = hay.find(needle); at != std::string_view::npos; at = hay.find(needle, at + needle.size()))
+        ++n;
+    return n;
+}
+
+class Hapi : public ::testing::Test {
+  protected:
+    fhir::Server server = fhir::Server::open(env("FHIR_HAPI_URL"));
+};
+
+struct Boom : std::runtime_error {
+    int page;
+    explicit Boom(int p) : std::runtime_error("boom"), page(p) {}
+};
+
+} // namespace
+
+TEST(Basics, VersionMatchesHeader) {
+    std::string want = std::to_string(FHIR_KINDLING_VERSION_MAJOR) + "." + std::to_string(FHIR_KINDLING_VERSION_MINOR) +
+                       "." + std::to_string(FHIR_KINDLING_VERSION_PATCH);
+    EXPECT_EQ(fhir::version(), want);
+    EXPECT_EQ(fhir::make_error_code(FHIR_ERR_NOT_FOUND).category().name(), std::string("fhir_kindling"));
+    EXPECT_EQ(fhir::make_error_code(FHIR_ERR_NOT_FOUND).message(), std::string(fhir::result_str(FHIR_ERR_NOT_FOUND)));
+}
+
+TEST(Basics, BadUrlThrowsInvalidArgument) {
+    try {
+        (void)fhir::Server::open("not a url");
+        FAIL() << "no exception";
+    } catch (const fhir::Error &e) {
+        EXPECT_EQ(e.code(), FHIR_ERR_INVALID_ARGUMENT);
+        EXPECT_EQ(e.http_status(), 0);
+        EXPECT_TRUE(e.body().empty());
+        EXPECT_FALSE(std::string(e.what()).empty());
+    }
+    auto r = fhir::Server::try_open("ftp://host/fhir");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.code(), FHIR_ERR_INVALID_ARGUMENT);
+}
+
+TEST(Basics, EmbeddedNulIsRefusedNotTruncated) {
+    using namespace std::string_literals;
+    auto r = fhir::Server::try_open("http://127.0.0.1:1/fhir\0/evil"s);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.code(), FHIR_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(r.error().what()).find("NUL"), std::string::npos);
+    EXPECT_EQ(r.error().native(), nullptr);
+}
+
+TEST(Basics, OptionsRejectBadValuesWithTheLibraryMessage) {
+    fhir::Options o;
+    auto r = o.try_set_retry_status_codes({200, 700});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.code(), FHIR_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(r.error().native(), nullptr);
+    EXPECT_THROW(o.set_proxy("gopher", "http://127.0.0.1:1"), fhir::Error);
+    // Chaining, every setter once with a valid value.
+    o.add_header("X-Test", "1")
+        .set_timeout_ms(30000)
+        .set_connect_timeout_ms(5000)
+        .set_system_roots(true)
+        .set_insecure_skip_tls_verify(false)
+        .set_retry_status_codes({503})
+        .set_retry_methods("GET,PUT")
+        .set_retry_max_attempts(2)
+        .set_retry_backoff_factor(0.01)
+        .set_retry_jitter(0.1)
+        .set_retry_max_backoff_wait(0.1)
+        .set_user_agent("fhir-kindling-cxx-test")
+        .set_oidc_scope("system/*.read")
+        .set_oidc_auth_method("client_secret_post")
+        .set_allow_foreign_links(false)
+        .set_max_response_bytes(64 << 20)
+        .set_max_result_bytes(64 << 20)
+        .set_max_pages(1000)
+        .set_smart_key_id("k1")
+        .set_smart_algorithm("RS384")
+        .set_smart_scope("system/*.rs")
+        .set_smart_token_url("http://127.0.0.1:1/token")
+        .set_smart_jku("https://example.org/jwks.json");
+    auto s = fhir::Server::open("http://127.0.0.1:1/fhir", &o);
+    EXPECT_EQ(s.base_url(), "http://127.0.0.1:1/fhir");
+}
+
+TEST(Basics, QueryBuilder) {
+    fhir::Query q("Patient");
+    q.where("birthdate", "gt", "2000-01-01")
+        .where("name", ":exact", "Eve Smith")
+        .param("_tag", "a|b")
+        .include("Patient:organization")
+        .revinclude("Observation:subject", true)
+        .has("Observation:patient:code", "http://loinc.org|8867-4")
+        .sort("-birthdate")
+        .elements("name,birthDate")
+        .summary("data")
+        .page_size(50);
+    fhir::Json s = q.build();
+    EXPECT_EQ(s.view().substr(0, 8), "Patient?");
+    EXPECT_NE(s.view().find("birthdate=gt2000-01-01"), std::string_view::npos);
+    EXPECT_NE(s.view().find("name:exact=Eve%20Smith"), std::string_view::npos) << s.view();
+    EXPECT_NE(s.view().find("_count=50"), std::string_view::npos);
+    EXPECT_EQ(std::strlen(s.c_str()), s.size());
+    EXPECT_THROW(fhir::Query("Pat ient"), fhir::Error);
+    auto bad = q.try_where("bad name", {}, "x");
+    EXPECT_EQ(bad.code(), FHIR_ERR_INVALID_ARGUMENT);
+}
+
+TEST(Basics, JsonOwnsAndMoves) {
+    fhir::Query q("Patient");
+    fhir::Json a = q.build();
+    const char *p = a.data();
+    fhir::Json b = std::move(a);
+    EXPECT_FALSE(a); // NOLINT(bugprone-use-after-move): moved-from is null by contract
+    EXPECT_EQ(a.size(), 0u);
+    EXPECT_EQ(b.data(), p); // no copy: the library's buffer moved
+    char *raw = b.release();
+    EXPECT_FALSE(b);
+    fhir::Json c(raw, std::strlen(raw)); // adopt it again: freed once, by c
+    EXPECT_EQ(c, "Patient");
+}
+
+TEST(Basics, SmartPublicJwks) {
+    fhir::Json jwks = fhir::smart_public_jwks(env("FHIR_SMART_EC_KEY"), "kid-1");
+    EXPECT_NE(jwks.view().find("\"crv\":\"P-384\""), std::string_view::npos);
+    auto bad = fhir::try_smart_public_jwks(env("FHIR_SMART_EC_KEY"), "kid-1", "RS384");
+    EXPECT_EQ(bad.code(), FHIR_ERR_INVALID_ARGUMENT);
+}
+
+TEST_F(Hapi, CreateReadUpdateDelete) {
+    fhir::Json created = server.create(patient("Crud-" + run_tag()));
+    std::string id = field(created.view(), "id");
+    ASSERT_FALSE(id.empty()) << created.view();
+    std::string ref = "Patient/" + id;
+
+    fhir::Json read = server.read(ref);
+    EXPECT_NE(read.view().find("Crud-" + run_tag()), std::string_view::npos);
+
+    std::string changed = patient("Crud2-" + run_tag());
+    changed.insert(1, "\"id\":\"" + id + "\",");
+    fhir::Json updated = server.update(changed, "1");
+    EXPECT_EQ(field(updated.view(), "versionId"), "2");
+
+    // A stale If-Match: 412 with HAPI's OperationOutcome.
+    try {
+        server.update(changed, "1");
+        FAIL() << "stale update accepted";
+    } catch (const fhir::Error &e) {
+        EXPECT_EQ(e.code(), FHIR_ERR_CONFLICT);
+        EXPECT_TRUE(e.http_status() == 412 || e.http_status() == 409) << e.http_status(); // HAPI: 409
+        EXPECT_NE(e.body().find("OperationOutcome"), std::string_view::npos) << e.body();
+    }
+
+    server.remove(ref);
+    try {
+        server.read(ref);
+        FAIL() << "read after delete succeeded";
+    } catch (const fhir::Error &e) {
+        EXPECT_EQ(e.code(), FHIR_ERR_GONE);
+        EXPECT_EQ(e.http_status(), 410);
+        EXPECT_NE(e.body().find("OperationOutcome"), std::string_view::npos);
+    }
+}
+
+TEST_F(Hapi, ConditionalCreateUpdateAndDeleteByQuery) {
+    std::string ident = "cond-" + run_tag();
+    std::string body = R"({"resourceType":"Patient","identifier":[{"system":"urn:cxx","value":")" + ident + R"("}]})";
+    fhir::Json a = server.create(body, "identifier=urn:cxx%7C" + ident);
+    fhir::Json b = server.create(body, "Patient?identifier=urn:cxx%7C" + ident);
+    EXPECT_EQ(field(a.view(), "id"), field(b.view(), "id")); // the second matched the first
+    fhir::Json u = server.update_conditional(
+        R"({"resourceType":"Patient","active":true,"identifier":[{"system":"urn:cxx","value":")" + ident + R"("}]})",
+        "Patient?identifier=urn:cxx%7C" + ident);
+    EXPECT_EQ(field(u.view(), "id"), field(a.view(), "id"));
+    server.remove_by_query("Patient?identifier=urn:cxx%7C" + ident);
+    EXPECT_EQ(server.search_count("Patient?identifier=urn:cxx%7C" + ident), 0u);
+}
+
+TEST_F(Hapi, NotFoundCarriesOperationOutcome) {
+    try {
+        server.read("Patient/cxx-missing-" + run_tag());
+        FAIL() << "no exception";
+    } catch (const fhir::Error &e) {
+        EXPECT_EQ(e.code(), FHIR_ERR_NOT_FOUND);
+        EXPECT_EQ(e.http_status(), 404);
+        EXPECT_NE(e.body().find("\"resourceType\""), std::string_view::npos);
+        EXPECT_NE(e.body().find("OperationOutcome"), std::string_view::npos);
+        EXPECT_EQ(e.error_code(), fhir::make_error_code(FHIR_ERR_NOT_FOUND));
+    }
+}
+
+TEST_F(Hapi, NonThrowingApi) {
+    auto missing = server.try_read("Patient/cxx-missing-" + run_tag());
+    ASSERT_FALSE(missing.ok());
+    EXPECT_FALSE(static_cast<bool>(missing));
+    EXPECT_EQ(missing.code(), FHIR_ERR_NOT_FOUND);
+    EXPECT_EQ(missing.error().http_status(), 404);
+    EXPECT_NE(missing.error().body().find("OperationOutcome"), std::string_view::npos);
+    EXPECT_THROW(missing.value(), fhir::Error); // value() of a failure throws the error
+
+    auto created = server.try_create(patient("NoThrow-" + run_tag()));
+    ASSERT_TRUE(created.ok()) << created.error().what();
+    std::string ref = "Patient/" + field(created.value().view(), "id");
+    auto read = server.try_read(ref);
+    ASSERT_TRUE(read.ok());
+    EXPECT_EQ(field(read->view(), "id"), field(created->view(), "id"));
+    auto bad_json = server.try_create("{not json");
+    EXPECT_EQ(bad_json.code(), FHIR_ERR_JSON);
+    EXPECT_TRUE(server.try_remove(ref).ok());
+    auto count = server.try_search_count("Patient?_id=" + ref.substr(8));
+    ASSERT_TRUE(count.ok());
+    EXPECT_EQ(count.value(), 0u);
+}
+
+class HapiSearch : public Hapi {
+  protected:
+    static constexpr int kPatients = 7;
+    std::string family = "Search-" + run_tag();
+
+    void SetUp() override {
+        std::string bundle = "[";
+        for (int i = 0; i < kPatients; ++i)
+            bundle += (i ? "," : "") + patient(family, "G" + std::to_string(i));
+        bundle += "]";
+        fhir::Json out = server.create_all(bundle, 3);
+        ASSERT_EQ(count_of(out.view(), "\"Patient/"), static_cast<std::size_t>(kPatients)) << out.view();
+    }
+    void TearDown() override { server.remove_by_query("Patient?family=" + family); }
+
+    fhir::Query query(std::uint32_t page) const {
+        fhir::Query q("Patient");
+        q.where("family", ":exact", family).page_size(page);
+        return q;
+    }
+};
+
+TEST_F(HapiSearch, AllLimitFirstCount) {
+    fhir::Query q = query(3);
+    EXPECT_EQ(server.search_count(q), static_cast<std::uint64_t>(kPatients));
+    fhir::Json all = server.search_all(q);
+    EXPECT_EQ(count_of(all.view(), "\"resourceType\":\"Patient\""), static_cast<std::size_t>(kPatients));
+    fhir::Json some = server.search_limit(q, 4);
+    EXPECT_EQ(count_of(some.view(), "\"resourceType\":\"Patient\""), 4u);
+    fhir::Json first = server.search_first(q);
+    EXPECT_EQ(count_of(first.view(), "\"resourceType\":\"Patient\""), 3u);
+}
+
+TEST_F(HapiSearch, PagesAndResources) {
+    fhir::Json q = query(3).build();
+    int pages = 0;
+    fhir::Paging p = server.search_pages(q.view(), [&](std::string_view page) {
+        EXPECT_NE(page.find("\"searchset\""), std::string_view::npos);
+        ++pages;
+    });
+    EXPECT_EQ(pages, 3); // 3 + 3 + 1
+    EXPECT_TRUE(p.exhausted());
+
+    // Stop after the first page: the resume URL leads to the rest.
+    pages = 0;
+    fhir::Paging stopped = server.search_pages(q.view(), [&](std::string_view) { return ++pages < 1; });
+    EXPECT_EQ(pages, 1);
+    ASSERT_FALSE(stopped.exhausted());
+    std::vector<std::string> modes;
+    std::function<bool(std::string_view, std::string_view)> collect = [&](std::string_view res, std::string_view mode) {
+        EXPECT_NE(res.find("\"Patient\""), std::string_view::npos);
+        modes.emplace_back(mode);
+        return true;
+    };
+    fhir::Paging rest = server.search_resources(stopped.next_url.view(), collect);
+    EXPECT_TRUE(rest.exhausted());
+    EXPECT_EQ(modes.size(), static_cast<std::size_t>(kPatients - 3));
+    for (const auto &m : modes)
+        EXPECT_EQ(m, "match");
+}
+
+TEST_F(HapiSearch, CallbackExceptionIsRethrownAfterTheCall) {
+    fhir::Json q = query(2).build();
+    int pages = 0;
+    try {
+        server.search_pages(q.view(), [&](std::string_view) {
+            ++pages;
+            throw Boom(pages);
+        });
+        FAIL() << "exception swallowed";
+    } catch (const Boom &b) {
+        EXPECT_EQ(b.page, 1);
+    }
+    EXPECT_EQ(pages, 1); // the search stopped at the throw
+
+    int resources = 0;
+    EXPECT_THROW(server.search_resources(q.view(),
+                                         [&](std::string_view, std::string_view) {
+                                             if (++resources == 3)
+                                                 throw std::out_of_range("third");
+                                         }),
+                 std::out_of_range);
+    EXPECT_EQ(resources, 3);
+
+    // The try_ form rethrows the callback's own exception too: it is the caller's, not a library error.
+    EXPECT_THROW((void)server.try_search_pages(q.view(), [](std::string_view) { throw Boom(0); }), Boom);
+    // And the handle is fine afterwards.
+    EXPECT_EQ(server.search_count(q.view()), static_cast<std::uint64_t>(kPatients));
+}
+
+TEST_F(HapiSearch, ConcurrentCallsOnOneHandle) {
+    fhir::Json q = query(50).build();
+    std::atomic<int> ok{0}, failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 5; ++i) {
+                auto r = (t + i) % 2 ? server.try_search_count(q.view())
+                                     : fhir::Result<std::uint64_t>(
+                                           count_of(server.try_search_all(q.view()).value().view(), "\"Patient\""));
+                if (r.ok() && r.value() == static_cast<std::uint64_t>(kPatients))
+                    ++ok;
+                else
+                    ++failed;
+            }
+        });
+    }
+    for (auto &th : threads)
+        th.join();
+    EXPECT_EQ(ok.load(), 40);
+    EXPECT_EQ(failed.load(), 0);
+}
+
+TEST_F(Hapi, ManyBundleHistoryOperationRequestCapabilities) {
+    fhir::Json a = server.create(patient("Many-" + run_tag()));
+    fhir::Json b = server.create(patient("Many-" + run_tag()));
+    std::string ra = "Patient/" + field(a.view(), "id"), rb = "Patient/" + field(b.view(), "id");
+    std::string missing = "Patient/cxx-missing-" + run_tag();
+    fhir::Json many = server.read_many({ra, rb, missing});
+    EXPECT_EQ(count_of(many.view(), "\"status\":200"), 2u) << many.view();
+    EXPECT_EQ(count_of(many.view(), "\"status\":404"), 1u);
+
+    fhir::Json hist = server.history(ra);
+    EXPECT_NE(hist.view().find("\"history\""), std::string_view::npos);
+    fhir::Json everything = server.operation(ra, "$everything");
+    EXPECT_NE(everything.view().find(field(a.view(), "id")), std::string_view::npos);
+
+    std::string tx = R"({"resourceType":"Bundle","type":"transaction","entry":[{"resource":)" +
+                     patient("Tx-" + run_tag()) + R"(,"request":{"method":"POST","url":"Patient"}}]})";
+    fhir::Json txr = server.send_bundle(tx);
+    EXPECT_NE(txr.view().find("transaction-response"), std::string_view::npos);
+
+    fhir::Response resp = server.request("GET", ra);
+    EXPECT_EQ(resp.status, 200);
+    EXPECT_EQ(field(resp.body.view(), "id"), field(a.view(), "id"));
+    EXPECT_NE(server.capabilities().view().find("CapabilityStatement"), std::string_view::npos);
+    EXPECT_FALSE(server.summary().empty());
+
+    fhir::Json deleted = server.remove_many({ra, rb});
+    EXPECT_EQ(count_of(deleted.view(), "\"reference\""), 2u);
+    EXPECT_TRUE(server.remove_many({}).view() == "[]");
+}
+
+TEST(Nginx, BasicAuthOverTlsAndWrongPassword) {
+    fhir::Options o;
+    o.add_ca_file(env("FHIR_TEST_CA"));
+    std::string url = env("FHIR_NGINX_HTTPS") + "/basic/fhir";
+    auto s = fhir::Server::open_basic(url, env("FHIR_BASIC_USER"), env("FHIR_BASIC_PASSWORD"), &o);
+    EXPECT_NE(s.capabilities().view().find("CapabilityStatement"), std::string_view::npos);
+    auto wrong = fhir::Server::open_basic(url, env("FHIR_BASIC_USER"), "wrong-password", &o);
+    auto r = wrong.try_search_count("Patient");
+    EXPECT_EQ(r.code(), FHIR_ERR_AUTH);
+    EXPECT_EQ(r.error().http_status(), 401);
+    EXPECT_EQ(std::string(r.error().what()).find("wrong-password"), std::string::npos);
+    auto tok = fhir::Server::open_token(env("FHIR_NGINX_HTTPS") + "/token/fhir", env("FHIR_STATIC_TOKEN"), &o);
+    EXPECT_NO_THROW((void)tok.search_count("Patient"));
+    // Without the test CA the certificate is refused.
+    auto untrusted = fhir::Server::open(env("FHIR_NGINX_HTTPS") + "/fhir");
+    EXPECT_EQ(untrusted.try_capabilities().code(), FHIR_ERR_TLS);
+}
