@@ -5,6 +5,10 @@
 #   make install PREFIX=/usr/local
 #   make conformance     the integration suite against a second FHIR server (Helios; slow first build)
 #   make docs            the C reference manual (checks the header docs; HTML in target/doc-c/html)
+#   make dist            release archive + .deb + SHA256SUMS in target/dist (scripts/dist.sh)
+#   make cpp-test        the C++ wrapper's GoogleTest suite against the installed library (needs the services)
+#   make abi             the ABI check against the last release (docs/ABI.md) and its self-test
+#   make deny            cargo deny: licences, bans, sources (deny.toml)
 
 PREFIX   ?= $(CURDIR)/target/install
 # The C targets build and install the library first; scripts/test-all.sh, which installs it once
@@ -105,3 +109,38 @@ conformance:
 .PHONY: docs
 docs:
 	scripts/check-header-docs.sh
+
+# --- C++ wrapper, release artefacts, ABI, supply chain -------------------------------------------
+CXXWARN := -std=c++17 -Wall -Wextra -Werror -pedantic
+CPP_OUT := $(OUT)/cpp
+.PHONY: check-hpp cpp-test dist dist-check abi deny
+
+# include/fhir_kindling.hpp (and the tests using it) compile warning-free under g++ and clang++,
+# with and without exceptions.
+check-hpp:
+	for cxx in g++ clang++; do \
+	  $$cxx $(CXXWARN) -Iinclude -fsyntax-only tests/cpp/test_hpp.cpp || exit 1; \
+	  $$cxx $(CXXWARN) -fno-exceptions -Iinclude -fsyntax-only tests/cpp/test_noexcept.cpp || exit 1; \
+	  echo "fhir_kindling.hpp: $$cxx ok (-std=c++17 -Wall -Wextra -Werror -pedantic, with and without exceptions)"; \
+	done
+
+# Needs the services' variables in the environment, as c-test.
+cpp-test: $(INSTALL_DEP) check-hpp
+	cmake -S tests/cpp -B $(CPP_OUT) -DCMAKE_PREFIX_PATH=$(PREFIX) -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build $(CPP_OUT) -j2 >/dev/null
+	ctest --test-dir $(CPP_OUT) --output-on-failure
+
+dist:
+	scripts/dist.sh
+
+# Needs the services' variables in the environment.
+dist-check: dist
+	tests/dist/check.sh
+
+abi:
+	cargo build --release --locked
+	scripts/check-abi.sh target/release/libfhir_kindling.so
+	tests/abi/selftest.sh
+
+deny:
+	cargo deny --locked check licenses bans sources

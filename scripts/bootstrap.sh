@@ -14,6 +14,9 @@
 #              tinyproxy pinned), then every part's install: npm ci of the OIDC provider, the
 #              Maven build of the HAPI launcher (tests/servers/services.sh install)
 #   consumers  Mono (mcs, mono; pinned) for the C# consumer; Go must be on PATH or in /usr/local/go
+#   cxx        clang++ and GoogleTest (libgtest-dev, googletest; Debian, pinned) for the C++ wrapper
+#   dist       dpkg-deb, xz, binutils (strip, readelf, nm) for the release archive and .deb
+#   supply     cargo-deny (cargo install --locked, pinned; the binary in ~/.cargo/bin is reused)
 #
 # Rust (cargo) is expected on the machine. Pinned versions: scripts/versions.env.
 set -euo pipefail
@@ -33,6 +36,8 @@ LINT_TOOLS=(shellcheck:shellcheck shfmt:shfmt doxygen:doxygen)
 SERVICE_TOOLS=(java:default-jre-headless mvn:maven node:nodejs npm:npm openssl:openssl ss:iproute2 flock:util-linux
     nginx:nginx="$NGINX_DEB_VERSION" tinyproxy:tinyproxy="$TINYPROXY_DEB_VERSION")
 CONSUMER_TOOLS=(mcs:mono-mcs="$MONO_DEB_VERSION" mono:mono-runtime="$MONO_DEB_VERSION")
+CXX_TOOLS=(clang++:clang="$CLANG_DEB_VERSION")
+DIST_TOOLS=(dpkg-deb:dpkg xz:xz-utils strip:binutils readelf:binutils nm:binutils gzip:gzip)
 
 APT_UPDATED=0
 apt() {
@@ -114,13 +119,34 @@ group_consumers() {
     command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || die "Go is required (go on PATH or /usr/local/go)"
 }
 
+group_cxx() {
+    apt_tools "${CXX_TOOLS[@]}"
+    # GoogleTest has no command: when its CMake package or library is missing, name a command
+    # that never exists so that apt_tools installs the packages.
+    if [ ! -f /usr/lib/x86_64-linux-gnu/cmake/GTest/GTestConfig.cmake ] || [ ! -f /usr/lib/x86_64-linux-gnu/libgtest.a ]; then
+        apt_tools "no-such-command:libgtest-dev=$GTEST_DEB_VERSION" "no-such-command:googletest=$GTEST_DEB_VERSION"
+    fi
+}
+
+group_dist() { apt_tools "${DIST_TOOLS[@]}"; }
+
+group_supply() {
+    local t
+    if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+        log "cargo install cargo-deny $CARGO_DENY_VERSION (from source, several minutes)"
+        t=$SECONDS
+        cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --no-default-features
+        log "cargo-deny built in $((SECONDS - t)) s"
+    fi
+}
+
 t0=$SECONDS
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(build lint fuzz services consumers)
+[ ${#groups[@]} -gt 0 ] || groups=(build lint fuzz services consumers cxx dist supply)
 for g in "${groups[@]}"; do
     case $g in
-        build | lint | fuzz | services | consumers) "group_$g" ;;
-        *) die "unknown group '$g' (build lint fuzz services consumers)" ;;
+        build | lint | fuzz | services | consumers | cxx | dist | supply) "group_$g" ;;
+        *) die "unknown group '$g' (build lint fuzz services consumers cxx dist supply)" ;;
     esac
 done
 log "ready: ${groups[*]} ($((SECONDS - t0)) s)"

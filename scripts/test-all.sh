@@ -18,8 +18,20 @@
 #                in the core), the header as C99/C11/C++11, the C test program under valgrind and
 #                linked statically, the CMake consumer, every C example, the C test and examples again
 #                under ASan/LSan/UBSan (make c-sanitize), demo data through the quickstart
+#   cpp          the C++ wrapper include/fhir_kindling.hpp: compiled by g++ and clang++ with
+#                -Wall -Wextra -Werror -pedantic (with and without exceptions), then its GoogleTest
+#                suite under CTest against the installed library and the services: shared, static,
+#                under ASan/LSan/UBSan, and a -fno-exceptions program (make cpp-test)
 #   go           the Go (cgo) consumer
 #   csharp       the C# (Mono P/Invoke) consumer
+#   abi          scripts/check-abi.sh: exported symbols and the header's signatures against the last
+#                release's abi/X.Y.Z.txt (fails on an unannounced removal or change, prints
+#                additions; docs/ABI.md), and tests/abi/selftest.sh (it fails on injected changes)
+#   deny         cargo deny check licenses bans sources (deny.toml; advisories need GitHub, which
+#                CI cannot reach: see deny.toml)
+#   dist         make dist (release archive + .deb + SBOM), then tests/dist/check.sh: both unpacked
+#                into scratch dirs and consumed by a C program (pkg-config only), a CMake project
+#                (find_package only) and the C++ suite, against the services
 #   ports        tests/servers/check-ports.sh: every service again with every port moved
 #
 # Stages that need the services start them when they are not running, and the services this run
@@ -29,7 +41,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
-ALL_STAGES="lint unit fuzz services integration c go csharp ports"
+ALL_STAGES="lint abi deny unit fuzz services integration c cpp go csharp dist ports"
 PREFIX=$REPO/target/install
 SERVICES=tests/servers/services.sh
 SHFMT_FLAGS=(-i 4 -ci)
@@ -110,6 +122,26 @@ stage_c() {
     FHIR_API_URL=$FHIR_HAPI_URL target/c/quickstart target/c/demo.json
 }
 
+stage_cpp() {
+    services_up
+    release_install
+    make --no-print-directory cpp-test PREFIX="$PREFIX" INSTALL_DEP=
+}
+
+stage_abi() {
+    cargo build --release --locked
+    scripts/check-abi.sh target/release/libfhir_kindling.so
+    tests/abi/selftest.sh
+}
+
+stage_deny() { cargo deny --locked check licenses bans sources; }
+
+stage_dist() {
+    services_up
+    scripts/dist.sh
+    tests/dist/check.sh
+}
+
 stage_go() {
     services_up
     release_install
@@ -164,6 +196,10 @@ for s in "${STAGES[@]}"; do
         fuzz) groups+=(fuzz) ;;
         services | integration | c | ports) groups+=(build services) ;;
         go | csharp) groups+=(build services consumers) ;;
+        cpp) groups+=(build services cxx) ;;
+        abi) groups+=(build dist) ;;
+        deny) groups+=(build supply) ;;
+        dist) groups+=(build services cxx dist) ;;
     esac
 done
 mapfile -t groups < <(printf '%s\n' "${groups[@]}" | awk '!seen[$0]++')
