@@ -13,6 +13,7 @@
 #   LICENSE, LICENSE-MIT, LICENSE-APACHE, THIRD-PARTY-LICENSES, README.md, CHANGELOG.md, ABI.md,
 #   fhir_kindling.cdx.json (CycloneDX SBOM, scripts/sbom.py), SHA256SUMS (of every other file)
 # Reproducible: file times, owners and order are fixed (SOURCE_DATE_EPOCH = the last commit).
+# Compression: gzip -6 and xz -2 (gzip -9 / xz -6 save 1% / 10% of ~20 MB for 25 / 45 s more).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=target/dist
@@ -76,7 +77,7 @@ got=$(readelf -d "$STAGE/lib/libfhir_kindling.so.$VERSION" | sed -n 's/.*(SONAME
 }
 
 TAR=(tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" --format=gnu)
-"${TAR[@]}" -C "$OUT/stage" -cf - "$NAME" | gzip -9n >"$OUT/$NAME.tar.gz"
+"${TAR[@]}" -C "$OUT/stage" -cf - "$NAME" | gzip -6n >"$OUT/$NAME.tar.gz"
 
 # The Debian package: the same files under /usr, the .pc with prefix=/usr.
 PKG=libfhir-kindling
@@ -123,7 +124,7 @@ Description: native FHIR R4 REST client library (C ABI, C++17 header)
 EOF
 (cd "$DEB" && find usr -type f | LC_ALL=C sort | xargs md5sum >DEBIAN/md5sums)
 find "$DEB" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-dpkg-deb --root-owner-group -Zxz --build "$DEB" "$OUT/${PKG}_${DEBVER}_amd64.deb" >/dev/null
+dpkg-deb --root-owner-group -Zxz -z2 --build "$DEB" "$OUT/${PKG}_${DEBVER}_amd64.deb" >/dev/null
 
 rm -rf "$OUT/stage" "$OUT/deb"
 (cd "$OUT" && sha256sum "$NAME.tar.gz" "${PKG}_${DEBVER}_amd64.deb" >SHA256SUMS)
