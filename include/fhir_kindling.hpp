@@ -31,6 +31,7 @@
 
 #include <fhir_kindling.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -40,6 +41,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <mutex>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -385,6 +387,119 @@ template <class Fn, class... A> int call_guarded(Fn &fn, A &&...args) noexcept {
     return ::fhir::detail::nul_error(name)
 
 // ------------------------------------------------------------------------------------------------
+// Cancellation, call records, logging, request hooks (fhir_kindling 0.2 embedding API)
+
+/**
+ * A cancel token (fhir_cancel_t): give it to Server::scope(); trigger() from any thread ends the
+ * calls of those scoped handles promptly with `FHIR_ERR_CANCELLED`. Move-only.
+ */
+class Cancel {
+  public:
+    Cancel() : ptr_(fhir_cancel_new()) {
+        if (!ptr_) {
+#if FHIR_KINDLING_HPP_EXCEPTIONS
+            throw std::bad_alloc();
+#else
+            std::abort();
+#endif
+        }
+    }
+    /// Any thread, idempotent.
+    void trigger() const noexcept { fhir_cancel_trigger(ptr_.get()); }
+    bool triggered() const noexcept { return fhir_cancel_is_triggered(ptr_.get()); }
+    const fhir_cancel_t *get() const noexcept { return ptr_.get(); }
+
+  private:
+    struct Deleter {
+        void operator()(fhir_cancel_t *p) const noexcept { fhir_cancel_free(p); }
+    };
+    std::unique_ptr<fhir_cancel_t, Deleter> ptr_;
+};
+
+/// What the last call through a handle did (fhir_call_info_t: status, attempts, requests, bytes,
+/// timings in microseconds, new connections).
+using CallInfo = fhir_call_info_t;
+
+/// Log levels (fhir_log_level).
+enum class LogLevel : int {
+    off = FHIR_LOG_OFF,
+    error = FHIR_LOG_ERROR,
+    warn = FHIR_LOG_WARN,
+    info = FHIR_LOG_INFO,
+    debug = FHIR_LOG_DEBUG,
+    trace = FHIR_LOG_TRACE,
+};
+
+/// The headers of one request attempt, given to a request hook (valid during the hook only).
+class Headers {
+  public:
+    explicit Headers(fhir_headers_t *h) noexcept : h_(h) {}
+    /// Add a header (the library's own, such as Authorization, are refused).
+    Result<void> try_add(std::string_view name, std::string_view value);
+#if FHIR_KINDLING_HPP_EXCEPTIONS
+    Headers &add(std::string_view name, std::string_view value) {
+        try_add(name, value).value();
+        return *this;
+    }
+#endif
+    fhir_headers_t *get() const noexcept { return h_; }
+
+  private:
+    fhir_headers_t *h_;
+};
+
+namespace detail {
+// A log callback: `fn(LogLevel, std::string_view target, std::string_view message)`.
+template <class Fn> struct LogTramp {
+    static void call(fhir_log_level level, const char *target, std::size_t target_len, const char *message,
+                     std::size_t message_len, void *ud) noexcept {
+        (void)call_guarded(*static_cast<Fn *>(ud), static_cast<LogLevel>(level), std::string_view(target, target_len),
+                           std::string_view(message, message_len));
+    }
+};
+// A request hook: `fn(std::string_view method, std::string_view url, Headers &)` returning void
+// or bool (false refuses the request: the call ends with FHIR_ERR_CANCELLED).
+template <class Fn> struct HookTramp {
+    static int call(const char *method, const char *url, fhir_headers_t *headers, void *ud) noexcept {
+        Headers h(headers);
+        return call_guarded(*static_cast<Fn *>(ud), std::string_view(method ? method : ""),
+                            std::string_view(url ? url : ""), h);
+    }
+};
+} // namespace detail
+
+/**
+ * Set the process-wide log callback (for handles without one of their own): `fn(LogLevel level,
+ * std::string_view target, std::string_view message)`, called on the thread of the call during
+ * it. It must not call the library's blocking functions. An exception it throws is rethrown on
+ * that thread when the call returns (the call itself may have completed). The callbacks set here
+ * are kept until the process exits, as calls running when one is replaced may still use it.
+ */
+template <class F> Result<void> try_set_log_callback(LogLevel max_level, F &&fn) {
+    using Fn = std::decay_t<F>;
+    static std::vector<std::shared_ptr<void>> kept; // guarded by the mutex below
+    static std::mutex lock;
+    auto holder = std::make_shared<Fn>(std::forward<F>(fn));
+    std::lock_guard<std::mutex> guard(lock);
+    Result<void> r = detail::invoke([&](fhir_error_t **e) {
+        return fhir_set_log_callback(static_cast<int>(max_level), &detail::LogTramp<Fn>::call, holder.get(), e);
+    });
+    if (r.ok())
+        kept.push_back(std::move(holder));
+    return r;
+}
+/// Turn the process-wide log callback off.
+inline Result<void> try_clear_log_callback() {
+    return detail::invoke([&](fhir_error_t **e) { return fhir_set_log_callback(FHIR_LOG_OFF, nullptr, nullptr, e); });
+}
+#if FHIR_KINDLING_HPP_EXCEPTIONS
+template <class F> void set_log_callback(LogLevel max_level, F &&fn) {
+    try_set_log_callback(max_level, std::forward<F>(fn)).value();
+}
+inline void clear_log_callback() { try_clear_log_callback().value(); }
+#endif
+
+// ------------------------------------------------------------------------------------------------
 // Options
 
 /**
@@ -508,7 +623,76 @@ class Options {
         return detail::invoke([&](fhir_error_t **e) { return fhir_options_set_smart_jku(get(), u.ptr(), e); });
     }
 
+    /// Searches whose URL is longer than `url_len` are sent as POST _search (0: always; SIZE_MAX: never).
+    Result<void> try_set_search_post_threshold(std::size_t url_len) {
+        return detail::invoke(
+            [&](fhir_error_t **e) { return fhir_options_set_search_post_threshold(get(), url_len, e); });
+    }
+    Result<void> try_set_pool_idle_timeout_ms(std::uint64_t ms) {
+        return detail::invoke([&](fhir_error_t **e) { return fhir_options_set_pool_idle_timeout_ms(get(), ms, e); });
+    }
+    Result<void> try_set_pool_max_idle_per_host(std::size_t n) {
+        return detail::invoke(
+            [&](fhir_error_t **e) { return fhir_options_set_pool_max_idle_per_host(get(), n, e); });
+    }
+    /**
+     * A log callback for the handles built with these options: `fn(LogLevel, std::string_view
+     * target, std::string_view message)` (see fhir::set_log_callback()). The callable is kept
+     * alive by these options and by every Server built with them.
+     */
+    template <class F> Result<void> try_set_log_callback(LogLevel max_level, F &&fn) {
+        using Fn = std::decay_t<F>;
+        auto holder = std::make_shared<Fn>(std::forward<F>(fn));
+        Result<void> r = detail::invoke([&](fhir_error_t **e) {
+            return fhir_options_set_log_callback(get(), static_cast<int>(max_level), &detail::LogTramp<Fn>::call,
+                                                 holder.get(), e);
+        });
+        if (r.ok())
+            log_ = std::move(holder);
+        return r;
+    }
+    Result<void> try_clear_log_callback() {
+        Result<void> r = detail::invoke(
+            [&](fhir_error_t **e) { return fhir_options_set_log_callback(get(), FHIR_LOG_OFF, nullptr, nullptr, e); });
+        if (r.ok())
+            log_.reset();
+        return r;
+    }
+    /**
+     * A request hook: `fn(std::string_view method, std::string_view url, fhir::Headers &headers)`
+     * before each attempt of each request, on the calling thread, returning void or bool (false
+     * refuses the request: the call fails with `FHIR_ERR_CANCELLED`). An exception it throws
+     * refuses the request too and is rethrown when the call returns. It must not call the
+     * library's blocking functions. Kept alive by these options and the Servers built with them.
+     */
+    template <class F> Result<void> try_set_request_hook(F &&fn) {
+        using Fn = std::decay_t<F>;
+        auto holder = std::make_shared<Fn>(std::forward<F>(fn));
+        Result<void> r = detail::invoke([&](fhir_error_t **e) {
+            return fhir_options_set_request_hook(get(), &detail::HookTramp<Fn>::call, holder.get(), e);
+        });
+        if (r.ok())
+            hook_ = std::move(holder);
+        return r;
+    }
+    Result<void> try_clear_request_hook() {
+        Result<void> r =
+            detail::invoke([&](fhir_error_t **e) { return fhir_options_set_request_hook(get(), nullptr, nullptr, e); });
+        if (r.ok())
+            hook_.reset();
+        return r;
+    }
+
 #if FHIR_KINDLING_HPP_EXCEPTIONS
+    Options &set_search_post_threshold(std::size_t url_len) { return done(try_set_search_post_threshold(url_len)); }
+    Options &set_pool_idle_timeout_ms(std::uint64_t ms) { return done(try_set_pool_idle_timeout_ms(ms)); }
+    Options &set_pool_max_idle_per_host(std::size_t n) { return done(try_set_pool_max_idle_per_host(n)); }
+    template <class F> Options &set_log_callback(LogLevel max_level, F &&fn) {
+        return done(try_set_log_callback(max_level, std::forward<F>(fn)));
+    }
+    Options &clear_log_callback() { return done(try_clear_log_callback()); }
+    template <class F> Options &set_request_hook(F &&fn) { return done(try_set_request_hook(std::forward<F>(fn))); }
+    Options &clear_request_hook() { return done(try_clear_request_hook()); }
     Options &add_header(std::string_view name, std::string_view value) { return done(try_add_header(name, value)); }
     Options &set_proxy(std::string_view scheme, std::string_view url) { return done(try_set_proxy(scheme, url)); }
     Options &set_timeout_ms(std::uint64_t ms) { return done(try_set_timeout_ms(ms)); }
@@ -547,7 +731,21 @@ class Options {
     }
 #endif
     std::unique_ptr<fhir_options_t, detail::OptionsDeleter> ptr_;
+    std::shared_ptr<void> log_, hook_; // the callables whose address the C options hold
+
+    friend class Server;
 };
+
+inline Result<void> Headers::try_add(std::string_view name, std::string_view value) {
+    FHIR_HPP_CSTR(n, name, "header name");
+    FHIR_HPP_CSTR(v, value, "header value");
+    // Called inside a hook, itself inside a call: keep this thread's pending exception as it is.
+    fhir_error_t *err = nullptr;
+    fhir_result rc = fhir_headers_add(h_, n.ptr(), v.ptr(), &err);
+    if (rc != FHIR_OK)
+        return Error(rc, err);
+    return {};
+}
 
 // ------------------------------------------------------------------------------------------------
 // Query
@@ -679,7 +877,7 @@ class Server {
     /// No authentication. `options` may be NULL for the defaults.
     static Result<Server> try_open(std::string_view base_url, const Options *options = nullptr) {
         FHIR_HPP_CSTR(u, base_url, "base URL");
-        return make([&](fhir_server_t **s, fhir_error_t **e) { return fhir_server_new(u.ptr(), opt(options), s, e); });
+        return make(options, [&](fhir_server_t **s, fhir_error_t **e) { return fhir_server_new(u.ptr(), opt(options), s, e); });
     }
     /// HTTP basic auth.
     static Result<Server> try_open_basic(std::string_view base_url, std::string_view username,
@@ -687,7 +885,7 @@ class Server {
         FHIR_HPP_CSTR(u, base_url, "base URL");
         FHIR_HPP_CSTR(n, username, "username");
         FHIR_HPP_CSTR(p, password, "password");
-        return make([&](fhir_server_t **s, fhir_error_t **e) {
+        return make(options, [&](fhir_server_t **s, fhir_error_t **e) {
             return fhir_server_new_basic(u.ptr(), n.ptr(), p.ptr(), opt(options), s, e);
         });
     }
@@ -696,7 +894,7 @@ class Server {
                                          const Options *options = nullptr) {
         FHIR_HPP_CSTR(u, base_url, "base URL");
         FHIR_HPP_CSTR(t, token, "token");
-        return make([&](fhir_server_t **s, fhir_error_t **e) {
+        return make(options, [&](fhir_server_t **s, fhir_error_t **e) {
             return fhir_server_new_token(u.ptr(), t.ptr(), opt(options), s, e);
         });
     }
@@ -708,7 +906,7 @@ class Server {
         FHIR_HPP_CSTR(i, client_id, "client id");
         FHIR_HPP_CSTR(c, client_secret, "client secret");
         FHIR_HPP_CSTR(p, provider_url, "provider URL");
-        return make([&](fhir_server_t **s, fhir_error_t **e) {
+        return make(options, [&](fhir_server_t **s, fhir_error_t **e) {
             return fhir_server_new_oidc(u.ptr(), i.ptr(), c.ptr(), p.ptr(), opt(options), s, e);
         });
     }
@@ -718,13 +916,13 @@ class Server {
         FHIR_HPP_CSTR(u, base_url, "base URL");
         FHIR_HPP_CSTR(i, client_id, "client id");
         FHIR_HPP_CSTR(k, private_key, "private key");
-        return make([&](fhir_server_t **s, fhir_error_t **e) {
+        return make(options, [&](fhir_server_t **s, fhir_error_t **e) {
             return fhir_server_new_smart_backend(u.ptr(), i.ptr(), k.ptr(), opt(options), s, e);
         });
     }
     /// Configured by environment variables (FHIR_API_URL and one auth mode, see the C header).
     static Result<Server> try_from_env(bool no_auth = false, const Options *options = nullptr) {
-        return make([&](fhir_server_t **s, fhir_error_t **e) { return fhir_server_from_env(no_auth, opt(options), s, e); });
+        return make(options, [&](fhir_server_t **s, fhir_error_t **e) { return fhir_server_from_env(no_auth, opt(options), s, e); });
     }
 
     /// Adopt a handle from the C API (freed by this object).
@@ -734,6 +932,40 @@ class Server {
     std::string_view base_url() const noexcept {
         const char *u = fhir_server_base_url(get());
         return u ? std::string_view(u) : std::string_view();
+    }
+
+    /**
+     * A scoped handle sharing this one's connections, token cache and options: every call made
+     * through it is governed by `cancel` (may be NULL; the handle keeps its own reference) and by
+     * a deadline `timeout` from now (0: none) covering all attempts, waits and pages of all its
+     * calls. One scope per call gives a call its own cancel and deadline.
+     */
+    Result<Server> try_scope(const Cancel *cancel, std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const {
+        if (timeout.count() < 0)
+            return Error(FHIR_ERR_INVALID_ARGUMENT, "negative scope timeout");
+        Server scoped(nullptr);
+        Result<void> r = detail::invoke([&](fhir_error_t **e) {
+            fhir_server_t *s = nullptr;
+            fhir_result rc = fhir_server_scope(get(), cancel ? cancel->get() : nullptr,
+                                               static_cast<std::uint64_t>(timeout.count()), &s, e);
+            scoped.ptr_.reset(s);
+            return rc;
+        });
+        if (!r.ok())
+            return r.error();
+        scoped.keep_ = keep_;
+        return scoped;
+    }
+    Result<Server> try_scope(const Cancel &cancel, std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const {
+        return try_scope(&cancel, timeout);
+    }
+    /// What the last call through this handle did (exact on a scoped handle used by one thread).
+    Result<CallInfo> try_last_call() const {
+        CallInfo info{};
+        Result<void> r = detail::invoke([&](fhir_error_t **e) { return fhir_server_last_call(get(), &info, e); });
+        if (!r.ok())
+            return r.error();
+        return info;
     }
 
     // --- operations: try_ forms ---
@@ -949,6 +1181,14 @@ class Server {
         return try_from_env(no_auth, options).value();
     }
 
+    Server scope(const Cancel *cancel, std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const {
+        return try_scope(cancel, timeout).value();
+    }
+    Server scope(const Cancel &cancel, std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const {
+        return try_scope(&cancel, timeout).value();
+    }
+    CallInfo last_call() const { return try_last_call().value(); }
+
     Json read(std::string_view reference) const { return try_read(reference).value(); }
     Json read_many(const std::vector<std::string_view> &refs) const { return try_read_many(refs).value(); }
     Json create(std::string_view json, std::string_view if_none_exist = {}) const {
@@ -996,8 +1236,14 @@ class Server {
   private:
     static const fhir_options_t *opt(const Options *o) noexcept { return o ? o->get() : nullptr; }
 
-    template <class F> static Result<Server> make(F &&f) {
+    template <class F> static Result<Server> make(const Options *options, F &&f) {
         Server server(nullptr);
+        if (options) { // the C handle holds the addresses of the options' callables
+            if (options->log_)
+                server.keep_.push_back(options->log_);
+            if (options->hook_)
+                server.keep_.push_back(options->hook_);
+        }
         Result<void> r = detail::invoke([&](fhir_error_t **e) {
             fhir_server_t *s = nullptr;
             fhir_result rc = f(&s, e);
@@ -1049,6 +1295,9 @@ class Server {
         return p;
     }
 
+    // Callables the C handle calls (log callback, request hook): declared first, so destroyed
+    // after the handle.
+    std::vector<std::shared_ptr<void>> keep_;
     std::unique_ptr<fhir_server_t, detail::ServerDeleter> ptr_;
 };
 

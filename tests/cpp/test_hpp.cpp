@@ -428,3 +428,146 @@ TEST(Nginx, BasicAuthOverTlsAndWrongPassword) {
     auto untrusted = fhir::Server::open(env("FHIR_NGINX_HTTPS") + "/fhir");
     EXPECT_EQ(untrusted.try_capabilities().code(), FHIR_ERR_TLS);
 }
+
+// --- embedding: cancel, deadlines, call records, request hooks, log callbacks ---------------------
+
+namespace {
+fhir::Server slow_server() {
+    fhir::Options o;
+    o.add_ca_file(env("FHIR_TEST_CA"));
+    return fhir::Server::open(env("FHIR_SLOW_URL"), &o);
+}
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+} // namespace
+
+TEST(Embedding, CancelFromAnotherThreadEndsTheCallPromptly) {
+    fhir::Server slow = slow_server();
+    fhir::Cancel cancel;
+    fhir::Server scoped = slow.scope(cancel);
+    std::thread trigger([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        cancel.trigger();
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = scoped.try_request("GET", "anything");
+    double took = seconds_since(t0);
+    trigger.join();
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.code(), FHIR_ERR_CANCELLED);
+    EXPECT_LT(took, 2.5) << "the slow server answers after 3 s";
+    EXPECT_TRUE(cancel.triggered());
+    // Later calls through the scope fail at once; the parent handle is not affected.
+    EXPECT_THROW(scoped.capabilities(), fhir::Error);
+    EXPECT_EQ(slow.try_request("GET", "anything?delay=0").code(), FHIR_OK);
+}
+
+TEST(Embedding, CancelledBeforeAndDeadline) {
+    fhir::Server slow = slow_server();
+    fhir::Cancel cancel;
+    cancel.trigger();
+    EXPECT_EQ(slow.scope(cancel).try_request("GET", "anything").code(), FHIR_ERR_CANCELLED);
+
+    fhir::Server deadline = slow.scope(nullptr, std::chrono::milliseconds(300));
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+        deadline.request("GET", "anything");
+        FAIL() << "no timeout";
+    } catch (const fhir::Error &e) {
+        EXPECT_EQ(e.code(), FHIR_ERR_TIMEOUT);
+    }
+    EXPECT_LT(seconds_since(t0), 2.5);
+    fhir::CallInfo info = deadline.last_call();
+    EXPECT_EQ(info.requests, 1u);
+    EXPECT_GE(info.total_us, 300000u);
+}
+
+TEST(Embedding, ScopedHandleOutlivesItsParentAndCountsItsCall) {
+    fhir::Server scoped = [] {
+        fhir::Server parent = fhir::Server::open(env("FHIR_HAPI_URL"));
+        return parent.scope(nullptr);
+    }(); // the parent is freed here
+    fhir::Json caps = scoped.capabilities();
+    fhir::CallInfo info = scoped.last_call();
+    EXPECT_EQ(info.status, 200);
+    EXPECT_EQ(info.requests, 1u);
+    EXPECT_EQ(info.bytes_received, caps.size());
+}
+
+TEST(Embedding, RequestHookAddsHeadersRefusesAndPropagates) {
+    std::atomic<int> calls{0};
+    std::string seen_url;
+    fhir::Server server = [&] {
+        fhir::Options o; // freed before the server: the server keeps the hook alive
+        o.set_request_hook([&](std::string_view method, std::string_view url, fhir::Headers &h) {
+            ++calls;
+            seen_url = std::string(method) + " " + std::string(url);
+            h.add("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+            EXPECT_EQ(h.try_add("Authorization", "x").code(), FHIR_ERR_INVALID_ARGUMENT);
+        });
+        return fhir::Server::open(env("FHIR_HAPI_URL"), &o);
+    }();
+    EXPECT_NO_THROW((void)server.search_count("Patient?_id=cxx-none"));
+    EXPECT_EQ(calls.load(), 1);
+    EXPECT_NE(seen_url.find("GET "), std::string::npos);
+    EXPECT_NE(seen_url.find("_summary=count"), std::string::npos) << seen_url;
+
+    fhir::Options refuse;
+    refuse.set_request_hook([](std::string_view, std::string_view, fhir::Headers &) { return false; });
+    auto r = fhir::Server::open(env("FHIR_HAPI_URL"), &refuse).try_capabilities();
+    EXPECT_EQ(r.code(), FHIR_ERR_CANCELLED);
+
+    fhir::Options boom;
+    boom.set_request_hook([](std::string_view, std::string_view, fhir::Headers &) { throw Boom(7); });
+    fhir::Server b = fhir::Server::open(env("FHIR_HAPI_URL"), &boom);
+    try {
+        b.capabilities();
+        FAIL() << "hook exception lost";
+    } catch (const Boom &e) {
+        EXPECT_EQ(e.page, 7);
+    }
+    EXPECT_THROW((void)b.try_read("Patient/x"), Boom); // the try_ form too: it is the caller's exception
+}
+
+TEST(Embedding, LogCallbacksPerHandleAndProcessWide) {
+    std::vector<std::string> records;
+    fhir::Options o;
+    o.set_log_callback(fhir::LogLevel::trace, [&](fhir::LogLevel level, std::string_view target, std::string_view msg) {
+        EXPECT_LE(static_cast<int>(level), static_cast<int>(fhir::LogLevel::trace));
+        records.push_back(std::string(target) + ": " + std::string(msg));
+    });
+    fhir::Server server = fhir::Server::open(env("FHIR_HAPI_URL"), &o);
+    (void)server.capabilities();
+    EXPECT_FALSE(records.empty());
+
+    fhir::Options throwing;
+    throwing.set_log_callback(fhir::LogLevel::trace,
+                              [](fhir::LogLevel, std::string_view, std::string_view) { throw std::logic_error("log"); });
+    EXPECT_THROW(fhir::Server::open(env("FHIR_HAPI_URL"), &throwing).capabilities(), std::logic_error);
+
+    std::atomic<int> global{0};
+    fhir::set_log_callback(fhir::LogLevel::debug, [&](fhir::LogLevel, std::string_view, std::string_view) { ++global; });
+    (void)fhir::Server::open(env("FHIR_HAPI_URL")).capabilities();
+    fhir::clear_log_callback();
+    int after = global.load();
+    EXPECT_GT(after, 0);
+    (void)fhir::Server::open(env("FHIR_HAPI_URL")).capabilities();
+    EXPECT_EQ(global.load(), after);
+    EXPECT_EQ(fhir::try_set_log_callback(static_cast<fhir::LogLevel>(9), [](fhir::LogLevel, std::string_view,
+                                                                             std::string_view) {})
+                  .code(),
+              FHIR_ERR_INVALID_ARGUMENT);
+}
+
+TEST_F(HapiSearch, PostSearchAndPoolOptions) {
+    fhir::Options o;
+    o.set_search_post_threshold(0).set_pool_idle_timeout_ms(1000).set_pool_max_idle_per_host(0);
+    fhir::Server posting = fhir::Server::open(env("FHIR_HAPI_URL"), &o);
+    fhir::Json q = query(3).build();
+    fhir::Json all = posting.search_all(q.view());
+    EXPECT_EQ(count_of(all.view(), "\"resourceType\":\"Patient\""), static_cast<std::size_t>(kPatients));
+    fhir::CallInfo info = posting.last_call();
+    EXPECT_EQ(info.requests, 3u); // 3 + 3 + 1
+    EXPECT_EQ(info.new_connections, 3u); // max idle 0: no reuse
+}

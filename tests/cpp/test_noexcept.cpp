@@ -64,6 +64,13 @@ int main() {
     CHECK(n.ok() && n.value() >= 1);
 
     CHECK(s.try_remove("Patient/" + id).ok());
+
+    fhir::Cancel cancel;
+    cancel.trigger();
+    auto scoped = s.try_scope(cancel);
+    CHECK(scoped.ok() && scoped.value().try_capabilities().code() == FHIR_ERR_CANCELLED);
+    auto info = scoped.value().try_last_call();
+    CHECK(info.ok());
     std::printf("noexcept: %s\n", failures ? "FAILED" : "ok");
     return failures ? 1 : 0;
 }
