@@ -37,25 +37,14 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 STAGE=$OUT/stage/$NAME
 
-# stage_tree ROOT PCPREFIX: the installed files under ROOT (ROOT/include, ROOT/lib)
+# stage_tree ROOT PCPREFIX: scripts/install.sh's layout under ROOT (the release just built), with
+# the .pc prefix PCPREFIX, the .so stripped and the .a without debug information.
 stage_tree() {
-    local root=$1 pcprefix=$2
-    install -d "$root/include" "$root/lib/pkgconfig" "$root/lib/cmake/fhir_kindling"
-    install -m 644 include/fhir_kindling.h include/fhir_kindling.hpp "$root/include/"
-    install -m 755 target/release/libfhir_kindling.so "$root/lib/libfhir_kindling.so.$VERSION"
-    strip --strip-unneeded "$root/lib/libfhir_kindling.so.$VERSION"
-    ln -s "libfhir_kindling.so.$VERSION" "$root/lib/$SONAME"
-    ln -s "$SONAME" "$root/lib/libfhir_kindling.so"
-    install -m 644 target/release/libfhir_kindling.a "$root/lib/"
-    strip --strip-debug "$root/lib/libfhir_kindling.a"
-    subst() {
-        sed -e "s|@PREFIX@|$pcprefix|g" -e "s|@VERSION@|$VERSION|g" -e "s|@MAJOR@|$MAJOR|g" \
-            -e "s|@MINOR@|$MINOR|g" -e "s|@SONAME@|$SONAME|g" "$1"
-    }
-    subst cmake/fhir_kindling.pc.in >"$root/lib/pkgconfig/fhir_kindling.pc"
-    subst cmake/fhir_kindlingConfig.cmake.in >"$root/lib/cmake/fhir_kindling/fhir_kindlingConfig.cmake"
-    subst cmake/fhir_kindlingConfigVersion.cmake.in >"$root/lib/cmake/fhir_kindling/fhir_kindlingConfigVersion.cmake"
-    chmod 644 "$root"/lib/pkgconfig/*.pc "$root"/lib/cmake/fhir_kindling/*.cmake
+    # (without SOURCE_DATE_EPOCH: a dependency tracks it, and cargo would rebuild everything twice)
+    env -u SOURCE_DATE_EPOCH FHIR_PC_PREFIX="$2" scripts/install.sh "$1" >/dev/null
+    strip --strip-unneeded "$1/lib/libfhir_kindling.so.$VERSION"
+    strip --strip-debug "$1/lib/libfhir_kindling.a"
+    chmod 644 "$1"/lib/pkgconfig/*.pc "$1"/lib/cmake/fhir_kindling/*.cmake
 }
 
 # The archive: relocatable .pc (pkg-config's ${pcfiledir}); the CMake files already are.

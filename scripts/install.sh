@@ -19,7 +19,10 @@ install -m 755 target/release/libfhir_kindling.so "$PREFIX/lib/libfhir_kindling.
 ln -sf "libfhir_kindling.so.$VERSION" "$PREFIX/lib/$SONAME"
 ln -sf "$SONAME" "$PREFIX/lib/libfhir_kindling.so"
 install -m 644 target/release/libfhir_kindling.a "$PREFIX/lib/"
-subst() { sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@VERSION@|$VERSION|g" -e "s|@MAJOR@|$MAJOR|g" -e "s|@MINOR@|$MINOR|g" -e "s|@SONAME@|$SONAME|g" "$1"; }
+# FHIR_PC_PREFIX: the .pc file's prefix when it differs from PREFIX (scripts/dist.sh: a relocatable
+# '${pcfiledir}/../..' for the archive, /usr for the .deb staged elsewhere).
+PC_PREFIX=${FHIR_PC_PREFIX:-$PREFIX}
+subst() { sed -e "s|@PREFIX@|$PC_PREFIX|g" -e "s|@VERSION@|$VERSION|g" -e "s|@MAJOR@|$MAJOR|g" -e "s|@MINOR@|$MINOR|g" -e "s|@SONAME@|$SONAME|g" "$1"; }
 subst cmake/fhir_kindling.pc.in >"$PREFIX/lib/pkgconfig/fhir_kindling.pc"
 subst cmake/fhir_kindlingConfig.cmake.in >"$PREFIX/lib/cmake/fhir_kindling/fhir_kindlingConfig.cmake"
 subst cmake/fhir_kindlingConfigVersion.cmake.in >"$PREFIX/lib/cmake/fhir_kindling/fhir_kindlingConfigVersion.cmake"
