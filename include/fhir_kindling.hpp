@@ -245,7 +245,9 @@ template <class T> class [[nodiscard]] Result {
         return std::move(*value_);
     }
     T *operator->() { return &value(); }
+    const T *operator->() const { return &value(); }
     T &operator*() & { return value(); }
+    const T &operator*() const & { return value(); }
 
   private:
     void check() const {
