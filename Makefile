@@ -115,9 +115,14 @@ CXXWARN := -std=c++17 -Wall -Wextra -Werror -pedantic
 CPP_OUT := $(OUT)/cpp
 .PHONY: check-hpp cpp-test dist dist-check abi deny
 
-# include/fhir_kindling.hpp (and the tests using it) compile warning-free under g++ and clang++,
-# with and without exceptions.
+# include/fhir_kindling.hpp wraps every function of the C header, and (with the tests using it)
+# compiles warning-free under g++ and clang++, with and without exceptions.
 check-hpp:
+	@missing=$$(grep -E '^[A-Za-z_][A-Za-z0-9_ *]*[ *]fhir_[a-z0-9_]+\(' include/fhir_kindling.h | \
+	  sed -E 's/^[^(]*[ *](fhir_[a-z0-9_]+)\(.*/\1/' | while read -r f; do \
+	    grep -q "\b$$f(" include/fhir_kindling.hpp || echo "$$f"; done); \
+	if [ -n "$$missing" ]; then echo "fhir_kindling.hpp does not wrap:" $$missing >&2; exit 1; fi; \
+	echo "fhir_kindling.hpp wraps every function of fhir_kindling.h"
 	for cxx in g++ clang++; do \
 	  $$cxx $(CXXWARN) -Iinclude -fsyntax-only tests/cpp/test_hpp.cpp || exit 1; \
 	  $$cxx $(CXXWARN) -fno-exceptions -Iinclude -fsyntax-only tests/cpp/test_noexcept.cpp || exit 1; \

@@ -168,6 +168,8 @@ class Error : public std::exception {
         native_ = std::shared_ptr<fhir_error_t>(adopt, detail::ErrorDeleter());
 #endif
     }
+    /// Adopt a native error from a C call of your own (its code from fhir_error_code()).
+    explicit Error(fhir_error_t *adopt) noexcept : Error(adopt ? fhir_error_code(adopt) : FHIR_ERR_NULL_ARGUMENT, adopt) {}
     /// An error raised by this wrapper (no native object), such as an embedded NUL.
     Error(fhir_result code, std::string message) : code_(code), message_(std::move(message)) {}
 

@@ -571,3 +571,13 @@ TEST_F(HapiSearch, PostSearchAndPoolOptions) {
     EXPECT_EQ(info.requests, 3u); // 3 + 3 + 1
     EXPECT_EQ(info.new_connections, 3u); // max idle 0: no reuse
 }
+
+TEST(Basics, AdoptANativeError) {
+    fhir_error_t *raw = nullptr;
+    fhir_server_t *s = nullptr;
+    ASSERT_EQ(fhir_server_new("not a url", nullptr, &s, &raw), FHIR_ERR_INVALID_ARGUMENT);
+    fhir::Error e(raw); // owns it now: freed once (ASan/LSan would say otherwise)
+    EXPECT_EQ(e.code(), FHIR_ERR_INVALID_ARGUMENT);
+    fhir::Error copy = e;
+    EXPECT_STREQ(copy.what(), e.what());
+}
