@@ -2,6 +2,7 @@ package fhirkindling
 
 /*
 #include <stddef.h>
+#include <stdint.h>
 */
 import "C"
 
@@ -43,6 +44,46 @@ func fhirGoResourceCallback(resource *C.char, n C.size_t, mode *C.char, userData
 	}
 	defer v.guard(&rc)
 	if !v.resource(goBytes(resource, n), C.GoString(mode)) {
+		return 1
+	}
+	return 0
+}
+
+//export fhirGoLog
+func fhirGoLog(level C.int, target *C.char, targetLen C.size_t, message *C.char, messageLen C.size_t, handle C.uintptr_t) {
+	defer func() { recoverInto(recover()) }()
+	var fn LogFunc
+	if handle == 0 {
+		p := globalLog.Load()
+		if p == nil {
+			return
+		}
+		fn = *p
+	} else if f, ok := cgo.Handle(handle).Value().(LogFunc); ok {
+		fn = f
+	} else {
+		return
+	}
+	fn(LogLevel(level), string(goBytes(target, targetLen)), string(goBytes(message, messageLen)))
+}
+
+//export fhirGoHook
+func fhirGoHook(method, url *C.char, headers unsafe.Pointer, handle C.uintptr_t) (rc C.int) {
+	defer func() {
+		if recoverInto(recover()) {
+			rc = 1
+		}
+	}()
+	hook, ok := cgo.Handle(handle).Value().(RequestHook)
+	if !ok {
+		return 1
+	}
+	h := &Headers{p: headers, valid: true}
+	defer func() { h.valid = false }()
+	if err := hook(C.GoString(method), C.GoString(url), h); err != nil {
+		if cs := currentCall(); cs != nil && cs.hookErr == nil {
+			cs.hookErr = err
+		}
 		return 1
 	}
 	return 0

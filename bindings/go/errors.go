@@ -38,6 +38,9 @@ const (
 	CodePanic           Code = C.FHIR_ERR_PANIC
 	CodeRuntime         Code = C.FHIR_ERR_RUNTIME
 	CodeLimit           Code = C.FHIR_ERR_LIMIT
+	// CodeCancelled: the call's cancel token was triggered (its context was cancelled) or a
+	// request hook refused the request.
+	CodeCancelled Code = C.FHIR_ERR_CANCELLED
 )
 
 // String is the library's English description of the code (fhir_result_str).
@@ -65,6 +68,7 @@ var (
 	ErrPanic           = sentinel(CodePanic)
 	ErrRuntime         = sentinel(CodeRuntime)
 	ErrLimit           = sentinel(CodeLimit)
+	ErrCancelled       = sentinel(CodeCancelled)
 )
 
 // ErrClosed is returned by every method of a Server or Query after Close.
