@@ -9,7 +9,7 @@ namespace FhirKindling
     /// A constructor copies the options: changing or disposing them later does not affect a server.
     /// Not thread-safe.
     /// </summary>
-    public sealed class FhirOptions : IDisposable
+    public sealed partial class FhirOptions : IDisposable
     {
         internal readonly OptionsHandle Handle;
 
@@ -48,7 +48,7 @@ namespace FhirKindling
             finally { Utf8.Wipe(u); }
         }
 
-        static ulong Ms(TimeSpan t)
+        internal static ulong Ms(TimeSpan t)
         {
             if (t <= TimeSpan.Zero) return 0;
             var ms = (ulong)Math.Ceiling(t.TotalMilliseconds);

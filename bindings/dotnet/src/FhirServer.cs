@@ -40,6 +40,7 @@ namespace FhirKindling
                 s.Dispose();
                 throw ex;
             }
+            if (options != null) s.Callbacks = options.Callbacks;
             return new FhirServer(s);
         }
 

@@ -18,6 +18,9 @@ namespace FhirKindling
         // Handles released by the finalizer thread rather than by Dispose (read by the tests).
         internal static int Finalized;
         internal bool Disposing;
+        // The Go-style callbacks (log, hook) of the options this handle was built with: kept
+        // registered as long as the handle lives.
+        internal CallbackSet Callbacks;
 
         protected override bool ReleaseHandle()
         {
@@ -39,6 +42,13 @@ namespace FhirKindling
     internal sealed class QueryHandle : NativeHandle
     {
         protected override bool ReleaseHandle() { Native.fhir_query_free(handle); return true; }
+    }
+
+    /// <summary>A fhir_cancel_t (fhir_cancel_free).</summary>
+    internal sealed class CancelHandle : NativeHandle
+    {
+        internal static readonly CancelHandle Null = new CancelHandle();
+        protected override bool ReleaseHandle() { Native.fhir_cancel_free(handle); return true; }
     }
 
     /// <summary>A fhir_error_t (fhir_error_free).</summary>

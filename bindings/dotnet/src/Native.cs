@@ -12,6 +12,27 @@ namespace FhirKindling
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate int ResourceCallback(IntPtr resourceJson, UIntPtr len, IntPtr searchMode, IntPtr userData);
 
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void LogCallback(int level, IntPtr target, UIntPtr targetLen, IntPtr message, UIntPtr messageLen, IntPtr userData);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate int RequestHookCallback(IntPtr method, IntPtr url, IntPtr headers, IntPtr userData);
+
+    /// <summary>fhir_call_info_t (natural alignment, as the C compiler lays it out).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct CallInfoNative
+    {
+        internal ushort status;
+        internal uint attempts;
+        internal uint requests;
+        internal ulong bytes_sent;
+        internal ulong bytes_received;
+        internal ulong total_us;
+        internal ulong first_byte_us;
+        internal ulong connect_us;
+        internal uint new_connections;
+    }
+
     internal static class Native
     {
         internal const string Lib = "fhir_kindling";
@@ -103,6 +124,21 @@ namespace FhirKindling
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_search_first(IntPtr s, byte[] query, out NativeString json, out UIntPtr len, out ErrorHandle e);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_search_count(IntPtr s, byte[] query, out ulong count, out ErrorHandle e);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_search_pages(IntPtr s, byte[] query, PageCallback cb, IntPtr userData, out NativeString nextUrl, out ErrorHandle e);
+        // Embedding (issue 11): cancel tokens, scoped handles, call records, logs, request hooks
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern CancelHandle fhir_cancel_new();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void fhir_cancel_trigger(CancelHandle c);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] [return: MarshalAs(UnmanagedType.I1)] internal static extern bool fhir_cancel_is_triggered(CancelHandle c);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void fhir_cancel_free(IntPtr c);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_server_scope(IntPtr s, CancelHandle c, ulong timeoutMs, out ServerHandle scoped, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_server_last_call(IntPtr s, out CallInfoNative info, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_set_log_callback(int maxLevel, LogCallback cb, IntPtr userData, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_log_callback(OptionsHandle o, int maxLevel, LogCallback cb, IntPtr userData, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_headers_add(IntPtr headers, byte[] name, byte[] value, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_request_hook(OptionsHandle o, RequestHookCallback hook, IntPtr userData, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_search_post_threshold(OptionsHandle o, UIntPtr urlLen, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_pool_idle_timeout_ms(OptionsHandle o, ulong ms, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_pool_max_idle_per_host(OptionsHandle o, UIntPtr n, out ErrorHandle e);
+
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_search_resources(IntPtr s, byte[] query, ResourceCallback cb, IntPtr userData, out NativeString nextUrl, out ErrorHandle e);
     }
 }

@@ -61,7 +61,8 @@ namespace FhirKindling.Tests
                  .SetRetryStatusCodes(503).SetRetryMethods("GET,PUT").SetRetryMaxAttempts(3).SetRetryBackoffFactor(0.1)
                  .SetRetryJitter(0.5).SetRetryMaxBackoffWait(TimeSpan.FromSeconds(2)).SetUserAgent("dotnet-test")
                  .SetOidcScope("openid").SetOidcAuthMethod("client_secret_post").SetAllowForeignLinks(false)
-                 .SetMaxResponseBytes(1 << 20).SetMaxResultBytes(1 << 22).SetMaxPages(10);
+                 .SetMaxResponseBytes(1 << 20).SetMaxResultBytes(1 << 22).SetMaxPages(10)
+                 .SetSearchPostThreshold(8192).SetPoolIdleTimeout(TimeSpan.FromSeconds(30)).SetPoolMaxIdlePerHost(4);
                 using (var s = FhirServer.Connect("http://127.0.0.1:1/fhir/", o))
                     Assert.AreEqual("http://127.0.0.1:1/fhir", s.BaseUrl);
             }
@@ -284,6 +285,97 @@ namespace FhirKindling.Tests
                 cts.Cancel();
                 Assert.Throws<OperationCanceledException>(() => s.Capabilities(cts.Token));
             }
+        }
+
+        FhirServer Slow() { return FhirServer.Connect(Env("FHIR_SLOW_URL"), new FhirOptions().AddCaFile(Env("FHIR_TEST_CA"))); }
+
+        // Cancelling a token ends a request in flight against the real nginx /slow location.
+        [Test]
+        public void Cancellation()
+        {
+            using (var s = Slow())
+            {
+                using (var cts = new CancellationTokenSource(300))
+                {
+                    var sw = Stopwatch.StartNew();
+                    string body;
+                    var ex = Assert.Throws<OperationCanceledException>(() => s.Request("GET", "cancel?delay=5", (string)null, out body, cts.Token));
+                    Assert.Less(sw.ElapsedMilliseconds, 2000, "cancelled promptly");
+                    Assert.AreEqual(cts.Token, ex.CancellationToken);
+                    var inner = ex.InnerException as FhirException;
+                    Assert.IsNotNull(inner);
+                    Assert.AreEqual(FhirResult.Cancelled, inner.Code);
+                }
+                using (var tok = new FhirCancel())
+                using (var scoped = s.Scope(tok, TimeSpan.Zero))
+                {
+                    var sw = Stopwatch.StartNew();
+                    ThreadPool.QueueUserWorkItem(_ => { Thread.Sleep(200); tok.Trigger(); });
+                    string body;
+                    var ex = Assert.Throws<FhirException>(() => scoped.Request("GET", "token?delay=5", (string)null, out body));
+                    Assert.AreEqual(FhirResult.Cancelled, ex.Code);
+                    Assert.Less(sw.ElapsedMilliseconds, 2000);
+                    Assert.IsTrue(tok.IsTriggered);
+                }
+                using (var timed = s.Scope(null, TimeSpan.FromMilliseconds(300)))
+                {
+                    string body;
+                    Assert.AreEqual(FhirResult.Timeout, Assert.Throws<FhirException>(() => timed.Request("GET", "deadline?delay=5", (string)null, out body)).Code);
+                }
+                // A token that is never cancelled changes nothing.
+                using (var cts = new CancellationTokenSource())
+                {
+                    string body;
+                    Assert.AreEqual(200, s.Request("GET", "ok?delay=0", (string)null, out body, cts.Token));
+                }
+            }
+        }
+
+        [Test]
+        public void LogHookAndCallInfo()
+        {
+            var id = Unique("net-hook");
+            var records = new List<string>();
+            var urls = new List<string>();
+            string mode = "";
+            var opts = new FhirOptions().SetLogCallback(FhirLogLevel.Debug, (level, target, message) =>
+            {
+                lock (records) records.Add(target + ": " + message);
+                if (mode == "log-throw") throw new InvalidTimeZoneException("log threw");
+            }).SetRequestHook((method, url, headers) =>
+            {
+                urls.Add(method + " " + url);
+                if (mode == "refuse") throw new UnauthorizedAccessException("refused by the hook");
+                Assert.AreEqual(FhirResult.InvalidArgument, Assert.Throws<FhirException>(() => headers.Add("Authorization", "x")).Code);
+                headers.Add("X-Test-Id", id);
+            });
+            using (var s = FhirServer.Connect(Env("FHIR_NGINX_HTTP") + "/fhir", opts))
+            {
+                opts.Dispose(); // the server keeps what it needs
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                s.SearchCount("Patient");
+                Assert.AreEqual(1, urls.Count);
+                StringAssert.StartsWith("GET " + Env("FHIR_NGINX_HTTP"), urls[0]);
+                StringAssert.Contains("test=\"" + id + "\"", System.IO.File.ReadAllText(Env("FHIR_NGINX_ACCESS_LOG")), "nginx logged the hook's header");
+                lock (records) Assert.IsNotEmpty(records, "debug records");
+                var info = s.LastCall();
+                Assert.AreEqual(200, info.Status);
+                Assert.GreaterOrEqual(info.Requests, 1);
+                Assert.Greater(info.BytesReceived, 0UL);
+                mode = "refuse";
+                Assert.Throws<UnauthorizedAccessException>(() => s.Capabilities());
+                mode = "log-throw";
+                Assert.Throws<InvalidTimeZoneException>(() => s.Capabilities());
+                mode = "";
+                s.Capabilities();
+            }
+            int global = 0;
+            FhirLog.SetCallback(FhirLogLevel.Debug, (l, t, m) => Interlocked.Increment(ref global));
+            using (var s = Hapi()) s.Capabilities();
+            FhirLog.SetCallback(FhirLogLevel.Off, null);
+            Assert.Greater(global, 0, "process-wide records");
+            Assert.AreEqual(FhirResult.InvalidArgument, Assert.Throws<FhirException>(() => FhirLog.SetCallback((FhirLogLevel)9, (l, t, m) => { })).Code);
         }
     }
 }
