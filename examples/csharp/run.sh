@@ -19,10 +19,10 @@ if [ ! -e "$LIB" ]; then
     echo "run.sh: $LIB not found; install the library first: scripts/install.sh $PREFIX" >&2
     exit 2
 fi
-command -v mcs >/dev/null && command -v mono >/dev/null || {
+if ! command -v mcs >/dev/null || ! command -v mono >/dev/null; then
     echo "run.sh: Mono is missing: scripts/bootstrap.sh consumers" >&2
     exit 2
-}
+fi
 cd "$HERE"
 mkdir -p bin
 mcs -nologo -warn:4 -warnaserror+ -debug -unsafe -target:library -out:bin/FhirKindling.dll "$REPO"/bindings/dotnet/src/*.cs
