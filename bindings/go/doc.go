@@ -29,10 +29,20 @@
 // # Contexts
 //
 // Every method that talks to the server takes a context.Context. A context that is already done
-// fails the call before it starts with ctx.Err(). (The library's per-call cancellation and
-// deadline, issue 11, bind here in scope.go: a context that can end gets its own cancel token
-// and scoped handle, so cancelling it stops the request in flight.) Constructors send no request
-// and take no context.
+// fails the call before it starts. A context that can end (WithCancel, WithTimeout, ...) gives
+// the call its own cancel token and scoped handle (fhir_server_scope): cancelling the context
+// ends the request in flight promptly (ErrCancelled, matching context.Canceled too), and its
+// deadline is the call's deadline across every attempt, backoff wait and page (ErrTimeout,
+// matching context.DeadlineExceeded). context.Background() costs nothing extra. For a token or a
+// deadline shared by several calls, use NewCancel and Server.Scope; WithCallInfo gives one call's
+// record (status, attempts, bytes, timings). Constructors send no request and take no context.
+//
+// # Logging and request hooks
+//
+// SetLogCallback (process-wide) and Options.SetLogCallback (one Server) receive the library's log
+// records on the goroutine of the call they belong to; Options.SetRequestHook adds headers (a
+// traceparent) to every attempt or refuses it. A panic in either is re-raised by the method that
+// made the call, after the C call returned.
 //
 // # Errors
 //

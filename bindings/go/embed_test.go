@@ -202,3 +202,37 @@ func TestProcessWideLog(t *testing.T) {
 		t.Fatalf("records after turning logging off: %d -> %d", n, got)
 	}
 }
+
+// The callbacks' handles live as long as the last Server sharing them (a scoped handle outlives
+// its parent here), and a constructor that fails releases them.
+func TestCallbackHandlesReleased(t *testing.T) {
+	before := liveHandles.Load()
+	hooked := 0
+	opts := (&Options{}).SetRequestHook(func(string, string, *Headers) error { hooked++; return nil }).
+		SetLogCallback(LogWarn, func(LogLevel, string, string) {})
+	if _, err := NewServer("not a url", opts); err == nil {
+		t.Fatal("bad URL accepted")
+	}
+	if n := liveHandles.Load() - before; n != 0 {
+		t.Fatalf("%d handles left by a failed constructor", n)
+	}
+	s, err := NewServer(env(t, "FHIR_HAPI_URL"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scoped, err := s.Scope(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := scoped.Capabilities(ctx); err != nil || hooked != 1 {
+		t.Fatalf("scoped after the parent's Close: %v, hook ran %d times", err, hooked)
+	}
+	if n := liveHandles.Load() - before; n != 2 {
+		t.Fatalf("%d handles while the scoped handle lives", n)
+	}
+	scoped.Close()
+	if n := liveHandles.Load() - before; n != 0 {
+		t.Fatalf("%d handles left after the last Close", n)
+	}
+}

@@ -76,6 +76,7 @@ func (s *Server) Scope(cancel *Cancel, timeout time.Duration) (*Server, error) {
 	if e := takeError(rc, cerr); e != nil {
 		return nil, e
 	}
+	s.st.acquire()
 	return wrapServer(out, s.st), nil
 }
 

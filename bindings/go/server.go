@@ -26,7 +26,11 @@ type serverState struct {
 	callbacks bool // a log callback or request hook is installed
 }
 
+// liveHandles counts the callbacks' handles not yet deleted (read by the tests).
+var liveHandles atomic.Int64
+
 func (st *serverState) keep(v any) cgo.Handle {
+	liveHandles.Add(1)
 	h := cgo.NewHandle(v)
 	st.handles = append(st.handles, h)
 	st.callbacks = true
@@ -47,6 +51,7 @@ func (st *serverState) release() {
 	if done {
 		for _, h := range st.handles {
 			h.Delete()
+			liveHandles.Add(-1)
 		}
 		st.handles = nil
 	}
@@ -86,10 +91,10 @@ func (c *cptr) Swap(p *C.fhir_server_t) *C.fhir_server_t {
 // finalized counts handles freed by the finalizer rather than by Close (read by the tests).
 var finalized atomic.Int64
 
+// wrapServer makes the Go owner of a new handle; it takes over one reference of st.
 func wrapServer(ptr *C.fhir_server_t, st *serverState) *Server {
 	s := &Server{st: st}
 	s.ptr.Store(ptr)
-	st.acquire()
 	runtime.SetFinalizer(s, (*Server).finalize)
 	return s
 }
@@ -124,7 +129,7 @@ func (s *Server) Close() error {
 type constructor func(copts *C.fhir_options_t, out **C.fhir_server_t, cerr **C.fhir_error_t) C.fhir_result
 
 func construct(opts *Options, f constructor) (*Server, error) {
-	st := &serverState{}
+	st := &serverState{refs: 1} // the new Server's reference, dropped again on failure
 	copts, err := opts.build(st)
 	if err != nil {
 		st.release()
@@ -134,7 +139,6 @@ func construct(opts *Options, f constructor) (*Server, error) {
 	var out *C.fhir_server_t
 	var cerr *C.fhir_error_t
 	if e := takeError(f(copts, &out, &cerr), cerr); e != nil {
-		st.refs = 1
 		st.release()
 		return nil, e
 	}
