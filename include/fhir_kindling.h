@@ -345,7 +345,9 @@ typedef struct fhir_server_t fhir_server_t;
  * made outside any call, for example while a handle is built, on the thread that made them).
  * With one callback for several threads, it is called from each of them, possibly at once.
  * The message never holds a password, token, client secret, private key or custom header value
- * of any handle; query values appear at `FHIR_LOG_TRACE` only.
+ * of any handle; query values appear at `FHIR_LOG_TRACE` only. The callback runs inside the
+ * call: it must not make blocking calls of this library (they fail with `FHIR_ERR_RUNTIME`);
+ * fhir_cancel_trigger() is allowed.
  *
  * @param level The record's level.
  * @param target The area: "auth", "retry", "transport", "paging", "transaction" or "call";
@@ -366,7 +368,8 @@ typedef void (*fhir_log_callback)(fhir_log_level level,
  * Called before each attempt of each request to the FHIR server (retries, pages and token
  * replays included; not for the token endpoint, nor for a page on another server), on the
  * thread that made the call, to add headers with fhir_headers_add() — a W3C `traceparent`, a
- * correlation id.
+ * correlation id. It runs inside the call: it must not make blocking calls of this library
+ * (they fail with `FHIR_ERR_RUNTIME`); fhir_headers_add() and fhir_cancel_trigger() are allowed.
  *
  * @param method The HTTP method, such as "GET" (NUL-terminated, borrowed for the hook call).
  * @param url The request's absolute URL, query included (NUL-terminated, borrowed for the

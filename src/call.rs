@@ -174,6 +174,9 @@ impl Call {
     /// A call made now on this thread, governed by `scope`, logging to `log` (or, when `None`,
     /// to the process-wide log callback).
     pub fn new(scope: Scope, log: Option<Arc<dyn LogSink>>) -> Arc<Call> {
+        if let Some(sink) = &log {
+            crate::logging::want(sink.max_level());
+        }
         Arc::new(Call {
             scope,
             started: Instant::now(),

@@ -842,3 +842,41 @@ fn a_posted_search_is_retried_like_a_read() {
     assert!(reqs.iter().all(|r| r.method == "POST"));
     unsafe { fhir_server_free(s) };
 }
+
+/// A hook that tries a blocking call of the library on the handle in `user_data` and stores
+/// its code there.
+unsafe extern "C" fn reentrant_hook(
+    _: *const c_char,
+    _: *const c_char,
+    _: *mut fhir_headers_t,
+    user_data: *mut c_void,
+) -> c_int {
+    let slot = &*(user_data as *const (AtomicUsize, AtomicUsize));
+    let server = slot.0.load(Ordering::SeqCst) as *const fhir_server_t;
+    if !server.is_null() {
+        let (rc, _) = read(server, "Patient/1");
+        slot.1.store(rc as usize, Ordering::SeqCst);
+    }
+    0
+}
+
+#[test]
+fn a_blocking_call_from_inside_a_hook_is_refused_not_deadlocked() {
+    let server = RawServer::start(|_, stream| reply_json(stream, 200, PATIENT));
+    let slot = (AtomicUsize::new(0), AtomicUsize::new(usize::MAX));
+    let s = handle(&server.url("/fhir"), |o| unsafe {
+        fhir_options_set_request_hook(
+            o,
+            Some(reentrant_hook),
+            &slot as *const (AtomicUsize, AtomicUsize) as *mut c_void,
+            ptr::null_mut(),
+        );
+    });
+    slot.0.store(s as usize, Ordering::SeqCst);
+    assert_eq!(read(s, "Patient/1").0, fhir_result::FHIR_OK);
+    assert_eq!(
+        slot.1.load(Ordering::SeqCst),
+        fhir_result::FHIR_ERR_RUNTIME as usize
+    );
+    unsafe { fhir_server_free(s) };
+}
