@@ -58,7 +58,9 @@ const (
 
 // LogFunc receives one log record, on the goroutine of the call it belongs to, during that call.
 // target is the area ("auth", "retry", "transport", "paging", "transaction", "call"). Records
-// never hold a secret. A panic in it is re-raised by the method that made the call.
+// never hold a secret. It runs inside the call: it must not call the blocking methods of this
+// package (they fail with ErrRuntime); Cancel.Trigger is allowed. A panic in it is re-raised by
+// the method that made the call.
 type LogFunc func(level LogLevel, target, message string)
 
 var (
@@ -127,8 +129,10 @@ func (h *Headers) Add(name, value string) error {
 
 // RequestHook is called before each attempt of each request to the FHIR server, on the goroutine
 // of the call, to add headers (a W3C traceparent, a correlation id). A non-nil error refuses the
-// request: the call fails with ErrCancelled, and its *Error's Cause is this error. A panic is
-// re-raised by the method that made the call.
+// request: the call fails with ErrCancelled, and its *Error's Cause is this error. It runs
+// inside the call: it must not call the blocking methods of this package (they fail with
+// ErrRuntime); Headers.Add and Cancel.Trigger are allowed. A panic is re-raised by the method
+// that made the call.
 type RequestHook func(method, url string, headers *Headers) error
 
 // SetRequestHook installs a request hook (fhir_options_set_request_hook).

@@ -100,6 +100,8 @@ func TestLogAndRequestHook(t *testing.T) {
 	var urls []string
 	refuse := errors.New("refused by the test hook")
 	var mode string
+	var nested *Server
+	var nestedErr error
 	opts := (&Options{}).SetLogCallback(LogDebug, func(level LogLevel, target, message string) {
 		mu.Lock()
 		records = append(records, target+": "+message)
@@ -112,6 +114,10 @@ func TestLogAndRequestHook(t *testing.T) {
 		switch mode {
 		case "refuse":
 			return refuse
+		case "nested":
+			// A blocking call from inside the call is refused, never a deadlock.
+			_, nestedErr = nested.Capabilities(ctx)
+			return nil
 		case "panic":
 			panic("hook panic")
 		}
@@ -142,6 +148,11 @@ func TestLogAndRequestHook(t *testing.T) {
 		t.Fatal("no log record at debug level")
 	}
 
+	nested = s
+	mode = "nested"
+	if _, err := s.Capabilities(ctx); err != nil || !errors.Is(nestedErr, ErrRuntime) {
+		t.Fatalf("blocking call from a hook: %v, outer %v", nestedErr, err)
+	}
 	mode = "refuse"
 	_, err = s.Capabilities(ctx)
 	var fe *Error

@@ -10,12 +10,18 @@ namespace FhirKindling
 {
     public enum FhirLogLevel { Off = 0, Error = 1, Warn = 2, Info = 3, Debug = 4, Trace = 5 }
 
-    /// <summary>Receives one log record on the thread of the call it belongs to, during it. Records hold no secret.</summary>
+    /// <summary>
+    /// Receives one log record on the thread of the call it belongs to, during it. Records hold no
+    /// secret. It runs inside the call: blocking calls of this library from it fail with
+    /// FhirResult.Runtime (FhirCancel.Trigger is allowed).
+    /// </summary>
     public delegate void FhirLogHandler(FhirLogLevel level, string target, string message);
 
     /// <summary>
     /// Called before each attempt of each request to the FHIR server, on the calling thread, to add
-    /// headers. Throwing refuses the request: the call ends and rethrows that exception.
+    /// headers. Throwing refuses the request: the call ends and rethrows that exception. It runs
+    /// inside the call: blocking calls of this library from it fail with FhirResult.Runtime
+    /// (FhirHeaders.Add and FhirCancel.Trigger are allowed).
     /// </summary>
     public delegate void FhirRequestHook(string method, string url, FhirHeaders headers);
 

@@ -338,6 +338,8 @@ namespace FhirKindling.Tests
             var records = new List<string>();
             var urls = new List<string>();
             string mode = "";
+            FhirServer nested = null;
+            FhirResult nestedCode = FhirResult.Ok;
             var opts = new FhirOptions().SetLogCallback(FhirLogLevel.Debug, (level, target, message) =>
             {
                 lock (records) records.Add(target + ": " + message);
@@ -346,6 +348,12 @@ namespace FhirKindling.Tests
             {
                 urls.Add(method + " " + url);
                 if (mode == "refuse") throw new UnauthorizedAccessException("refused by the hook");
+                if (mode == "nested")
+                {
+                    // A blocking call from inside the call is refused, never a deadlock.
+                    nestedCode = Assert.Throws<FhirException>(() => nested.Capabilities()).Code;
+                    return;
+                }
                 Assert.AreEqual(FhirResult.InvalidArgument, Assert.Throws<FhirException>(() => headers.Add("Authorization", "x")).Code);
                 headers.Add("X-Test-Id", id);
             });
@@ -363,6 +371,10 @@ namespace FhirKindling.Tests
                 Assert.AreEqual(200, info.Status);
                 Assert.GreaterOrEqual(info.Requests, 1);
                 Assert.Greater(info.BytesReceived, 0UL);
+                nested = s;
+                mode = "nested";
+                s.Capabilities();
+                Assert.AreEqual(FhirResult.Runtime, nestedCode, "blocking call from a hook");
                 mode = "refuse";
                 Assert.Throws<UnauthorizedAccessException>(() => s.Capabilities());
                 mode = "log-throw";
