@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"time"
 
 	fhirkindling "github.com/fhir-kindling/fhir_kindling/bindings/go"
 )
@@ -83,4 +84,21 @@ func ExampleError() {
 		fmt.Println(fe.HTTPStatus, fe.OperationOutcome() != nil)
 	}
 	// Output: 404 true
+}
+
+// Give a call a deadline: the request in flight is abandoned when it passes (here against a
+// location that answers after 5 s).
+func ExampleServer_Request_deadline() {
+	s, err := fhirkindling.NewServer(os.Getenv("FHIR_SLOW_URL"),
+		(&fhirkindling.Options{}).AddCAFile(os.Getenv("FHIR_TEST_CA")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	var info fhirkindling.CallInfo
+	_, _, err = s.Request(fhirkindling.WithCallInfo(ctx, &info), "GET", "example?delay=5", nil)
+	fmt.Println(errors.Is(err, context.DeadlineExceeded), errors.Is(err, fhirkindling.ErrTimeout), info.Total < 2*time.Second)
+	// Output: true true true
 }

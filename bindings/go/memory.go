@@ -30,15 +30,6 @@ func takeJSON(buf *C.char, n C.size_t) []byte {
 	return goBytes(buf, n)
 }
 
-// takeString is takeJSON for a NUL-terminated string without a length.
-func takeString(buf *C.char) string {
-	if buf == nil {
-		return ""
-	}
-	defer C.fhir_string_free(buf)
-	return C.GoString(buf)
-}
-
 // goBytes copies n bytes of C memory into a new Go slice (C.GoBytes takes a C int, so a buffer of
 // 2 GiB or more is copied through unsafe.Slice).
 func goBytes(p *C.char, n C.size_t) []byte {

@@ -47,14 +47,15 @@ func (s *Server) Request(ctx context.Context, method, path string, body []byte) 
 	var status C.uint16_t
 	var out *C.char
 	var n C.size_t
+	defer func() { C.fhir_string_free(out) }() // also when do re-raises a callback's panic
 	err = s.do(ctx, func(p *C.fhir_server_t, e **C.fhir_error_t) C.fhir_result {
 		return C.fhir_server_request(p, cs[0].p, cs[1].p, bytesPtr(body), C.size_t(len(body)), &status, &out, &n, e)
 	})
 	runtime.KeepAlive(body)
-	if err != nil {
+	if err != nil || out == nil {
 		return 0, nil, err
 	}
-	return int(status), takeJSON(out, n), nil
+	return int(status), goBytes(out, n), nil
 }
 
 // Read reads "Type/id" or "Type/id/_history/vid". A missing resource gives ErrNotFound, a

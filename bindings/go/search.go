@@ -53,14 +53,19 @@ func (s *Server) stream(ctx context.Context, query string, v *visit,
 	}
 	defer cq.free()
 	h := cgo.NewHandle(v)
-	var next *C.char
+	var next *C.char // written on success and on a paging failure
+	// Released by defers: do re-raises a log callback's or hook's panic itself.
+	defer h.Delete()
+	defer func() { C.fhir_string_free(next) }()
 	err = s.do(ctx, func(p *C.fhir_server_t, e **C.fhir_error_t) C.fhir_result {
 		return f(p, cq.p, C.uintptr_t(h), &next, e)
 	})
-	h.Delete()
-	nextURL := takeString(next) // written on success and on a paging failure
+	var nextURL string
+	if next != nil {
+		nextURL = C.GoString(next)
+	}
 	if v.panicked {
-		panic(v.panicVal)
+		panic(v.panicVal) // the defers free the handle and the URL as it unwinds
 	}
 	return nextURL, err
 }

@@ -292,11 +292,13 @@ func (s *Server) do(ctx context.Context, f cfunc) error {
 func (s *Server) jsonOut(ctx context.Context, f func(p *C.fhir_server_t, out **C.char, n *C.size_t, e **C.fhir_error_t) C.fhir_result) ([]byte, error) {
 	var out *C.char
 	var n C.size_t
+	// Freed by a defer: a log callback's panic is re-raised by do after a call that succeeded.
+	defer func() { C.fhir_string_free(out) }()
 	err := s.do(ctx, func(p *C.fhir_server_t, e **C.fhir_error_t) C.fhir_result { return f(p, &out, &n, e) })
-	if err != nil {
+	if err != nil || out == nil {
 		return nil, err
 	}
-	return takeJSON(out, n), nil
+	return goBytes(out, n), nil
 }
 
 // jsonStr runs a call taking one string and yielding one JSON buffer.
