@@ -42,6 +42,30 @@ func TestContextCancellation(t *testing.T) {
 		t.Fatalf("cancel: %v after %v", err, el)
 	}
 
+	// Per-call scopes on one shared handle: cancelling some calls leaves the others alone.
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, cancel := context.WithCancel(ctx)
+			defer cancel()
+			if i%2 == 1 {
+				time.AfterFunc(200*time.Millisecond, cancel)
+				_, _, errs[i] = s.Request(c, "GET", "mixed?delay=5", nil)
+			} else {
+				_, _, errs[i] = s.Request(c, "GET", "mixed?delay=1", nil)
+			}
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%2 == 1) != errors.Is(err, context.Canceled) || (i%2 == 0 && err != nil) {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+
 	// A scoped handle with its own token, shared by two calls; Trigger from another goroutine.
 	tok := NewCancel()
 	defer tok.Close()
@@ -61,7 +85,7 @@ func TestContextCancellation(t *testing.T) {
 	if _, err := scoped.Capabilities(ctx); !errors.Is(err, ErrCancelled) {
 		t.Fatalf("later call through a triggered scope: %v", err)
 	}
-	if _, err := s.Capabilities(WithCallInfo(ctx, new(CallInfo))); err != nil {
+	if _, _, err := s.Request(WithCallInfo(ctx, new(CallInfo)), "GET", "parent?delay=0", nil); err != nil {
 		t.Fatalf("the parent is not cancelled: %v", err)
 	}
 	timed, err := s.Scope(nil, 300*time.Millisecond)
