@@ -306,6 +306,24 @@ namespace FhirKindling.Tests
                     Assert.IsNotNull(inner);
                     Assert.AreEqual(FhirResult.Cancelled, inner.Code);
                 }
+                // Per-call scopes on one shared handle: cancelling some calls leaves the others alone.
+                var outcomes = new string[8];
+                Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
+                {
+                    using (var cts = new CancellationTokenSource())
+                    {
+                        if (i % 2 == 1) cts.CancelAfter(200);
+                        string body;
+                        try
+                        {
+                            s.Request("GET", i % 2 == 1 ? "mixed?delay=5" : "mixed?delay=1", (string)null, out body, cts.Token);
+                            outcomes[i] = "ok";
+                        }
+                        catch (OperationCanceledException) { outcomes[i] = "cancelled"; }
+                        catch (Exception ex) { outcomes[i] = ex.ToString(); }
+                    }
+                });
+                for (int i = 0; i < 8; i++) Assert.AreEqual(i % 2 == 1 ? "cancelled" : "ok", outcomes[i], "call " + i);
                 using (var tok = new FhirCancel())
                 using (var scoped = s.Scope(tok, TimeSpan.Zero))
                 {
