@@ -16,7 +16,8 @@
 //
 // # Linking
 //
-// The package uses cgo and links the installed C library through pkg-config:
+// The package builds on Linux, the library's platform (it uses the thread id to route a
+// callback's panic back to its call). It uses cgo and links the installed C library through pkg-config:
 //
 //	scripts/install.sh $HOME/.local            # or make install, the release archive, the .deb
 //	export PKG_CONFIG_PATH=$HOME/.local/lib/pkgconfig
