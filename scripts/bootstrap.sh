@@ -3,7 +3,7 @@
 # when everything is there it installs nothing and takes about a second. scripts/test-all.sh and
 # scripts/demo.sh call it first.
 #
-#   scripts/bootstrap.sh [GROUP...]     default: build lint fuzz services consumers
+#   scripts/bootstrap.sh [GROUP...]     default: build lint fuzz services consumers cxx dist supply
 #
 #   build      C/C++ toolchain, make, cmake, pkg-config, valgrind, curl, python3 (Debian);
 #              rustfmt + clippy (rustup); cbindgen (cargo install, pinned)
@@ -13,7 +13,8 @@
 #   services   Java + Maven, Node.js + npm, openssl, iproute2, nginx, tinyproxy (Debian; nginx and
 #              tinyproxy pinned), then every part's install: npm ci of the OIDC provider, the
 #              Maven build of the HAPI launcher (tests/servers/services.sh install)
-#   consumers  Mono (mcs, mono; pinned) for the C# consumer; Go must be on PATH or in /usr/local/go
+#   consumers  Mono (mcs, mono; pinned) and NUnit 2.6 (nunit-console; pinned) for the .NET
+#              library; Go must be on PATH or in /usr/local/go
 #   cxx        clang++ and GoogleTest (libgtest-dev, googletest; Debian, pinned) for the C++ wrapper
 #   dist       dpkg-deb, xz, binutils (strip, readelf, nm) for the release archive and .deb
 #   supply     cargo-deny (cargo install --locked, pinned; the binary in ~/.cargo/bin is reused)
@@ -35,7 +36,8 @@ BUILD_TOOLS=(cc:gcc c++:g++ make:make cmake:cmake pkg-config:pkg-config valgrind
 LINT_TOOLS=(shellcheck:shellcheck shfmt:shfmt doxygen:doxygen)
 SERVICE_TOOLS=(java:default-jre-headless mvn:maven node:nodejs npm:npm openssl:openssl ss:iproute2 flock:util-linux
     nginx:nginx="$NGINX_DEB_VERSION" tinyproxy:tinyproxy="$TINYPROXY_DEB_VERSION")
-CONSUMER_TOOLS=(mcs:mono-mcs="$MONO_DEB_VERSION" mono:mono-runtime="$MONO_DEB_VERSION")
+CONSUMER_TOOLS=(mcs:mono-mcs="$MONO_DEB_VERSION" mono:mono-runtime="$MONO_DEB_VERSION"
+    nunit-console:nunit-console="$NUNIT_DEB_VERSION")
 CXX_TOOLS=(clang++:clang="$CLANG_DEB_VERSION")
 DIST_TOOLS=(dpkg-deb:dpkg xz:xz-utils strip:binutils readelf:binutils nm:binutils gzip:gzip)
 

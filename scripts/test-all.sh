@@ -8,7 +8,8 @@
 #                --cfg fuzzing, which adds the fuzz entry points); the header check
 #                (cbindgen, fails on a diff); the header's docs (scripts/check-header-docs.sh:
 #                every @param/@return/free function, Doxygen with warnings as errors); shellcheck and shfmt -i 4 -ci over every tracked
-#                shell script; no port of tests/servers/ports.env hard-coded anywhere else
+#                shell script; no port of tests/servers/ports.env hard-coded anywhere else; every
+#                header function bound in Go and .NET (scripts/check-bindings.sh)
 #   unit         cargo test --locked: Rust unit tests and the httpmock wire tests
 #   fuzz         scripts/fuzz.sh: every cargo fuzz target (fuzz/) for FUZZ_SECONDS (default 30) from
 #                the committed seeds; a crash fails the run
@@ -22,8 +23,11 @@
 #                -Wall -Wextra -Werror -pedantic (with and without exceptions), then its GoogleTest
 #                suite under CTest against the installed library and the services: shared, static,
 #                under ASan/LSan/UBSan, and a -fno-exceptions program (make cpp-test)
-#   go           the Go (cgo) consumer
-#   csharp       the C# (Mono P/Invoke) consumer
+#   go           the Go module bindings/go (bindings/go/test.sh: gofmt, go vet, go test -race with
+#                its Example functions, the Example tests again linked statically), then the
+#                examples/go program importing it
+#   csharp       the .NET library bindings/dotnet (bindings/dotnet/test.sh: mcs build, the .nupkg,
+#                installed into a scratch project whose NUnit tests and examples/csharp run from it)
 #   abi          scripts/check-abi.sh: exported symbols and the header's signatures against the last
 #                release's abi/X.Y.Z.txt (fails on an unannounced removal or change, prints
 #                additions; docs/ABI.md), and tests/abi/selftest.sh (it fails on injected changes)
@@ -31,7 +35,7 @@
 #                CI cannot reach: see deny.toml)
 #   dist         make dist (release archive + .deb + SBOM), then tests/dist/check.sh: both unpacked
 #                into scratch dirs and consumed by a C program (pkg-config only), a CMake project
-#                (find_package only) and the C++ suite, against the services
+#                (find_package only), the Go module's tests and the C++ suite, against the services
 #   ports        tests/servers/check-ports.sh: every service again with every port moved
 #
 # Stages that need the services start them when they are not running, and the services this run
@@ -94,6 +98,7 @@ stage_lint() {
     shfmt "${SHFMT_FLAGS[@]}" -d "${scripts[@]}"
     echo "shellcheck and shfmt ${SHFMT_FLAGS[*]}: ${#scripts[@]} scripts clean"
     tests/servers/check-ports.sh --static
+    scripts/check-bindings.sh
 }
 
 stage_unit() { cargo test --locked; }
@@ -145,13 +150,15 @@ stage_dist() {
 stage_go() {
     services_up
     release_install
+    FHIR_KINDLING_PREFIX=$PREFIX bindings/go/test.sh
     FHIR_KINDLING_PREFIX=$PREFIX FHIR_API_URL=$FHIR_HAPI_URL examples/go/run.sh
 }
 
 stage_csharp() {
     services_up
     release_install
-    FHIR_KINDLING_PREFIX=$PREFIX FHIR_API_URL=$FHIR_HAPI_URL examples/csharp/run.sh
+    FHIR_KINDLING_PREFIX=$PREFIX bindings/dotnet/test.sh
+    FHIR_KINDLING_PREFIX=$PREFIX CS_BUILD_ONLY=1 examples/csharp/run.sh
 }
 
 stage_ports() {
@@ -199,7 +206,7 @@ for s in "${STAGES[@]}"; do
         cpp) groups+=(build services cxx) ;;
         abi) groups+=(build dist) ;;
         deny) groups+=(build supply) ;;
-        dist) groups+=(build services cxx dist) ;;
+        dist) groups+=(build services cxx dist consumers) ;;
     esac
 done
 mapfile -t groups < <(printf '%s\n' "${groups[@]}" | awk '!seen[$0]++')

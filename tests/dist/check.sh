@@ -6,9 +6,10 @@
 #            then, with nothing but that prefix:
 #              a C program built with only `pkg-config --cflags --libs fhir_kindling` (tests/c/test_capi.c),
 #              a CMake project with only find_package (tests/cmake),
+#              the Go module's tests (bindings/go, cgo through pkg-config),
 #              the C++ GoogleTest suite (tests/cpp, shared and static), all run against the services
 #   .deb:    dpkg-deb --info/--contents checked, extracted with dpkg -x into a scratch root (no
-#            install); the same C program, CMake project and the -fno-exceptions C++ program
+#            install); the same C program, CMake project, Go tests and the -fno-exceptions C++ program
 # No compiler or linker flag points at the source tree or target/install: only the scratch dirs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +21,8 @@ W=$REPO/target/dist-check
 CWARN=(-std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -pedantic)
 : "${FHIR_HAPI_URL:?run with the services variables (tests/servers/services.sh env)}"
 export FHIR_API_URL=$FHIR_HAPI_URL
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+[ -x "$GO" ] || fail "Go is needed for the Go module's tests (go on PATH or /usr/local/go)"
 rm -rf "$W"
 mkdir -p "$W"
 fail() {
@@ -59,6 +62,21 @@ consume() {
         tail -20 "$out/quickstart.log"
         fail "$label: quickstart_cmake failed"
     }
+
+    echo "== $label: the Go module (bindings/go) with pkg-config only"
+    (
+        cd bindings/go
+        export PKG_CONFIG_PATH="$libdir/pkgconfig" PKG_CONFIG_LIBDIR="$libdir/pkgconfig" CGO_ENABLED=1 \
+            GOTOOLCHAIN=local GOFLAGS=-mod=mod
+        "$GO" test -c -o "$out/fhirkindling-go.test" .
+        LD_LIBRARY_PATH=$libdir ldd "$out/fhirkindling-go.test" | grep -q "=> $libdir/libfhir_kindling" ||
+            fail "$label: the Go tests do not load the library from $libdir"
+        LD_LIBRARY_PATH=$libdir "$out/fhirkindling-go.test" -test.count=1 >"$out/go.log" 2>&1 || {
+            tail -20 "$out/go.log"
+            fail "$label: the Go module's tests failed"
+        }
+        tail -1 "$out/go.log"
+    )
 
     echo "== $label: C++ (tests/cpp, gtest=$gtest)"
     cmake -S tests/cpp -B "$out/cpp" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
