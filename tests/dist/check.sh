@@ -32,6 +32,14 @@ fail() {
 
 (cd target/dist && sha256sum --quiet -c SHA256SUMS) || fail "target/dist/SHA256SUMS does not match"
 
+# loads_from LIBDIR PROGRAM: the program, run with LD_LIBRARY_PATH=LIBDIR, loads the library from
+# there (ldd's output is read whole: grep -q under pipefail could kill it with SIGPIPE).
+loads_from() {
+    local found
+    found=$(LD_LIBRARY_PATH=$1 ldd "$2")
+    grep -q "libfhir_kindling.so.* => $1/libfhir_kindling" <<<"$found"
+}
+
 # consume ROOT LIBDIR LABEL GTEST: build and run the consumers against one unpacked tree
 consume() {
     local prefix=$1 label=$3 gtest=$4 out=$W/$3
@@ -43,9 +51,7 @@ consume() {
     # shellcheck disable=SC2046  # pkg-config's flags are words
     cc "${CWARN[@]}" $("${pc[@]}" pkg-config --cflags fhir_kindling) tests/c/test_capi.c -o "$out/test_capi" \
         $("${pc[@]}" pkg-config --libs fhir_kindling) -lpthread
-    ldd "$out/test_capi" | grep -q "libfhir_kindling.so.0.* => $libdir/" ||
-        LD_LIBRARY_PATH=$libdir ldd "$out/test_capi" | grep -q "=> $libdir/libfhir_kindling" ||
-        fail "$label: test_capi does not load the library from $libdir"
+    loads_from "$libdir" "$out/test_capi" || fail "$label: test_capi does not load the library from $libdir"
     LD_LIBRARY_PATH=$libdir "$out/test_capi" >"$out/test_capi.log" 2>&1 || {
         tail -20 "$out/test_capi.log"
         fail "$label: test_capi failed"
@@ -69,7 +75,7 @@ consume() {
         export PKG_CONFIG_PATH="$libdir/pkgconfig" PKG_CONFIG_LIBDIR="$libdir/pkgconfig" CGO_ENABLED=1 \
             GOTOOLCHAIN=local GOFLAGS=-mod=mod
         "$GO" test -c -o "$out/fhirkindling-go.test" .
-        LD_LIBRARY_PATH=$libdir ldd "$out/fhirkindling-go.test" | grep -q "=> $libdir/libfhir_kindling" ||
+        loads_from "$libdir" "$out/fhirkindling-go.test" ||
             fail "$label: the Go tests do not load the library from $libdir"
         LD_LIBRARY_PATH=$libdir "$out/fhirkindling-go.test" -test.count=1 >"$out/go.log" 2>&1 || {
             tail -20 "$out/go.log"
@@ -98,8 +104,15 @@ so=$P/lib/libfhir_kindling.so.$VERSION
 if [ "$(readlink -f "$P/lib/libfhir_kindling.so")" != "$(readlink -f "$so")" ] || [ ! -e "$so" ]; then
     fail "lib/libfhir_kindling.so does not lead to $so"
 fi
-if readelf -S "$so" | grep -qE '\.debug_|\.symtab'; then fail "$so is not stripped"; fi
-! readelf -d "$so" | grep -qE 'RPATH|RUNPATH' || fail "$so has an RPATH"
+# (outputs read whole before grep: under pipefail an early grep -q exit could hide a match)
+sections=$(readelf -S "$so")
+if grep -qE '\.debug_|\.symtab' <<<"$sections"; then fail "$so is not stripped"; fi
+dynamic=$(readelf -d "$so")
+if grep -qE 'RPATH|RUNPATH' <<<"$dynamic"; then fail "$so has an RPATH"; fi
+major=${VERSION%%.*}
+minor=$(cut -d. -f2 <<<"$VERSION")
+if [ "$major" = 0 ]; then soname=libfhir_kindling.so.0.$minor; else soname=libfhir_kindling.so.$major; fi
+grep -qF "Library soname: [$soname]" <<<"$dynamic" || fail "$so: the SONAME is not $soname"
 python3 - "$P/fhir_kindling.cdx.json" <<'PY' || fail "the SBOM is not what it should be"
 import json, subprocess, sys
 bom = json.load(open(sys.argv[1]))
@@ -127,7 +140,7 @@ for f in usr/include/fhir_kindling.h usr/include/fhir_kindling.hpp usr/lib/libfh
     usr/share/doc/libfhir-kindling/fhir_kindling.cdx.json; do
     grep -qx "$f" "$W/deb-contents.txt" || fail "deb: no $f"
 done
-if grep -v '^usr/' "$W/deb-contents.txt" | grep -qv '^$'; then fail "deb: files outside /usr"; fi
+if grep -v '^usr/' "$W/deb-contents.txt" | grep -v '^$' >/dev/null; then fail "deb: files outside /usr"; fi
 dpkg-deb --contents "$DEB" | awk '$2 != "root/root" {bad=1} END {exit bad}' || fail "deb: files not owned by root"
 mkdir -p "$W/root"
 dpkg -x "$DEB" "$W/root"
