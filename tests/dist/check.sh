@@ -149,4 +149,4 @@ dpkg -x "$DEB" "$W/root"
 R=$W/root
 sed -i "s|^prefix=/usr$|prefix=$R/usr|" "$R/usr/lib/pkgconfig/fhir_kindling.pc"
 consume "$R/usr" "$R/usr/lib" deb OFF
-echo "dist-check: archive and .deb consumed by C (pkg-config), CMake (find_package) and C++ against the services"
+echo "dist-check: archive and .deb consumed by C (pkg-config), CMake (find_package), Go and C++ against the services"
