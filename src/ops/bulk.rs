@@ -133,7 +133,9 @@ impl BulkOptions {
             ));
         }
         if max > Duration::from_secs(86_400) {
-            return Err(Error::invalid("the maximum poll interval is at most one day"));
+            return Err(Error::invalid(
+                "the maximum poll interval is at most one day",
+            ));
         }
         self.min_poll = min;
         self.max_poll = max;
@@ -143,7 +145,9 @@ impl BulkOptions {
     /// Set the number of parallel downloads (1..=64).
     pub fn set_parallel(&mut self, n: usize) -> Result<()> {
         if !(1..=64).contains(&n) {
-            return Err(Error::invalid("parallel downloads must be between 1 and 64"));
+            return Err(Error::invalid(
+                "parallel downloads must be between 1 and 64",
+            ));
         }
         self.parallel = n;
         Ok(())
@@ -265,9 +269,9 @@ impl Manifest {
         crate::ops::bundle::check_utf8(&json)?;
         let raw: RawManifest = serde_json::from_slice(&json)
             .map_err(|e| Error::json(format!("the bulk export manifest is malformed: {e}")))?;
-        let output = raw.output.ok_or_else(|| {
-            Error::protocol("the bulk export manifest has no `output` array")
-        })?;
+        let output = raw
+            .output
+            .ok_or_else(|| Error::protocol("the bulk export manifest has no `output` array"))?;
         let total = output.len() + raw.error.len() + raw.deleted.len();
         if total > options.max_files {
             return Err(Error::new(
@@ -485,7 +489,10 @@ impl FhirServer {
             }
             for f in &req.type_filters {
                 let (t, rest) = f.split_once('?').unwrap_or((f, ""));
-                if !valid_type(t) || rest.is_empty() || f.len() > 4096 || f.chars().any(char::is_control)
+                if !valid_type(t)
+                    || rest.is_empty()
+                    || f.len() > 4096
+                    || f.chars().any(char::is_control)
                 {
                     return Err(Error::invalid(
                         "_typeFilter must be `Type?search-parameters` (at most 4096 bytes)",
@@ -519,7 +526,10 @@ impl FhirServer {
         let mut attempt = 1;
         loop {
             let r = Request::new(Method::GET, url.clone())
-                .header(ACCEPT, HeaderValue::from_static(crate::transport::FHIR_JSON))
+                .header(
+                    ACCEPT,
+                    HeaderValue::from_static(crate::transport::FHIR_JSON),
+                )
                 .header(
                     reqwest::header::HeaderName::from_static("prefer"),
                     HeaderValue::from_static(prefer),
@@ -574,8 +584,7 @@ impl FhirServer {
                 transient: None,
             }),
             200 => Ok(PollStatus::Complete(
-                Manifest::parse(self, resp.body, options)
-                    .map_err(|e| e.with_context(&what))?,
+                Manifest::parse(self, resp.body, options).map_err(|e| e.with_context(&what))?,
             )),
             s if is_transient(s, &resp.body) => {
                 let err = Error::from_status(s, &what, resp.body);
@@ -714,7 +723,9 @@ impl FhirServer {
                     let p = part(&names[file]);
                     match open.remove(&file) {
                         Some(w) => {
-                            let f = w.into_inner().map_err(|e| io("write", &p, e.into_error()))?;
+                            let f = w
+                                .into_inner()
+                                .map_err(|e| io("write", &p, e.into_error()))?;
                             f.sync_all().map_err(|e| io("sync", &p, e))?;
                         }
                         // An empty file: nothing was written yet.
@@ -743,7 +754,9 @@ impl FhirServer {
     ) -> Result<DownloadSummary> {
         let status = self.bulk_kickoff(req, options).await?;
         on_status_url(status.as_str());
-        let manifest = self.bulk_wait(status.as_str(), options, on_progress).await?;
+        let manifest = self
+            .bulk_wait(status.as_str(), options, on_progress)
+            .await?;
         self.bulk_download_each(&manifest, options, on_line).await
     }
 }
@@ -899,8 +912,7 @@ fn valid_instant(s: &str) -> bool {
     s.len() >= 4
         && s.len() <= 40
         && s.as_bytes()[..4].iter().all(u8::is_ascii_digit)
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b':' | b'T' | b'.' | b'+' | b'Z'))
 }
 
@@ -1004,7 +1016,10 @@ impl<'a> BulkDownload<'a> {
                 let Some(i) = self.pending.pop_front() else {
                     break;
                 };
-                let tx = self.tx.clone().expect("sender kept while files are pending");
+                let tx = self
+                    .tx
+                    .clone()
+                    .expect("sender kept while files are pending");
                 self.workers
                     .push(Box::pin(fetch_file(self.shared.clone(), i, tx)));
             }
@@ -1462,7 +1477,10 @@ mod tests {
             assert!(s.bulk_status_url(bad).is_err(), "{bad}");
         }
         let long = format!("/fhir/{}", "a".repeat(MAX_URL_LEN));
-        assert_eq!(s.bulk_status_url(&long).unwrap_err().kind(), ErrorKind::Limit);
+        assert_eq!(
+            s.bulk_status_url(&long).unwrap_err().kind(),
+            ErrorKind::Limit
+        );
     }
 
     #[test]
