@@ -18,6 +18,7 @@
 
 mod boundary;
 pub mod buffer;
+pub mod bulk;
 pub mod error;
 pub mod ops;
 pub mod options;

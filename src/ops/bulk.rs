@@ -315,6 +315,106 @@ impl Manifest {
     }
 }
 
+fn check_group_id(id: &str) -> Result<()> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Err(Error::invalid(
+            "the group id must be 1 to 64 letters, digits, '-' or '.'",
+        ));
+    }
+    Ok(())
+}
+
+fn check_type(t: &str) -> Result<()> {
+    if !valid_type(t) {
+        return Err(Error::invalid(format!(
+            "_type '{}' is not a resource type",
+            crate::redact::quote(t, 64)
+        )));
+    }
+    Ok(())
+}
+
+fn check_instant(name: &str, v: &str) -> Result<()> {
+    if !valid_instant(v) {
+        return Err(Error::invalid(format!(
+            "{name} must be a FHIR instant such as 2024-01-31T12:00:00Z"
+        )));
+    }
+    Ok(())
+}
+
+fn check_type_filter(f: &str) -> Result<()> {
+    let (t, rest) = f.split_once('?').unwrap_or((f, ""));
+    if !valid_type(t) || rest.is_empty() || f.len() > 4096 || f.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "_typeFilter must be `Type?search-parameters` (at most 4096 bytes)",
+        ));
+    }
+    Ok(())
+}
+
+fn check_output_format(fmt: &str) -> Result<()> {
+    if fmt.is_empty() || fmt.len() > 128 || fmt.chars().any(char::is_control) {
+        return Err(Error::invalid("_outputFormat must be 1 to 128 characters"));
+    }
+    Ok(())
+}
+
+impl ExportRequest {
+    /// Export the members of group `id` (`Group/[id]/$export`).
+    pub fn set_group(&mut self, id: &str) -> Result<()> {
+        check_group_id(id)?;
+        self.level = ExportLevel::Group(id.to_owned());
+        Ok(())
+    }
+
+    /// Add a resource type to `_type`.
+    pub fn add_type(&mut self, t: &str) -> Result<()> {
+        check_type(t)?;
+        self.types.push(t.to_owned());
+        Ok(())
+    }
+
+    /// Set (or with `None` clear) `_since`.
+    pub fn set_since(&mut self, v: Option<&str>) -> Result<()> {
+        if let Some(v) = v {
+            check_instant("_since", v)?;
+        }
+        self.since = v.map(str::to_owned);
+        Ok(())
+    }
+
+    /// Set (or with `None` clear) `_until`.
+    pub fn set_until(&mut self, v: Option<&str>) -> Result<()> {
+        if let Some(v) = v {
+            check_instant("_until", v)?;
+        }
+        self.until = v.map(str::to_owned);
+        Ok(())
+    }
+
+    /// Add a `_typeFilter` (`Type?search-parameters`, not percent-encoded as a whole).
+    pub fn add_type_filter(&mut self, f: &str) -> Result<()> {
+        check_type_filter(f)?;
+        self.type_filters.push(f.to_owned());
+        Ok(())
+    }
+
+    /// Set (or with `None` clear) `_outputFormat`.
+    pub fn set_output_format(&mut self, v: Option<&str>) -> Result<()> {
+        if let Some(v) = v {
+            check_output_format(v)?;
+        }
+        self.output_format = v.map(str::to_owned);
+        Ok(())
+    }
+}
+
 /// A letters-only resource type of at most 64 characters.
 fn valid_type(t: &str) -> bool {
     !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphabetic())
@@ -429,6 +529,11 @@ impl LineBatch {
         let data = data.strip_suffix(b"\n").unwrap_or(data);
         data.split(|&b| b == b'\n')
     }
+
+    /// The lines as one buffer, each followed by `\n`.
+    pub fn into_bytes(self) -> Bytes {
+        self.data
+    }
 }
 
 impl FhirServer {
@@ -452,16 +557,7 @@ impl FhirServer {
             ExportLevel::System => "$export".to_owned(),
             ExportLevel::Patient => "Patient/$export".to_owned(),
             ExportLevel::Group(id) => {
-                if id.is_empty()
-                    || id.len() > 64
-                    || !id
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-                {
-                    return Err(Error::invalid(
-                        "the group id must be 1 to 64 letters, digits, '-' or '.'",
-                    ));
-                }
+                check_group_id(id)?;
                 format!("Group/{id}/$export")
             }
         };
@@ -469,41 +565,23 @@ impl FhirServer {
         {
             let mut q = url.query_pairs_mut();
             if !req.types.is_empty() {
-                if let Some(bad) = req.types.iter().find(|t| !valid_type(t)) {
-                    return Err(Error::invalid(format!(
-                        "_type '{}' is not a resource type",
-                        crate::redact::quote(bad, 64)
-                    )));
+                for t in &req.types {
+                    check_type(t)?;
                 }
                 q.append_pair("_type", &req.types.join(","));
             }
             for (name, value) in [("_since", &req.since), ("_until", &req.until)] {
                 if let Some(v) = value {
-                    if !valid_instant(v) {
-                        return Err(Error::invalid(format!(
-                            "{name} must be a FHIR instant such as 2024-01-31T12:00:00Z"
-                        )));
-                    }
+                    check_instant(name, v)?;
                     q.append_pair(name, v);
                 }
             }
             for f in &req.type_filters {
-                let (t, rest) = f.split_once('?').unwrap_or((f, ""));
-                if !valid_type(t)
-                    || rest.is_empty()
-                    || f.len() > 4096
-                    || f.chars().any(char::is_control)
-                {
-                    return Err(Error::invalid(
-                        "_typeFilter must be `Type?search-parameters` (at most 4096 bytes)",
-                    ));
-                }
+                check_type_filter(f)?;
                 q.append_pair("_typeFilter", f);
             }
             if let Some(fmt) = &req.output_format {
-                if fmt.is_empty() || fmt.len() > 128 || fmt.chars().any(char::is_control) {
-                    return Err(Error::invalid("_outputFormat must be 1 to 128 characters"));
-                }
+                check_output_format(fmt)?;
                 q.append_pair("_outputFormat", fmt);
             }
         }
@@ -1511,8 +1589,10 @@ mod tests {
         ] {
             assert!(Manifest::parse(&s, Bytes::from(bad.to_vec()), &o).is_err());
         }
-        let mut small = BulkOptions::default();
-        small.max_files = 1;
+        let small = BulkOptions {
+            max_files: 1,
+            ..Default::default()
+        };
         let e = Manifest::parse(
             &s,
             Bytes::from_static(
