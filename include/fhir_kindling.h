@@ -102,6 +102,11 @@
 #define FHIR_DEFAULT_BATCH_SIZE 500
 
 /**
+ * Headers one hook call may add.
+ */
+#define MAX_HEADERS 64
+
+/**
  * Result code of every fallible call. `FHIR_OK` (0) means success.
  *
  * The numeric values are part of the ABI: codes are only ever added, never renumbered or
@@ -195,6 +200,12 @@ typedef enum {
    * for a callback). The message names the limit and its option; the handle stays usable.
    */
   FHIR_ERR_LIMIT = 19,
+  /**
+   * The call was cancelled: its cancel token (fhir_server_scope()) was triggered, or the
+   * request hook (fhir_options_set_request_hook()) refused a request. Nothing is retried
+   * after a cancel.
+   */
+  FHIR_ERR_CANCELLED = 20,
 } fhir_result;
 
 /**
@@ -234,6 +245,38 @@ typedef enum {
 } fhir_bulk_file_kind;
 
 /**
+ * Level of a log record, from the most to the least severe. A callback registered with a
+ * maximum level receives the records of that level and the more severe ones.
+ */
+typedef enum {
+  /**
+   * No records (as a maximum level: logging off).
+   */
+  FHIR_LOG_OFF = 0,
+  /**
+   * A call failed in a way an operator should see (a token could not be fetched).
+   */
+  FHIR_LOG_ERROR = 1,
+  /**
+   * A transient failure that is retried, records dropped.
+   */
+  FHIR_LOG_WARN = 2,
+  /**
+   * Retries with their wait, token fetches and refreshes.
+   */
+  FHIR_LOG_INFO = 3,
+  /**
+   * Each request (method and URL with query values elided), its status, size and time; each
+   * page; each create_all batch.
+   */
+  FHIR_LOG_DEBUG = 4,
+  /**
+   * Each request with its full URL (secrets registered with the handle are still redacted).
+   */
+  FHIR_LOG_TRACE = 5,
+} fhir_log_level;
+
+/**
  * The parameters of a bulk export and the bounds of its polling and downloads.
  *
  * Defaults: system level, all types; polls at least 1 s and at most 60 s apart (a longer
@@ -256,6 +299,20 @@ typedef enum {
 typedef struct fhir_bulk_t fhir_bulk_t;
 
 /**
+ * A cancel token: trigger it from any thread to end, promptly and with `FHIR_ERR_CANCELLED`,
+ * every call made through the scoped handles it was given to (fhir_server_scope()). A triggered
+ * token stays triggered: make a new one for new calls.
+ *
+ * Thread-safe: fhir_cancel_trigger() and fhir_cancel_is_triggered() may be called from any
+ * thread at any time, also while calls it governs run. The scoped handles hold their own
+ * reference: the token may be freed while they are still in use.
+ *
+ * Functions: fhir_cancel_new(), fhir_cancel_trigger(), fhir_cancel_is_triggered(),
+ * fhir_cancel_free().
+ */
+typedef struct fhir_cancel_t fhir_cancel_t;
+
+/**
  * Details of a failed call: result code, message, HTTP status and the server's response body
  * (often a FHIR OperationOutcome).
  *
@@ -266,6 +323,14 @@ typedef struct fhir_bulk_t fhir_bulk_t;
  * fhir_error_message(), fhir_error_http_status(), fhir_error_body(); then fhir_error_free().
  */
 typedef struct fhir_error_t fhir_error_t;
+
+/**
+ * The headers a request hook adds to one attempt (see #fhir_request_hook). Valid only during
+ * the hook call that received it.
+ *
+ * Functions: fhir_headers_add().
+ */
+typedef struct fhir_headers_t fhir_headers_t;
 
 /**
  * Connection options for the constructors: extra headers, proxies, timeouts, TLS, retries, OpenID
@@ -291,7 +356,10 @@ typedef struct fhir_error_t fhir_error_t;
  * fhir_options_set_max_result_bytes(), fhir_options_set_max_pages(); for SMART Backend Services
  * fhir_options_set_smart_key_id(), fhir_options_set_smart_algorithm(),
  * fhir_options_set_smart_scope(), fhir_options_set_smart_token_url(),
- * fhir_options_set_smart_jku(); then fhir_options_free().
+ * fhir_options_set_smart_jku(); for embedding fhir_options_set_log_callback(),
+ * fhir_options_set_request_hook(), fhir_options_set_search_post_threshold(),
+ * fhir_options_set_pool_idle_timeout_ms(), fhir_options_set_pool_max_idle_per_host(); then
+ * fhir_options_free().
  */
 typedef struct fhir_options_t fhir_options_t;
 
@@ -323,38 +391,10 @@ typedef struct fhir_query_t fhir_query_t;
  * fhir_resource_delete(), fhir_resource_delete_many(), fhir_resource_delete_by_query(),
  * fhir_bundle_send(), fhir_history(), fhir_operation(); the searches fhir_search_all(),
  * fhir_search_limit(), fhir_search_first(), fhir_search_count(), fhir_search_pages(),
- * fhir_search_resources(); then fhir_server_free().
+ * fhir_search_resources(); for embedding fhir_server_scope(), fhir_server_last_call(); then
+ * fhir_server_free().
  */
 typedef struct fhir_server_t fhir_server_t;
-
-/**
- * Called by fhir_search_pages() once per page, on the caller's thread. It may call the library, on
- * the same handle too. It must not unwind: no C++ exception or longjmp through it.
- *
- * @param page_json The page's Bundle: NUL-terminated JSON of `len` bytes, borrowed until the
- *        callback returns.
- * @param len The length of `page_json` in bytes (NUL excluded).
- * @param user_data The `user_data` given to fhir_search_pages().
- * @return 0 to go on with the next page; non-zero to stop.
- */
-typedef int (*fhir_page_callback)(const char *page_json, size_t len, void *user_data);
-
-/**
- * Called by fhir_search_resources() once per resource, on the caller's thread. It may call the
- * library, on the same handle too. It must not unwind: no C++ exception or longjmp through it.
- *
- * @param resource_json The resource: NUL-terminated JSON of `len` bytes, borrowed until the
- *        callback returns.
- * @param len The length of `resource_json` in bytes (NUL excluded).
- * @param search_mode The entry's search mode: "match", "include" or "outcome" ("match" when the
- *        server gives none); borrowed until the callback returns.
- * @param user_data The `user_data` given to fhir_search_resources().
- * @return 0 to go on; non-zero to stop.
- */
-typedef int (*fhir_resource_callback)(const char *resource_json,
-                                      size_t len,
-                                      const char *search_mode,
-                                      void *user_data);
 
 /**
  * Called while an export runs, after each poll that found it still in progress, on the caller's
@@ -429,6 +469,126 @@ typedef struct {
   bool stopped;
 } fhir_bulk_summary_t;
 
+/**
+ * Receives one log record.
+ *
+ * Called on the thread that made the call the record belongs to, during that call (records
+ * made outside any call, for example while a handle is built, on the thread that made them).
+ * With one callback for several threads, it is called from each of them, possibly at once.
+ * The message never holds a password, token, client secret, private key or custom header value
+ * of any handle; query values appear at `FHIR_LOG_TRACE` only. The callback runs inside the
+ * call: it must not make blocking calls of this library (they fail with `FHIR_ERR_RUNTIME`);
+ * fhir_cancel_trigger() is allowed.
+ *
+ * @param level The record's level.
+ * @param target The area: "auth", "retry", "transport", "paging", "transaction" or "call";
+ *        NUL-terminated, borrowed for the duration of the callback.
+ * @param target_len Length of `target` in bytes (NUL excluded).
+ * @param message The message, UTF-8, NUL-terminated, borrowed for the duration of the callback.
+ * @param message_len Length of `message` in bytes (NUL excluded).
+ * @param user_data The `user_data` given with the callback.
+ */
+typedef void (*fhir_log_callback)(fhir_log_level level,
+                                  const char *target,
+                                  size_t target_len,
+                                  const char *message,
+                                  size_t message_len,
+                                  void *user_data);
+
+/**
+ * Called before each attempt of each request to the FHIR server (retries, pages and token
+ * replays included; not for the token endpoint, nor for a page on another server), on the
+ * thread that made the call, to add headers with fhir_headers_add() — a W3C `traceparent`, a
+ * correlation id. It runs inside the call: it must not make blocking calls of this library
+ * (they fail with `FHIR_ERR_RUNTIME`); fhir_headers_add() and fhir_cancel_trigger() are allowed.
+ *
+ * @param method The HTTP method, such as "GET" (NUL-terminated, borrowed for the hook call).
+ * @param url The request's absolute URL, query included (NUL-terminated, borrowed for the
+ *        hook call).
+ * @param headers Where to add headers (valid for the hook call only).
+ * @param user_data The `user_data` given with the hook.
+ * @return 0 to send the request; any other value refuses it: the call ends with
+ *         `FHIR_ERR_CANCELLED`.
+ */
+typedef int (*fhir_request_hook)(const char *method,
+                                 const char *url,
+                                 fhir_headers_t *headers,
+                                 void *user_data);
+
+/**
+ * Called by fhir_search_pages() once per page, on the caller's thread. It may call the library, on
+ * the same handle too. It must not unwind: no C++ exception or longjmp through it.
+ *
+ * @param page_json The page's Bundle: NUL-terminated JSON of `len` bytes, borrowed until the
+ *        callback returns.
+ * @param len The length of `page_json` in bytes (NUL excluded).
+ * @param user_data The `user_data` given to fhir_search_pages().
+ * @return 0 to go on with the next page; non-zero to stop.
+ */
+typedef int (*fhir_page_callback)(const char *page_json, size_t len, void *user_data);
+
+/**
+ * Called by fhir_search_resources() once per resource, on the caller's thread. It may call the
+ * library, on the same handle too. It must not unwind: no C++ exception or longjmp through it.
+ *
+ * @param resource_json The resource: NUL-terminated JSON of `len` bytes, borrowed until the
+ *        callback returns.
+ * @param len The length of `resource_json` in bytes (NUL excluded).
+ * @param search_mode The entry's search mode: "match", "include" or "outcome" ("match" when the
+ *        server gives none); borrowed until the callback returns.
+ * @param user_data The `user_data` given to fhir_search_resources().
+ * @return 0 to go on; non-zero to stop.
+ */
+typedef int (*fhir_resource_callback)(const char *resource_json,
+                                      size_t len,
+                                      const char *search_mode,
+                                      void *user_data);
+
+/**
+ * What one call did: its last HTTP status, attempts, requests, bytes and timings. Filled by
+ * fhir_server_last_call().
+ */
+typedef struct {
+  /**
+   * The HTTP status of the last answer, 0 if none came (a failure to connect).
+   */
+  uint16_t status;
+  /**
+   * Attempts of the last request: 1 when it was not retried.
+   */
+  uint32_t attempts;
+  /**
+   * HTTP requests sent to the FHIR server: every attempt of every request and page (token
+   * requests not included).
+   */
+  uint32_t requests;
+  /**
+   * Request body bytes sent.
+   */
+  uint64_t bytes_sent;
+  /**
+   * Response body bytes received (after decompression).
+   */
+  uint64_t bytes_received;
+  /**
+   * Wall time of the call in microseconds.
+   */
+  uint64_t total_us;
+  /**
+   * The last request: microseconds from sending it to its response headers.
+   */
+  uint64_t first_byte_us;
+  /**
+   * Microseconds spent opening new connections (TCP connect and TLS handshake together); 0
+   * when every request reused a pooled connection.
+   */
+  uint64_t connect_us;
+  /**
+   * New connections the call opened.
+   */
+  uint32_t new_connections;
+} fhir_call_info_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -449,6 +609,481 @@ const char *fhir_version(void);
  *        buffers: the library may use another allocator than the caller.
  */
 void fhir_string_free(char *string);
+
+/**
+ * New bulk export parameters with the defaults (see #fhir_bulk_t).
+ *
+ * @return A new object owned by the caller; free it with fhir_bulk_free(). Never NULL.
+ */
+fhir_bulk_t *fhir_bulk_new(void);
+
+/**
+ * Free bulk export parameters.
+ *
+ * @param bulk An object from fhir_bulk_new(), or NULL (ignored). It must not be used afterwards.
+ */
+void fhir_bulk_free(fhir_bulk_t *bulk);
+
+/**
+ * Choose the export level: system (`$export`), all patients (`Patient/$export`) or a group
+ * (`Group/[id]/$export`).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param level The level.
+ * @param group_id The group's id for `FHIR_BULK_GROUP` (1 to 64 letters, digits, '-' or '.';
+ *        copied); ignored (may be NULL) for the other levels.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a malformed group id;
+ *         `FHIR_ERR_NULL_ARGUMENT` when `group_id` is NULL with `FHIR_BULK_GROUP`.
+ */
+fhir_result fhir_bulk_set_level(fhir_bulk_t *bulk,
+                                fhir_bulk_level level,
+                                const char *group_id,
+                                fhir_error_t **error_out);
+
+/**
+ * Add a resource type to `_type` (the export holds only the types added; all when none is).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param resource_type A resource type such as "Observation" (letters only; copied).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not a resource type name.
+ */
+fhir_result fhir_bulk_add_type(fhir_bulk_t *bulk,
+                               const char *resource_type,
+                               fhir_error_t **error_out);
+
+/**
+ * Set `_since`: only resources changed after this instant.
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param instant A FHIR instant such as "2024-01-31T12:00:00Z" (copied), or NULL to clear it.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not an instant.
+ */
+fhir_result fhir_bulk_set_since(fhir_bulk_t *bulk, const char *instant, fhir_error_t **error_out);
+
+/**
+ * Set `_until`: only resources changed before this instant (servers may not support it; see
+ * fhir_bulk_set_lenient()).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param instant A FHIR instant such as "2024-01-31T12:00:00Z" (copied), or NULL to clear it.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not an instant.
+ */
+fhir_result fhir_bulk_set_until(fhir_bulk_t *bulk, const char *instant, fhir_error_t **error_out);
+
+/**
+ * Add a `_typeFilter`: the resources of that type must also match these search parameters.
+ * May be called several times (one `_typeFilter` parameter each).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param filter `Type?search-parameters`, such as "Observation?status=final" (the search
+ *        parameters as in a search URL; the library encodes the whole as one parameter value;
+ *        copied; at most 4096 bytes).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not `Type?parameters`.
+ */
+fhir_result fhir_bulk_add_type_filter(fhir_bulk_t *bulk,
+                                      const char *filter,
+                                      fhir_error_t **error_out);
+
+/**
+ * Set `_outputFormat` (the server's default, NDJSON, when not set).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param format Such as "application/fhir+ndjson" (1 to 128 characters; copied), or NULL to
+ *        clear it. The downloads read NDJSON whatever the format.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty or over-long format.
+ */
+fhir_result fhir_bulk_set_output_format(fhir_bulk_t *bulk,
+                                        const char *format,
+                                        fhir_error_t **error_out);
+
+/**
+ * Send `Prefer: handling=lenient` with the kick-off: the server may ignore parameters it does
+ * not support instead of refusing the export.
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param lenient true to ask for lenient handling (default false).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_bulk_set_lenient(fhir_bulk_t *bulk, bool lenient, fhir_error_t **error_out);
+
+/**
+ * Bound the wait between two polls of the status URL (also used for waits before retrying the
+ * kick-off or a file): the server's `Retry-After` (seconds or an HTTP date) is clamped to
+ * `[min_ms, max_ms]`; without one the wait starts at `min_ms` and doubles up to `max_ms`.
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param min_ms The shortest wait in milliseconds (default 1000).
+ * @param max_ms The longest wait in milliseconds, at most one day (default 60000).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when `min_ms` exceeds `max_ms` or `max_ms`
+ *         exceeds a day.
+ */
+fhir_result fhir_bulk_set_poll_interval_ms(fhir_bulk_t *bulk,
+                                           uint64_t min_ms,
+                                           uint64_t max_ms,
+                                           fhir_error_t **error_out);
+
+/**
+ * Bound the total time waiting for an export may take (fhir_bulk_wait(), fhir_bulk_export()):
+ * past it the call fails with `FHIR_ERR_TIMEOUT` (the export may still run on the server; poll
+ * its status URL again to resume).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param timeout_ms The deadline in milliseconds from the first poll; 0 for none (default 24 h).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_bulk_set_timeout_ms(fhir_bulk_t *bulk,
+                                     uint64_t timeout_ms,
+                                     fhir_error_t **error_out);
+
+/**
+ * Set how many files are downloaded at once. Memory stays bounded by this number times the
+ * buffer (256 KiB) plus one line each.
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param parallel 1 to 64 (default 4).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside 1..64.
+ */
+fhir_result fhir_bulk_set_parallel(fhir_bulk_t *bulk, size_t parallel, fhir_error_t **error_out);
+
+/**
+ * Set the longest NDJSON line (one resource) accepted; a longer one fails the download with
+ * `FHIR_ERR_LIMIT`.
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param max_line_bytes 1024 bytes to 1 GiB (default 64 MiB).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside the range.
+ */
+fhir_result fhir_bulk_set_max_line_bytes(fhir_bulk_t *bulk,
+                                         size_t max_line_bytes,
+                                         fhir_error_t **error_out);
+
+/**
+ * Set the attempts per file: a file that fails transiently (connection lost or broken off,
+ * timeout, 429, 5xx, a transient OperationOutcome) is tried again after a backoff, resuming
+ * after the lines already handed over.
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param attempts 1 to 100, the first attempt included (default 5).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside the range.
+ */
+fhir_result fhir_bulk_set_file_attempts(fhir_bulk_t *bulk,
+                                        uint32_t attempts,
+                                        fhir_error_t **error_out);
+
+/**
+ * Set the callback told about progress while waiting for an export (fhir_bulk_poll(),
+ * fhir_bulk_wait(), fhir_bulk_export()).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param callback See #fhir_bulk_progress_callback; NULL for none.
+ * @param user_data Passed to `callback` as it is; may be NULL. It must stay valid while calls
+ *        use these parameters.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_bulk_set_progress_callback(fhir_bulk_t *bulk,
+                                            fhir_bulk_progress_callback callback,
+                                            void *user_data,
+                                            fhir_error_t **error_out);
+
+/**
+ * Kick off an export: `GET` the `$export` URL of the level with the parameters, `Accept:
+ * application/fhir+json` and `Prefer: respond-async`. A 429, 503 or transient OperationOutcome is
+ * retried (up to 5 attempts, waits clamped to the poll interval bounds).
+ *
+ * @param server The handle (borrowed for the call).
+ * @param bulk The parameters (borrowed for the call).
+ * @param status_url_out On success `*status_url_out` is the absolute status URL (from the
+ *        server's `Content-Location`, checked to lie under the base URL), a new buffer owned by
+ *        the caller; free it with fhir_string_free(). Keep it to poll, download or cancel later,
+ *        also from another process. Not written on failure.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview), with the server's
+ *         OperationOutcome in the error for a refused export; `FHIR_ERR_PROTOCOL` for an answer
+ *         other than 202 with a usable `Content-Location`.
+ */
+fhir_result fhir_bulk_kickoff(const fhir_server_t *server,
+                              const fhir_bulk_t *bulk,
+                              char **status_url_out,
+                              fhir_error_t **error_out);
+
+/**
+ * Poll the status URL once. When the export is still running (or the status URL failed
+ * transiently: 429, 5xx, a transient OperationOutcome), the progress callback is told and
+ * `*done_out` is false; when it is complete, the manifest is handed over.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param bulk The parameters (borrowed for the call): the bounds and the progress callback.
+ * @param status_url The status URL from fhir_bulk_kickoff() (absolute, or relative to the base
+ *        URL; it must lie under the base URL; copied).
+ * @param done_out On success `*done_out` tells whether the export is complete.
+ * @param manifest_out On success `*manifest_out` is the completion manifest (JSON, as the server
+ *        sent it) when done, or NULL while in progress; a new buffer owned by the caller; free it
+ *        with fhir_string_free(). Not written on failure.
+ * @param len_out NULL, or receives the length of `*manifest_out` in bytes (0 while in progress).
+ * @param next_poll_ms_out NULL, or receives how long to wait before polling again (the server's
+ *        `Retry-After` clamped to the bounds); 0 when done.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview), with the server's OperationOutcome
+ *         in the error when the export failed; `FHIR_ERR_JSON`, `FHIR_ERR_PROTOCOL` or
+ *         `FHIR_ERR_LIMIT` for a malformed, unusable or too large manifest (64 MiB, 100,000
+ *         files); `FHIR_ERR_PROTOCOL` for a status URL that is not under the base URL.
+ */
+fhir_result fhir_bulk_poll(const fhir_server_t *server,
+                           const fhir_bulk_t *bulk,
+                           const char *status_url,
+                           bool *done_out,
+                           char **manifest_out,
+                           size_t *len_out,
+                           uint64_t *next_poll_ms_out,
+                           fhir_error_t **error_out);
+
+/**
+ * Poll the status URL until the export completes, then hand the manifest over. Waits follow the
+ * server's `Retry-After` clamped to the poll interval bounds (a server that says 120 s, or an
+ * hour, is polled at most `max_ms` apart); transient failures of the status URL are retried (up
+ * to 30 in a row). Also resumes an export kicked off earlier, by another process too.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param bulk The parameters (borrowed for the call): the bounds, the deadline and the progress
+ *        callback.
+ * @param status_url The status URL from fhir_bulk_kickoff() (copied).
+ * @param manifest_out On success `*manifest_out` is the completion manifest (JSON), a new buffer
+ *        owned by the caller; free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*manifest_out` in bytes on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_TIMEOUT` past the deadline (fhir_bulk_set_timeout_ms(), or the
+ *         scope's of fhir_server_scope()); `FHIR_ERR_CANCELLED` when the handle's cancel token is
+ *         triggered (also during a wait between polls); a
+ *         request code (see the file overview), with the server's OperationOutcome in the error
+ *         when the export failed; `FHIR_ERR_JSON`, `FHIR_ERR_PROTOCOL` or `FHIR_ERR_LIMIT` for an
+ *         unusable manifest or a status URL not under the base URL.
+ */
+fhir_result fhir_bulk_wait(const fhir_server_t *server,
+                           const fhir_bulk_t *bulk,
+                           const char *status_url,
+                           char **manifest_out,
+                           size_t *len_out,
+                           fhir_error_t **error_out);
+
+/**
+ * Download every file of a completion manifest, handing each NDJSON line to `callback` on the
+ * caller's thread. Up to fhir_bulk_set_parallel() files are fetched at once (`Accept:
+ * application/fhir+ndjson`, gzip accepted), each streamed: memory stays bounded whatever the
+ * export size. The bearer token (or other credentials) is sent only when the manifest says
+ * `requiresAccessToken` and only to the FHIR server's origin, never after a redirect to another
+ * origin (at most 5 redirects). A file failing transiently is tried again, resuming after the
+ * lines already handed over; a 401 restarts a file once with a fresh token. `error[]` files are
+ * handed over too (kind `FHIR_BULK_ERROR`): the call still succeeds, and the summary counts them.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param bulk The parameters (borrowed for the call): parallelism, line limit, attempts.
+ * @param manifest_json The manifest from fhir_bulk_poll() or fhir_bulk_wait() (or saved from an
+ *        earlier run), `manifest_len` bytes, borrowed for the call.
+ * @param manifest_len The length of `manifest_json` in bytes.
+ * @param callback Called once per line (see #fhir_bulk_line_callback); not NULL.
+ * @param user_data Passed to `callback` as it is; may be NULL.
+ * @param summary_out NULL, or receives the totals on success (also when `callback` stopped).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`, also when `callback` stopped; `FHIR_ERR_CANCELLED` when the handle's cancel
+ *         token is triggered (see fhir_server_scope()): between two lines, or in the middle of a
+ *         transfer (the connections are dropped); a request code (see the file overview) for a
+ *         file that failed (after its attempts); `FHIR_ERR_LIMIT` for a line longer than the
+ *         limit; `FHIR_ERR_JSON` for a line that is not one JSON document or a malformed
+ *         manifest; `FHIR_ERR_PROTOCOL` for a file whose line count differs from the manifest's
+ *         `count`, an unusable file URL or too many redirects.
+ */
+fhir_result fhir_bulk_download(const fhir_server_t *server,
+                               const fhir_bulk_t *bulk,
+                               const char *manifest_json,
+                               size_t manifest_len,
+                               fhir_bulk_line_callback callback,
+                               void *user_data,
+                               fhir_bulk_summary_t *summary_out,
+                               fhir_error_t **error_out);
+
+/**
+ * Download every file of a completion manifest into a directory, as fhir_bulk_download() does:
+ * one file per manifest entry, named by the library (never by the server):
+ * `output-00001-Patient.ndjson`, `error-00003-OperationOutcome.ndjson`,
+ * `deleted-00004-Bundle.ndjson` (the number is the file's index + 1), each written as `*.part`
+ * and renamed once complete; the manifest is saved as `manifest.json`. Existing files of those
+ * names are replaced.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param bulk The parameters (borrowed for the call).
+ * @param manifest_json The manifest, `manifest_len` bytes, borrowed for the call.
+ * @param manifest_len The length of `manifest_json` in bytes.
+ * @param dir The directory (created if missing; copied).
+ * @param summary_out NULL, or receives the totals on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; as fhir_bulk_download(); `FHIR_ERR_IO` when a file cannot be written (the
+ *         message names it).
+ */
+fhir_result fhir_bulk_download_to_dir(const fhir_server_t *server,
+                                      const fhir_bulk_t *bulk,
+                                      const char *manifest_json,
+                                      size_t manifest_len,
+                                      const char *dir,
+                                      fhir_bulk_summary_t *summary_out,
+                                      fhir_error_t **error_out);
+
+/**
+ * Cancel an export: `DELETE` its status URL. Also tells the server a completed export's files
+ * may be removed. A 404 or 410 (the server no longer knows the export: finished, cancelled or
+ * removed) counts as done.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param status_url The status URL from fhir_bulk_kickoff() (copied).
+ * @param already_gone_out NULL, or receives on success whether the server no longer knew the
+ *        export (404/410) rather than accepting the cancellation.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_PROTOCOL` for a status URL
+ *         not under the base URL.
+ */
+fhir_result fhir_bulk_cancel(const fhir_server_t *server,
+                             const char *status_url,
+                             bool *already_gone_out,
+                             fhir_error_t **error_out);
+
+/**
+ * A whole export in one call: fhir_bulk_kickoff(), fhir_bulk_wait(), then fhir_bulk_download()
+ * with `callback`.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param bulk The parameters and bounds (borrowed for the call).
+ * @param callback Called once per line (see #fhir_bulk_line_callback); not NULL.
+ * @param user_data Passed to `callback` as it is; may be NULL.
+ * @param status_url_out NULL, or receives the status URL, a new buffer owned by the caller; free
+ *        it with fhir_string_free(). Written as soon as the kick-off succeeded, also when a later
+ *        step fails (to resume with fhir_bulk_wait() or to cancel); on a failure before or during
+ *        the kick-off it is set to NULL.
+ * @param summary_out NULL, or receives the totals on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`, also when `callback` stopped; as fhir_bulk_kickoff(), fhir_bulk_wait() and
+ *         fhir_bulk_download() (`FHIR_ERR_CANCELLED` or `FHIR_ERR_TIMEOUT` from the handle's scope
+ *         in any of the steps).
+ */
+fhir_result fhir_bulk_export(const fhir_server_t *server,
+                             const fhir_bulk_t *bulk,
+                             fhir_bulk_line_callback callback,
+                             void *user_data,
+                             char **status_url_out,
+                             fhir_bulk_summary_t *summary_out,
+                             fhir_error_t **error_out);
+
+/**
+ * A new cancel token, not triggered.
+ *
+ * @return A new token owned by the caller; free it with fhir_cancel_free(). Never NULL.
+ */
+fhir_cancel_t *fhir_cancel_new(void);
+
+/**
+ * Trigger a cancel token: the calls it governs end promptly with `FHIR_ERR_CANCELLED` (a request
+ * in flight is abandoned and its connection closed; no retry, no backoff wait follows), and
+ * later calls through its scoped handles fail at once. Idempotent.
+ *
+ * @param cancel The token (borrowed for the call); NULL is ignored. May be called from any
+ *        thread, also from a signal-free watchdog thread while the call runs.
+ */
+void fhir_cancel_trigger(const fhir_cancel_t *cancel);
+
+/**
+ * Whether a cancel token was triggered.
+ *
+ * @param cancel The token (borrowed for the call); NULL gives false.
+ * @return true once fhir_cancel_trigger() was called on it.
+ */
+bool fhir_cancel_is_triggered(const fhir_cancel_t *cancel);
+
+/**
+ * Free a cancel token. Scoped handles made with it keep working (and keep its state).
+ *
+ * @param cancel The token, or NULL (nothing happens). Must not be used afterwards.
+ */
+void fhir_cancel_free(fhir_cancel_t *cancel);
+
+/**
+ * Set the process-wide log callback: it receives the records of every handle that has no log
+ * callback of its own (fhir_options_set_log_callback()). Replaces the previous one; calls already
+ * running may still deliver a record to the previous one.
+ *
+ * @param max_level The most detailed level wanted, a #fhir_log_level value; `FHIR_LOG_OFF`
+ *        turns logging off.
+ * @param callback Called for each record (see #fhir_log_callback); NULL turns logging off.
+ * @param user_data Passed to `callback` as it is; may be NULL. Must stay valid until the
+ *        callback is replaced and the calls running at that moment have returned.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a level outside 0..5.
+ */
+fhir_result fhir_set_log_callback(int max_level,
+                                  fhir_log_callback callback,
+                                  void *user_data,
+                                  fhir_error_t **error_out);
+
+/**
+ * Give the handles built with these options a log callback of their own (instead of the
+ * process-wide one of fhir_set_log_callback()).
+ *
+ * @param options The options (borrowed for the call).
+ * @param max_level The most detailed level wanted, a #fhir_log_level value; `FHIR_LOG_OFF`
+ *        removes the callback.
+ * @param callback Called for each record (see #fhir_log_callback); NULL removes the callback.
+ * @param user_data Passed to `callback` as it is; may be NULL. Must stay valid as long as a
+ *        handle built with these options exists.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a level outside 0..5.
+ */
+fhir_result fhir_options_set_log_callback(fhir_options_t *options,
+                                          int max_level,
+                                          fhir_log_callback callback,
+                                          void *user_data,
+                                          fhir_error_t **error_out);
+
+/**
+ * Add a header to the attempt a request hook is called for.
+ *
+ * @param headers The hook's `headers` argument (valid during the hook call only).
+ * @param name The header name (copied), such as "traceparent". The library's own headers
+ *        (Authorization, Host, Content-Length, Transfer-Encoding, Connection,
+ *        Proxy-Authorization, TE, Upgrade) are refused.
+ * @param value The value (copied); never shown in messages or log records.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a malformed or reserved name, a malformed
+ *         value, or more than 64 headers in one attempt.
+ */
+fhir_result fhir_headers_add(fhir_headers_t *headers,
+                             const char *name,
+                             const char *value,
+                             fhir_error_t **error_out);
+
+/**
+ * Call `hook` before each attempt of each request of the handles built with these options.
+ *
+ * @param options The options (borrowed for the call).
+ * @param hook The hook (see #fhir_request_hook); NULL removes it.
+ * @param user_data Passed to `hook` as it is; may be NULL. Must stay valid as long as a handle
+ *        built with these options exists, and be usable from every thread that makes calls.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_options_set_request_hook(fhir_options_t *options,
+                                          fhir_request_hook hook,
+                                          void *user_data,
+                                          fhir_error_t **error_out);
 
 /**
  * The result code of an error.
@@ -1204,6 +1839,48 @@ fhir_result fhir_options_set_smart_jku(fhir_options_t *options,
                                        fhir_error_t **error_out);
 
 /**
+ * Send a search as `POST [type]/_search` with its parameters as a form body when its first URL is
+ * longer than `url_len` bytes: for queries too long for a URL (servers and gateways refuse
+ * request lines above 4–8 KiB; a search for hundreds of ids is longer). Later pages follow the
+ * server's `next` links with GET, as usual. Applies to every search call.
+ *
+ * @param options The options (borrowed for the call).
+ * @param url_len The URL length above which searches are posted: 0 posts every search,
+ *        `SIZE_MAX` never posts. Default 4096.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_options_set_search_post_threshold(fhir_options_t *options,
+                                                   size_t url_len,
+                                                   fhir_error_t **error_out);
+
+/**
+ * How long an idle connection stays in the handle's pool before it is closed.
+ *
+ * @param options The options (borrowed for the call).
+ * @param idle_timeout_ms Milliseconds; 0 keeps idle connections until the server closes them.
+ *        Default 90000.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_options_set_pool_idle_timeout_ms(fhir_options_t *options,
+                                                  uint64_t idle_timeout_ms,
+                                                  fhir_error_t **error_out);
+
+/**
+ * How many idle connections the handle keeps per host for reuse.
+ *
+ * @param options The options (borrowed for the call).
+ * @param max_idle Connections; 0 closes every connection after its request (no reuse). Default
+ *        unlimited (`SIZE_MAX`).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_options_set_pool_max_idle_per_host(fhir_options_t *options,
+                                                    size_t max_idle,
+                                                    fhir_error_t **error_out);
+
+/**
  * A new, empty search query.
  *
  * @param resource_type The type to search, such as "Patient"; "" for a search across all types
@@ -1516,375 +2193,6 @@ fhir_result fhir_search_resources(const fhir_server_t *server,
                                   fhir_error_t **error_out);
 
 /**
- * New bulk export parameters with the defaults (see #fhir_bulk_t).
- *
- * @return A new object owned by the caller; free it with fhir_bulk_free(). Never NULL.
- */
-fhir_bulk_t *fhir_bulk_new(void);
-
-/**
- * Free bulk export parameters.
- *
- * @param bulk An object from fhir_bulk_new(), or NULL (ignored). It must not be used afterwards.
- */
-void fhir_bulk_free(fhir_bulk_t *bulk);
-
-/**
- * Choose the export level: system (`$export`), all patients (`Patient/$export`) or a group
- * (`Group/[id]/$export`).
- *
- * @param bulk The parameters (borrowed for the call).
- * @param level The level.
- * @param group_id The group's id for `FHIR_BULK_GROUP` (1 to 64 letters, digits, '-' or '.';
- *        copied); ignored (may be NULL) for the other levels.
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a malformed group id;
- *         `FHIR_ERR_NULL_ARGUMENT` when `group_id` is NULL with `FHIR_BULK_GROUP`.
- */
-fhir_result fhir_bulk_set_level(fhir_bulk_t *bulk,
-                                fhir_bulk_level level,
-                                const char *group_id,
-                                fhir_error_t **error_out);
-
-/**
- * Add a resource type to `_type` (the export holds only the types added; all when none is).
- *
- * @param bulk The parameters (borrowed for the call).
- * @param resource_type A resource type such as "Observation" (letters only; copied).
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not a resource type name.
- */
-fhir_result fhir_bulk_add_type(fhir_bulk_t *bulk,
-                               const char *resource_type,
-                               fhir_error_t **error_out);
-
-/**
- * Set `_since`: only resources changed after this instant.
- *
- * @param bulk The parameters (borrowed for the call).
- * @param instant A FHIR instant such as "2024-01-31T12:00:00Z" (copied), or NULL to clear it.
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not an instant.
- */
-fhir_result fhir_bulk_set_since(fhir_bulk_t *bulk, const char *instant, fhir_error_t **error_out);
-
-/**
- * Set `_until`: only resources changed before this instant (servers may not support it; see
- * fhir_bulk_set_lenient()).
- *
- * @param bulk The parameters (borrowed for the call).
- * @param instant A FHIR instant such as "2024-01-31T12:00:00Z" (copied), or NULL to clear it.
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not an instant.
- */
-fhir_result fhir_bulk_set_until(fhir_bulk_t *bulk, const char *instant, fhir_error_t **error_out);
-
-/**
- * Add a `_typeFilter`: the resources of that type must also match these search parameters.
- * May be called several times (one `_typeFilter` parameter each).
- *
- * @param bulk The parameters (borrowed for the call).
- * @param filter `Type?search-parameters`, such as "Observation?status=final" (the search
- *        parameters as in a search URL; the library encodes the whole as one parameter value;
- *        copied; at most 4096 bytes).
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not `Type?parameters`.
- */
-fhir_result fhir_bulk_add_type_filter(fhir_bulk_t *bulk,
-                                      const char *filter,
-                                      fhir_error_t **error_out);
-
-/**
- * Set `_outputFormat` (the server's default, NDJSON, when not set).
- *
- * @param bulk The parameters (borrowed for the call).
- * @param format Such as "application/fhir+ndjson" (1 to 128 characters; copied), or NULL to
- *        clear it. The downloads read NDJSON whatever the format.
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty or over-long format.
- */
-fhir_result fhir_bulk_set_output_format(fhir_bulk_t *bulk,
-                                        const char *format,
-                                        fhir_error_t **error_out);
-
-/**
- * Send `Prefer: handling=lenient` with the kick-off: the server may ignore parameters it does
- * not support instead of refusing the export.
- *
- * @param bulk The parameters (borrowed for the call).
- * @param lenient true to ask for lenient handling (default false).
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`.
- */
-fhir_result fhir_bulk_set_lenient(fhir_bulk_t *bulk, bool lenient, fhir_error_t **error_out);
-
-/**
- * Bound the wait between two polls of the status URL (also used for waits before retrying the
- * kick-off or a file): the server's `Retry-After` (seconds or an HTTP date) is clamped to
- * `[min_ms, max_ms]`; without one the wait starts at `min_ms` and doubles up to `max_ms`.
- *
- * @param bulk The parameters (borrowed for the call).
- * @param min_ms The shortest wait in milliseconds (default 1000).
- * @param max_ms The longest wait in milliseconds, at most one day (default 60000).
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when `min_ms` exceeds `max_ms` or `max_ms`
- *         exceeds a day.
- */
-fhir_result fhir_bulk_set_poll_interval_ms(fhir_bulk_t *bulk,
-                                           uint64_t min_ms,
-                                           uint64_t max_ms,
-                                           fhir_error_t **error_out);
-
-/**
- * Bound the total time waiting for an export may take (fhir_bulk_wait(), fhir_bulk_export()):
- * past it the call fails with `FHIR_ERR_TIMEOUT` (the export may still run on the server; poll
- * its status URL again to resume).
- *
- * @param bulk The parameters (borrowed for the call).
- * @param timeout_ms The deadline in milliseconds from the first poll; 0 for none (default 24 h).
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`.
- */
-fhir_result fhir_bulk_set_timeout_ms(fhir_bulk_t *bulk,
-                                     uint64_t timeout_ms,
-                                     fhir_error_t **error_out);
-
-/**
- * Set how many files are downloaded at once. Memory stays bounded by this number times the
- * buffer (256 KiB) plus one line each.
- *
- * @param bulk The parameters (borrowed for the call).
- * @param parallel 1 to 64 (default 4).
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside 1..64.
- */
-fhir_result fhir_bulk_set_parallel(fhir_bulk_t *bulk, size_t parallel, fhir_error_t **error_out);
-
-/**
- * Set the longest NDJSON line (one resource) accepted; a longer one fails the download with
- * `FHIR_ERR_LIMIT`.
- *
- * @param bulk The parameters (borrowed for the call).
- * @param max_line_bytes 1024 bytes to 1 GiB (default 64 MiB).
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside the range.
- */
-fhir_result fhir_bulk_set_max_line_bytes(fhir_bulk_t *bulk,
-                                         size_t max_line_bytes,
-                                         fhir_error_t **error_out);
-
-/**
- * Set the attempts per file: a file that fails transiently (connection lost or broken off,
- * timeout, 429, 5xx, a transient OperationOutcome) is tried again after a backoff, resuming
- * after the lines already handed over.
- *
- * @param bulk The parameters (borrowed for the call).
- * @param attempts 1 to 100, the first attempt included (default 5).
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside the range.
- */
-fhir_result fhir_bulk_set_file_attempts(fhir_bulk_t *bulk,
-                                        uint32_t attempts,
-                                        fhir_error_t **error_out);
-
-/**
- * Set the callback told about progress while waiting for an export (fhir_bulk_poll(),
- * fhir_bulk_wait(), fhir_bulk_export()).
- *
- * @param bulk The parameters (borrowed for the call).
- * @param callback See #fhir_bulk_progress_callback; NULL for none.
- * @param user_data Passed to `callback` as it is; may be NULL. It must stay valid while calls
- *        use these parameters.
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`.
- */
-fhir_result fhir_bulk_set_progress_callback(fhir_bulk_t *bulk,
-                                            fhir_bulk_progress_callback callback,
-                                            void *user_data,
-                                            fhir_error_t **error_out);
-
-/**
- * Kick off an export: `GET` the `$export` URL of the level with the parameters, `Accept:
- * application/fhir+json` and `Prefer: respond-async`. A 429, 503 or transient OperationOutcome is
- * retried (up to 5 attempts, waits clamped to the poll interval bounds).
- *
- * @param server The handle (borrowed for the call).
- * @param bulk The parameters (borrowed for the call).
- * @param status_url_out On success `*status_url_out` is the absolute status URL (from the
- *        server's `Content-Location`, checked to lie under the base URL), a new buffer owned by
- *        the caller; free it with fhir_string_free(). Keep it to poll, download or cancel later,
- *        also from another process. Not written on failure.
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; a request code (see the file overview), with the server's
- *         OperationOutcome in the error for a refused export; `FHIR_ERR_PROTOCOL` for an answer
- *         other than 202 with a usable `Content-Location`.
- */
-fhir_result fhir_bulk_kickoff(const fhir_server_t *server,
-                              const fhir_bulk_t *bulk,
-                              char **status_url_out,
-                              fhir_error_t **error_out);
-
-/**
- * Poll the status URL once. When the export is still running (or the status URL failed
- * transiently: 429, 5xx, a transient OperationOutcome), the progress callback is told and
- * `*done_out` is false; when it is complete, the manifest is handed over.
- *
- * @param server The handle (borrowed for the call).
- * @param bulk The parameters (borrowed for the call): the bounds and the progress callback.
- * @param status_url The status URL from fhir_bulk_kickoff() (absolute, or relative to the base
- *        URL; it must lie under the base URL; copied).
- * @param done_out On success `*done_out` tells whether the export is complete.
- * @param manifest_out On success `*manifest_out` is the completion manifest (JSON, as the server
- *        sent it) when done, or NULL while in progress; a new buffer owned by the caller; free it
- *        with fhir_string_free(). Not written on failure.
- * @param len_out NULL, or receives the length of `*manifest_out` in bytes (0 while in progress).
- * @param next_poll_ms_out NULL, or receives how long to wait before polling again (the server's
- *        `Retry-After` clamped to the bounds); 0 when done.
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; a request code (see the file overview), with the server's OperationOutcome
- *         in the error when the export failed; `FHIR_ERR_JSON`, `FHIR_ERR_PROTOCOL` or
- *         `FHIR_ERR_LIMIT` for a malformed, unusable or too large manifest (64 MiB, 100,000
- *         files); `FHIR_ERR_PROTOCOL` for a status URL that is not under the base URL.
- */
-fhir_result fhir_bulk_poll(const fhir_server_t *server,
-                           const fhir_bulk_t *bulk,
-                           const char *status_url,
-                           bool *done_out,
-                           char **manifest_out,
-                           size_t *len_out,
-                           uint64_t *next_poll_ms_out,
-                           fhir_error_t **error_out);
-
-/**
- * Poll the status URL until the export completes, then hand the manifest over. Waits follow the
- * server's `Retry-After` clamped to the poll interval bounds (a server that says 120 s, or an
- * hour, is polled at most `max_ms` apart); transient failures of the status URL are retried (up
- * to 30 in a row). Also resumes an export kicked off earlier, by another process too.
- *
- * @param server The handle (borrowed for the call).
- * @param bulk The parameters (borrowed for the call): the bounds, the deadline and the progress
- *        callback.
- * @param status_url The status URL from fhir_bulk_kickoff() (copied).
- * @param manifest_out On success `*manifest_out` is the completion manifest (JSON), a new buffer
- *        owned by the caller; free it with fhir_string_free(); not written on failure.
- * @param len_out NULL, or receives the length of `*manifest_out` in bytes on success.
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; `FHIR_ERR_TIMEOUT` past the deadline (fhir_bulk_set_timeout_ms()); a
- *         request code (see the file overview), with the server's OperationOutcome in the error
- *         when the export failed; `FHIR_ERR_JSON`, `FHIR_ERR_PROTOCOL` or `FHIR_ERR_LIMIT` for an
- *         unusable manifest or a status URL not under the base URL.
- */
-fhir_result fhir_bulk_wait(const fhir_server_t *server,
-                           const fhir_bulk_t *bulk,
-                           const char *status_url,
-                           char **manifest_out,
-                           size_t *len_out,
-                           fhir_error_t **error_out);
-
-/**
- * Download every file of a completion manifest, handing each NDJSON line to `callback` on the
- * caller's thread. Up to fhir_bulk_set_parallel() files are fetched at once (`Accept:
- * application/fhir+ndjson`, gzip accepted), each streamed: memory stays bounded whatever the
- * export size. The bearer token (or other credentials) is sent only when the manifest says
- * `requiresAccessToken` and only to the FHIR server's origin, never after a redirect to another
- * origin (at most 5 redirects). A file failing transiently is tried again, resuming after the
- * lines already handed over; a 401 restarts a file once with a fresh token. `error[]` files are
- * handed over too (kind `FHIR_BULK_ERROR`): the call still succeeds, and the summary counts them.
- *
- * @param server The handle (borrowed for the call).
- * @param bulk The parameters (borrowed for the call): parallelism, line limit, attempts.
- * @param manifest_json The manifest from fhir_bulk_poll() or fhir_bulk_wait() (or saved from an
- *        earlier run), `manifest_len` bytes, borrowed for the call.
- * @param manifest_len The length of `manifest_json` in bytes.
- * @param callback Called once per line (see #fhir_bulk_line_callback); not NULL.
- * @param user_data Passed to `callback` as it is; may be NULL.
- * @param summary_out NULL, or receives the totals on success (also when `callback` stopped).
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`, also when `callback` stopped; a request code (see the file overview) for a
- *         file that failed (after its attempts); `FHIR_ERR_LIMIT` for a line longer than the
- *         limit; `FHIR_ERR_JSON` for a line that is not one JSON document or a malformed
- *         manifest; `FHIR_ERR_PROTOCOL` for a file whose line count differs from the manifest's
- *         `count`, an unusable file URL or too many redirects.
- */
-fhir_result fhir_bulk_download(const fhir_server_t *server,
-                               const fhir_bulk_t *bulk,
-                               const char *manifest_json,
-                               size_t manifest_len,
-                               fhir_bulk_line_callback callback,
-                               void *user_data,
-                               fhir_bulk_summary_t *summary_out,
-                               fhir_error_t **error_out);
-
-/**
- * Download every file of a completion manifest into a directory, as fhir_bulk_download() does:
- * one file per manifest entry, named by the library (never by the server):
- * `output-00001-Patient.ndjson`, `error-00003-OperationOutcome.ndjson`,
- * `deleted-00004-Bundle.ndjson` (the number is the file's index + 1), each written as `*.part`
- * and renamed once complete; the manifest is saved as `manifest.json`. Existing files of those
- * names are replaced.
- *
- * @param server The handle (borrowed for the call).
- * @param bulk The parameters (borrowed for the call).
- * @param manifest_json The manifest, `manifest_len` bytes, borrowed for the call.
- * @param manifest_len The length of `manifest_json` in bytes.
- * @param dir The directory (created if missing; copied).
- * @param summary_out NULL, or receives the totals on success.
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; as fhir_bulk_download(); `FHIR_ERR_IO` when a file cannot be written (the
- *         message names it).
- */
-fhir_result fhir_bulk_download_to_dir(const fhir_server_t *server,
-                                      const fhir_bulk_t *bulk,
-                                      const char *manifest_json,
-                                      size_t manifest_len,
-                                      const char *dir,
-                                      fhir_bulk_summary_t *summary_out,
-                                      fhir_error_t **error_out);
-
-/**
- * Cancel an export: `DELETE` its status URL. Also tells the server a completed export's files
- * may be removed. A 404 or 410 (the server no longer knows the export: finished, cancelled or
- * removed) counts as done.
- *
- * @param server The handle (borrowed for the call).
- * @param status_url The status URL from fhir_bulk_kickoff() (copied).
- * @param already_gone_out NULL, or receives on success whether the server no longer knew the
- *        export (404/410) rather than accepting the cancellation.
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_PROTOCOL` for a status URL
- *         not under the base URL.
- */
-fhir_result fhir_bulk_cancel(const fhir_server_t *server,
-                             const char *status_url,
-                             bool *already_gone_out,
-                             fhir_error_t **error_out);
-
-/**
- * A whole export in one call: fhir_bulk_kickoff(), fhir_bulk_wait(), then fhir_bulk_download()
- * with `callback`.
- *
- * @param server The handle (borrowed for the call).
- * @param bulk The parameters and bounds (borrowed for the call).
- * @param callback Called once per line (see #fhir_bulk_line_callback); not NULL.
- * @param user_data Passed to `callback` as it is; may be NULL.
- * @param status_url_out NULL, or receives the status URL, a new buffer owned by the caller; free
- *        it with fhir_string_free(). Written as soon as the kick-off succeeded, also when a later
- *        step fails (to resume with fhir_bulk_wait() or to cancel); on a failure before or during
- *        the kick-off it is set to NULL.
- * @param summary_out NULL, or receives the totals on success.
- * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
- * @return `FHIR_OK`, also when `callback` stopped; as fhir_bulk_kickoff(), fhir_bulk_wait() and
- *         fhir_bulk_download().
- */
-fhir_result fhir_bulk_export(const fhir_server_t *server,
-                             const fhir_bulk_t *bulk,
-                             fhir_bulk_line_callback callback,
-                             void *user_data,
-                             char **status_url_out,
-                             fhir_bulk_summary_t *summary_out,
-                             fhir_error_t **error_out);
-
-/**
  * A handle for a server without authentication.
  *
  * @param base_url The server's base URL, http or https, such as "https://host/fhir" (copied); a
@@ -2063,6 +2371,50 @@ fhir_result fhir_server_capabilities(const fhir_server_t *server,
                                      char **json_out,
                                      size_t *len_out,
                                      fhir_error_t **error_out);
+
+/**
+ * A scoped handle: shares the connections, token cache and options of `server`, and every call
+ * made through it is governed by `cancel` and by a deadline. One scope per call gives a call its
+ * own cancel token and deadline; one scope for several calls gives them a common one.
+ *
+ * A triggered token or a passed deadline ends a call promptly: a request in flight is abandoned
+ * (its connection closed), a backoff wait is cut short, and nothing is retried. A search stops
+ * between pages (writing the URL to resume from, as on any failure); fhir_resource_create_all()
+ * reports in its error message how many resources earlier batches committed.
+ *
+ * @param server The handle to share (borrowed for the call); it may be freed before the scoped
+ *        handle, and the other way round.
+ * @param cancel NULL, or a cancel token; the scoped handle keeps its own reference, so the token
+ *        may be freed right after.
+ * @param timeout_ms 0 for no deadline, or the deadline in milliseconds from now. It covers every
+ *        attempt, backoff wait and page of every call made through the scoped handle, unlike
+ *        fhir_options_set_timeout_ms(), which bounds each attempt. A call past it ends with
+ *        `FHIR_ERR_TIMEOUT`; a backoff wait that would end after it is not started.
+ * @param scoped_out On success `*scoped_out` is a new handle owned by the caller; free it with
+ *        fhir_server_free(); not written on failure.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a deadline beyond 100 years.
+ */
+fhir_result fhir_server_scope(const fhir_server_t *server,
+                              const fhir_cancel_t *cancel,
+                              uint64_t timeout_ms,
+                              fhir_server_t **scoped_out,
+                              fhir_error_t **error_out);
+
+/**
+ * What the last call made through this handle did (successful or not). On a handle shared by
+ * several threads, "last" is the call that ended last: give each thread (or call) its own
+ * scoped handle (fhir_server_scope()) to read exactly its own.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param info_out On success `*info_out` is filled (all zero before the first call); not
+ *        written on failure. Nothing to free.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_server_last_call(const fhir_server_t *server,
+                                  fhir_call_info_t *info_out,
+                                  fhir_error_t **error_out);
 
 /**
  * A handle for a server with SMART Backend Services auth (HL7 SMART App Launch,

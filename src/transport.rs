@@ -2,7 +2,10 @@
 //! gzip) plus the request loop that adds credentials, retries as configured and replays a
 //! request once after an OIDC 401 with a fresh token.
 
-use std::time::{Duration, SystemTime};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use reqwest::header::{
@@ -14,6 +17,8 @@ use url::Url;
 use crate::auth::Auth;
 use crate::config::{redact_url, Limits, Options, ProxyScheme, ProxySetting};
 use crate::error::{Error, ErrorKind, Result};
+use crate::hook::{HookHeaders, RequestHook};
+use crate::logging::url_shape;
 use crate::redact::Secrets;
 use crate::retry::{parse_retry_after, RetryPolicy};
 
@@ -32,6 +37,12 @@ pub struct Transport {
     no_proxy: Vec<String>,
     /// The caller's extra headers: sent to the configured server only, never on anonymous requests.
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The caller's hook, called before each attempt of a non-anonymous request.
+    request_hook: Option<RequestHook>,
+    /// Searches with a longer first URL go as `POST _search`.
+    pub(crate) search_post_threshold: usize,
+    /// This handle's log sink (else the process-wide one).
+    pub(crate) log: Option<std::sync::Arc<dyn crate::logging::LogSink>>,
 }
 
 /// One request to send. The body is shared between attempts without copying.
@@ -43,6 +54,8 @@ pub struct Request {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Send without credentials (a paging link to another server the caller allowed).
     pub anonymous: bool,
+    /// A read sent with POST (`_search`): retried like a GET.
+    pub read_only: bool,
 }
 
 impl Request {
@@ -53,6 +66,7 @@ impl Request {
             body: None,
             headers: Vec::new(),
             anonymous: false,
+            read_only: false,
         }
     }
 
@@ -117,7 +131,9 @@ impl Transport {
             .gzip(true)
             .use_rustls_tls()
             .tls_built_in_root_certs(options.use_system_roots)
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(options.pool_idle_timeout)
+            .pool_max_idle_per_host(options.pool_max_idle_per_host)
+            .connector_layer(TimedConnect)
             // Redirects are not followed: a FHIR server does not redirect API calls, and following
             // one could carry credentials elsewhere.
             .redirect(reqwest::redirect::Policy::none());
@@ -202,6 +218,9 @@ impl Transport {
             proxies,
             no_proxy,
             headers: options.headers.clone(),
+            request_hook: options.request_hook.clone(),
+            search_post_threshold: options.search_post_threshold,
+            log: options.log.clone(),
         })
     }
 
@@ -233,13 +252,48 @@ impl Transport {
 
     /// Send `req`, retrying and replaying as configured. Any HTTP status is returned as a
     /// [`Response`]; only transport failures are errors.
+    /// Add what a request to the configured server carries besides its credentials: the
+    /// caller's extra headers and the request hook's (which may refuse the request). For requests
+    /// built outside [`Transport::send`] (bulk export file downloads to the server's origin).
+    pub(crate) fn decorate(
+        &self,
+        mut builder: reqwest::RequestBuilder,
+        method: &Method,
+        url: &Url,
+        what: &str,
+    ) -> Result<reqwest::RequestBuilder> {
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(hook) = &self.request_hook {
+            let mut extra = HookHeaders::default();
+            if !hook(method, url, &mut extra) {
+                return Err(Error::new(
+                    ErrorKind::Cancelled,
+                    format!("{what}: the request hook refused the request"),
+                ));
+            }
+            for (name, value) in extra.items {
+                builder = builder.header(name, value);
+            }
+        }
+        Ok(builder)
+    }
+
     pub async fn send(&self, req: &Request) -> Result<Response> {
         let mut attempt: u32 = 1;
         let mut refused_generation: Option<u64> = None;
         let mut replayed = false;
         let mut stale_retries = 0;
-        let method_retryable = self.retry.method_retryable(req.method.as_str());
+        let method = match req.read_only {
+            true => "GET",
+            false => req.method.as_str(),
+        };
+        let method_retryable = self.retry.method_retryable(method);
+        let what = req.describe();
         loop {
+            // Nothing more is sent once the call is cancelled or past its deadline.
+            crate::call::checkpoint()?;
             // A request to another server (an allowed foreign paging link) carries neither the
             // credentials nor the caller's headers.
             let credential = if req.anonymous {
@@ -266,6 +320,18 @@ impl Transport {
             for (name, value) in &req.headers {
                 builder = builder.header(name, value);
             }
+            if let (Some(hook), false) = (&self.request_hook, req.anonymous) {
+                let mut extra = HookHeaders::default();
+                if !hook(&req.method, &req.url, &mut extra) {
+                    return Err(Error::new(
+                        ErrorKind::Cancelled,
+                        format!("{what}: the request hook refused the request"),
+                    ));
+                }
+                for (name, value) in extra.items {
+                    builder = builder.header(name, value);
+                }
+            }
             if let Some(h) = credential.header {
                 builder = builder.header(AUTHORIZATION, h);
             }
@@ -275,14 +341,37 @@ impl Transport {
                 }
                 builder = builder.body(body.clone());
             }
+            log::debug!(target: "fhir_kindling::transport", "{} {} (attempt {attempt})", req.method, url_shape(&req.url));
+            log::trace!(target: "fhir_kindling::transport", "{} {}", req.method, req.url);
+            let sent = req.body.as_ref().map_or(0, |b| b.len() as u64);
+            crate::call::record(|i| {
+                i.requests += 1;
+                i.attempts = attempt;
+                i.bytes_sent += sent;
+            });
+            let started = Instant::now();
             // Whether a failure came before any byte of the answer (the head) or while reading it.
             let outcome = match builder.send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
+                    let first_byte = started.elapsed();
+                    crate::call::record(|i| {
+                        i.status = status;
+                        i.first_byte = first_byte;
+                    });
                     let headers = resp.headers().clone();
                     let limit = Limits::get(self.limits.max_response_bytes);
-                    match read_body(resp, limit, &req.describe()).await? {
-                        Ok(body) => Ok((status, headers, body)),
+                    match read_body(resp, limit, &what).await? {
+                        Ok(body) => {
+                            crate::call::record(|i| i.bytes_received += body.len() as u64);
+                            log::debug!(
+                                target: "fhir_kindling::transport",
+                                "{what} -> {status}, {} bytes in {} ms",
+                                body.len(),
+                                started.elapsed().as_millis()
+                            );
+                            Ok((status, headers, body))
+                        }
                         Err(e) => Err((e, false)),
                     }
                 }
@@ -295,6 +384,7 @@ impl Transport {
                         // The token may have been revoked or expired early: fetch a newer one, once.
                         replayed = true;
                         refused_generation = Some(credential.generation);
+                        log::info!(target: "fhir_kindling::auth", "{what}: 401, fetching a new token and replaying the request once");
                         continue;
                     }
                     if method_retryable
@@ -305,8 +395,15 @@ impl Transport {
                             .get(RETRY_AFTER)
                             .and_then(|v| v.to_str().ok())
                             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                        tokio::time::sleep(self.retry.wait(attempt, retry_after, fastrand::f64()))
-                            .await;
+                        let wait = self.retry.wait(attempt, retry_after, fastrand::f64());
+                        log::info!(
+                            target: "fhir_kindling::retry",
+                            "{what} -> {status}: retrying in {} ms (attempt {} of {})",
+                            wait.as_millis(),
+                            attempt + 1,
+                            self.retry.max_attempts
+                        );
+                        crate::call::sleep(wait).await?;
                         attempt += 1;
                         continue;
                     }
@@ -324,16 +421,26 @@ impl Transport {
                     // idempotent methods only.
                     if before_answer && stale_retries < MAX_STALE_RETRIES {
                         let stale = stale_connection(&e);
-                        let idempotent = IDEMPOTENT.contains(&req.method.as_str());
+                        let idempotent = IDEMPOTENT.contains(&method);
                         if stale == Some(true) || (stale == Some(false) && idempotent) {
                             stale_retries += 1;
+                            log::debug!(target: "fhir_kindling::transport", "{what}: the pooled connection was closed by the server; sending again on a new one");
                             continue;
                         }
                     }
-                    let mut err = map_reqwest_error(e, &req.describe());
+                    let mut err = map_reqwest_error(e, &what);
                     let transient = matches!(err.kind, ErrorKind::Connect | ErrorKind::Timeout);
                     if transient && method_retryable && attempt < self.retry.max_attempts {
-                        tokio::time::sleep(self.retry.wait(attempt, None, fastrand::f64())).await;
+                        let wait = self.retry.wait(attempt, None, fastrand::f64());
+                        log::warn!(
+                            target: "fhir_kindling::retry",
+                            "{}; retrying in {} ms (attempt {} of {})",
+                            err.message(),
+                            wait.as_millis(),
+                            attempt + 1,
+                            self.retry.max_attempts
+                        );
+                        crate::call::sleep(wait).await?;
                         attempt += 1;
                         continue;
                     }
@@ -402,6 +509,53 @@ fn no_proxy_matches(rule: &str, url: &Url) -> bool {
     let name = name.trim_start_matches('.');
     let host_ok = host == name || host.ends_with(&format!(".{name}"));
     host_ok && port.is_none_or(|p| url.port_or_known_default() == Some(p))
+}
+
+/// The connector layer that times new connections (TCP connect and TLS handshake) for the call
+/// that opened them ([`crate::call::CallInfo`]).
+#[derive(Clone, Copy)]
+struct TimedConnect;
+
+impl<S> tower_layer::Layer<S> for TimedConnect {
+    type Service = Timed<S>;
+    fn layer(&self, inner: S) -> Timed<S> {
+        Timed(inner)
+    }
+}
+
+#[derive(Clone)]
+struct Timed<S>(S);
+
+impl<S, R> tower_service::Service<R> for Timed<S>
+where
+    S: tower_service::Service<R>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = std::result::Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        // Taken now, while the request's future (inside the call) is being polled: the connect
+        // may finish in a background task.
+        let call = crate::call::with(|c| c.clone());
+        let started = Instant::now();
+        let connecting = self.0.call(req);
+        Box::pin(async move {
+            let conn = connecting.await;
+            if let (Ok(_), Some(call)) = (&conn, call) {
+                call.record(|i| {
+                    i.connect += started.elapsed();
+                    i.new_connections += 1;
+                });
+            }
+            conn
+        })
+    }
 }
 
 /// Methods a server must treat as idempotent (RFC 9110 §9.2.2).

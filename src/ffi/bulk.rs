@@ -6,18 +6,19 @@
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::Path;
 
-use super::boundary::{arg_bytes, arg_str, guard, null_argument, opt_str, out_ptr, run, FfiResult};
+use super::boundary::{arg_bytes, arg_str, guard, null_argument, opt_str, out_ptr, FfiResult};
 use super::boundary::{write_opt, Handle};
 use super::buffer::{alloc_string, write_string};
 use super::error::fhir_error_t;
 use super::result::fhir_result;
 use super::server::{fhir_server_t, server_ref};
+use crate::call::Call;
 use crate::error::Result;
 use crate::ops::bulk::{
     clamp_wait, BulkOptions, BulkWait, CancelOutcome, DownloadItem, DownloadSummary, ExportLevel,
     ExportRequest, FileKind, Manifest, PollStatus, WaitStep,
 };
-use crate::FhirServer;
+use std::sync::Arc;
 
 /// The level of a bulk export (fhir_bulk_set_level()).
 #[repr(C)]
@@ -477,7 +478,7 @@ pub unsafe extern "C" fn fhir_bulk_kickoff(
         let s = server_ref(server)?;
         let b = fhir_bulk_t::borrow(bulk)?;
         let out = out_ptr(status_url_out, "status_url_out")?;
-        let url = run(s.bulk_kickoff(&b.request, &b.options))?;
+        let url = s.run(s.server().bulk_kickoff(&b.request, &b.options))?;
         *out = alloc_string(url.as_str().as_bytes())?;
         Ok(())
     })
@@ -528,7 +529,7 @@ pub unsafe extern "C" fn fhir_bulk_poll(
         let url = arg_str(status_url, "status_url")?;
         let done = out_ptr(done_out, "done_out")?;
         let out = out_ptr(manifest_out, "manifest_out")?;
-        match run(s.bulk_poll(url, &b.options))? {
+        match s.run(s.server().bulk_poll(url, &b.options))? {
             PollStatus::Complete(m) => {
                 write_string(&m.json, out, len_out)?;
                 *done = true;
@@ -552,10 +553,15 @@ pub unsafe extern "C" fn fhir_bulk_poll(
 }
 
 /// The blocking wait loop: one core step at a time, the progress callback between steps.
-unsafe fn wait(s: &FhirServer, b: &fhir_bulk_t, status_url: &str) -> FfiResult<Manifest> {
-    let mut w = BulkWait::new(s, status_url, &b.options)?;
+unsafe fn wait(
+    s: &fhir_server_t,
+    call: &Arc<Call>,
+    b: &fhir_bulk_t,
+    status_url: &str,
+) -> FfiResult<Manifest> {
+    let mut w = BulkWait::new(s.server(), status_url, &b.options)?;
     loop {
-        match run(w.step(s))? {
+        match s.step(call, w.step(s.server()))? {
             WaitStep::Complete(m) => return Ok(m),
             WaitStep::Progress(p) => report_progress(b, p.as_deref(), w.next_wait()),
         }
@@ -575,7 +581,9 @@ unsafe fn wait(s: &FhirServer, b: &fhir_bulk_t, status_url: &str) -> FfiResult<M
 ///        owned by the caller; free it with fhir_string_free(); not written on failure.
 /// @param len_out NULL, or receives the length of `*manifest_out` in bytes on success.
 /// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
-/// @return `FHIR_OK`; `FHIR_ERR_TIMEOUT` past the deadline (fhir_bulk_set_timeout_ms()); a
+/// @return `FHIR_OK`; `FHIR_ERR_TIMEOUT` past the deadline (fhir_bulk_set_timeout_ms(), or the
+///         scope's of fhir_server_scope()); `FHIR_ERR_CANCELLED` when the handle's cancel token is
+///         triggered (also during a wait between polls); a
 ///         request code (see the file overview), with the server's OperationOutcome in the error
 ///         when the export failed; `FHIR_ERR_JSON`, `FHIR_ERR_PROTOCOL` or `FHIR_ERR_LIMIT` for an
 ///         unusable manifest or a status URL not under the base URL.
@@ -593,14 +601,17 @@ pub unsafe extern "C" fn fhir_bulk_wait(
         let b = fhir_bulk_t::borrow(bulk)?;
         let url = arg_str(status_url, "status_url")?;
         let out = out_ptr(manifest_out, "manifest_out")?;
-        let m = wait(s, b, url)?;
-        write_string(&m.json, out, len_out)
+        let call = s.begin();
+        let m = wait(s, &call, b, url);
+        s.end(&call);
+        write_string(&m?.json, out, len_out)
     })
 }
 
 /// The blocking download loop: pull a batch from the core, hand its lines to `cb` one by one.
 unsafe fn download(
-    s: &FhirServer,
+    s: &fhir_server_t,
+    call: &Arc<Call>,
     b: &fhir_bulk_t,
     manifest: &Manifest,
     cb: unsafe extern "C" fn(
@@ -618,8 +629,8 @@ unsafe fn download(
         .iter()
         .map(|f| CString::new(f.resource_type.as_str()).unwrap_or_default())
         .collect();
-    let mut dl = s.bulk_download(manifest, &b.options)?;
-    while let Some(item) = run(dl.next())? {
+    let mut dl = s.server().bulk_download(manifest, &b.options)?;
+    while let Some(item) = s.step(call, dl.next())? {
         let DownloadItem::Lines(batch) = item else {
             continue;
         };
@@ -640,6 +651,8 @@ unsafe fn download(
                     .position(|&b| b == 0)
                     .unwrap_or(data.len() - start);
             let len = end - start;
+            // A triggered cancel token (or the deadline) stops between two lines.
+            call.check()?;
             dl.count_line(file, len);
             let go_on = cb(
                 data.as_ptr().add(start) as *const c_char,
@@ -660,7 +673,7 @@ unsafe fn download(
 }
 
 unsafe fn parse_manifest(
-    s: &FhirServer,
+    s: &crate::FhirServer,
     b: &fhir_bulk_t,
     json: *const c_char,
     len: usize,
@@ -691,7 +704,9 @@ unsafe fn parse_manifest(
 /// @param user_data Passed to `callback` as it is; may be NULL.
 /// @param summary_out NULL, or receives the totals on success (also when `callback` stopped).
 /// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
-/// @return `FHIR_OK`, also when `callback` stopped; a request code (see the file overview) for a
+/// @return `FHIR_OK`, also when `callback` stopped; `FHIR_ERR_CANCELLED` when the handle's cancel
+///         token is triggered (see fhir_server_scope()): between two lines, or in the middle of a
+///         transfer (the connections are dropped); a request code (see the file overview) for a
 ///         file that failed (after its attempts); `FHIR_ERR_LIMIT` for a line longer than the
 ///         limit; `FHIR_ERR_JSON` for a line that is not one JSON document or a malformed
 ///         manifest; `FHIR_ERR_PROTOCOL` for a file whose line count differs from the manifest's
@@ -711,9 +726,11 @@ pub unsafe extern "C" fn fhir_bulk_download(
         let s = server_ref(server)?;
         let b = fhir_bulk_t::borrow(bulk)?;
         let cb = callback.ok_or_else(|| null_argument("callback"))?;
-        let m = parse_manifest(s, b, manifest_json, manifest_len)?;
-        let summary = download(s, b, &m, cb, user_data)?;
-        write_opt(summary_out, (&summary).into());
+        let m = parse_manifest(s.server(), b, manifest_json, manifest_len)?;
+        let call = s.begin();
+        let summary = download(s, &call, b, &m, cb, user_data);
+        s.end(&call);
+        write_opt(summary_out, (&summary?).into());
         Ok(())
     })
 }
@@ -748,8 +765,12 @@ pub unsafe extern "C" fn fhir_bulk_download_to_dir(
         let s = server_ref(server)?;
         let b = fhir_bulk_t::borrow(bulk)?;
         let dir = arg_str(dir, "dir")?;
-        let m = parse_manifest(s, b, manifest_json, manifest_len)?;
-        let (summary, _) = run(s.bulk_download_to_dir(&m, &b.options, Path::new(dir)))?;
+        let m = parse_manifest(s.server(), b, manifest_json, manifest_len)?;
+        let (summary, _) = s.run(s.server().bulk_download_to_dir(
+            &m,
+            &b.options,
+            Path::new(dir),
+        ))?;
         write_opt(summary_out, (&summary).into());
         Ok(())
     })
@@ -776,7 +797,7 @@ pub unsafe extern "C" fn fhir_bulk_cancel(
     guard(error_out, || {
         let s = server_ref(server)?;
         let url = arg_str(status_url, "status_url")?;
-        let outcome = run(s.bulk_cancel(url))?;
+        let outcome = s.run(s.server().bulk_cancel(url))?;
         write_opt(already_gone_out, outcome == CancelOutcome::AlreadyGone);
         Ok(())
     })
@@ -796,7 +817,8 @@ pub unsafe extern "C" fn fhir_bulk_cancel(
 /// @param summary_out NULL, or receives the totals on success.
 /// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
 /// @return `FHIR_OK`, also when `callback` stopped; as fhir_bulk_kickoff(), fhir_bulk_wait() and
-///         fhir_bulk_download().
+///         fhir_bulk_download() (`FHIR_ERR_CANCELLED` or `FHIR_ERR_TIMEOUT` from the handle's scope
+///         in any of the steps).
 #[no_mangle]
 pub unsafe extern "C" fn fhir_bulk_export(
     server: *const fhir_server_t,
@@ -812,11 +834,16 @@ pub unsafe extern "C" fn fhir_bulk_export(
         let b = fhir_bulk_t::borrow(bulk)?;
         let cb = callback.ok_or_else(|| null_argument("callback"))?;
         write_opt(status_url_out, std::ptr::null_mut());
-        let url = run(s.bulk_kickoff(&b.request, &b.options))?;
-        write_opt(status_url_out, alloc_string(url.as_str().as_bytes())?);
-        let m = wait(s, b, url.as_str())?;
-        let summary = download(s, b, &m, cb, user_data)?;
-        write_opt(summary_out, (&summary).into());
+        // One call for the three steps: one cancel token, one deadline, one record.
+        let call = s.begin();
+        let result = (|| {
+            let url = s.step(&call, s.server().bulk_kickoff(&b.request, &b.options))?;
+            write_opt(status_url_out, alloc_string(url.as_str().as_bytes())?);
+            let m = wait(s, &call, b, url.as_str())?;
+            download(s, &call, b, &m, cb, user_data)
+        })();
+        s.end(&call);
+        write_opt(summary_out, (&result?).into());
         Ok(())
     })
 }

@@ -5,7 +5,7 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use super::boundary::{arg_str, guard, null_argument, out_ptr, run, FfiResult};
+use super::boundary::{arg_str, guard, null_argument, out_ptr, FfiResult};
 use super::buffer::alloc_string;
 use super::error::fhir_error_t;
 use super::result::fhir_result;
@@ -153,7 +153,7 @@ pub unsafe extern "C" fn fhir_search_count(
         let s = server_ref(server)?;
         let q = arg_str(query, "query")?;
         let out = out_ptr(count_out, "count_out")?;
-        *out = run(s.search_count(q))?;
+        *out = s.run(s.server().search_count(q))?;
         Ok(())
     })
 }
@@ -184,15 +184,18 @@ unsafe fn stream(
 ) -> FfiResult<()> {
     let s = server_ref(server)?;
     let q = arg_str(query, "query")?;
-    let mut stream = s.search_stream(q)?;
+    let mut stream = s.server().search_stream(q)?;
+    // One call for the whole search: one cancel token, one deadline, one record.
+    let call = s.begin();
     let outcome = (|| loop {
-        let Some(body) = run(stream.fetch())? else {
+        let Some(body) = s.step(&call, stream.fetch())? else {
             return Ok(None);
         };
         if !consume(&body, &mut stream)? {
             return Ok(stream.resume_url()?);
         }
     })();
+    s.end(&call);
     let url = match &outcome {
         Ok(next) => next.as_deref(),
         Err(_) => stream.failed_url(),

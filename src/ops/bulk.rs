@@ -631,7 +631,7 @@ impl FhirServer {
             }
             if is_transient(resp.status, &resp.body) && attempt < options.kickoff_attempts {
                 let ra = retry_after(&resp.headers);
-                pause(clamp_wait(ra, attempt, options)).await;
+                pause(clamp_wait(ra, attempt, options)).await?;
                 attempt += 1;
                 continue;
             }
@@ -892,7 +892,7 @@ impl BulkWait {
                 }
                 None => wait,
             };
-            pause(wait).await;
+            pause(wait).await?;
         }
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(self.timed_out());
@@ -958,11 +958,10 @@ pub(crate) fn clamp_wait(retry_after: Option<Duration>, n: u32, o: &BulkOptions)
     }
 }
 
-/// Sleep; the one place bulk operations wait (so that a cancellation can interrupt it).
-async fn pause(d: Duration) {
-    if !d.is_zero() {
-        tokio::time::sleep(d).await;
-    }
+/// Sleep; the one place bulk operations wait: a cancelled call or one past its deadline ends
+/// here at once (see [`crate::call`]).
+async fn pause(d: Duration) -> Result<()> {
+    crate::call::sleep(d).await
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -1173,7 +1172,7 @@ async fn fetch_file(
                     }
                     return Err(e);
                 }
-                pause(clamp_wait(ra, attempt, &sh.options)).await;
+                pause(clamp_wait(ra, attempt, &sh.options)).await?;
                 attempt += 1;
             }
         }
@@ -1210,7 +1209,9 @@ async fn attempt_file(
     let mut left_origin = false;
     let mut hops = 0;
     let resp = loop {
-        let with_token = sh.requires_token && !left_origin && server.same_origin(&url);
+        crate::call::checkpoint().map_err(Failure::Fatal)?;
+        let on_origin = !left_origin && server.same_origin(&url);
+        let with_token = sh.requires_token && on_origin;
         let mut generation = 0;
         let mut rb = transport
             .client
@@ -1219,6 +1220,15 @@ async fn attempt_file(
             // The client's own timeout covers whole bodies: a file may take longer; the idle
             // timeout below guards a stalled transfer instead.
             .timeout(Duration::from_secs(7 * 86_400));
+        // The caller's headers and request hook: for the FHIR server's origin only.
+        if on_origin {
+            rb = transport
+                .decorate(rb, &Method::GET, &url, what)
+                .map_err(Failure::Fatal)?;
+        }
+        crate::call::record(|i| {
+            i.requests += 1;
+        });
         if with_token {
             let cred = transport
                 .auth
@@ -1253,6 +1263,7 @@ async fn attempt_file(
             Ok(Ok(r)) => r,
         };
         let status = resp.status().as_u16();
+        crate::call::record(|i| i.status = status);
         if matches!(status, 301 | 302 | 303 | 307 | 308) {
             hops += 1;
             if hops > sh.options.max_redirects {
@@ -1387,6 +1398,7 @@ async fn stream_lines(
             Ok(Ok(c)) => c,
         };
         let Some(chunk) = chunk else { break };
+        crate::call::record(|i| i.bytes_received += chunk.len() as u64);
         let mut rest: &[u8] = &chunk;
         while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
             let piece = &rest[..pos];

@@ -726,3 +726,374 @@ fn stopping_and_the_directory_mode() {
     assert_eq!(a, ndjson("Patient", "/fhir/Binary/a", 1000));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// ---------------------------------------------------------------- the C ABI
+
+mod c_abi {
+    use std::ffi::{c_char, c_int, c_void, CStr, CString};
+    use std::ptr::{null, null_mut};
+    use std::time::{Duration, Instant};
+
+    use fhir_kindling::ffi::buffer::fhir_string_free;
+    use fhir_kindling::ffi::bulk::*;
+    use fhir_kindling::ffi::embed::*;
+    use fhir_kindling::ffi::error::*;
+    use fhir_kindling::ffi::fhir_result;
+    use fhir_kindling::ffi::server::*;
+
+    use super::{bulk_server, manifest_json, ndjson, reply};
+    use crate::common::After;
+
+    struct Seen {
+        lines: Vec<(String, fhir_bulk_file_kind, usize)>,
+        /// Trigger this token once this many lines were seen.
+        cancel_after: Option<(usize, *const fhir_cancel_t)>,
+        progress: usize,
+    }
+
+    unsafe extern "C" fn on_line(
+        line: *const c_char,
+        len: usize,
+        resource_type: *const c_char,
+        kind: fhir_bulk_file_kind,
+        file_index: usize,
+        user_data: *mut c_void,
+    ) -> c_int {
+        let seen = &mut *(user_data as *mut Seen);
+        let text = CStr::from_ptr(line).to_str().unwrap().to_owned();
+        assert_eq!(text.len(), len);
+        let t = CStr::from_ptr(resource_type).to_str().unwrap();
+        assert!(text.contains(&format!("\"resourceType\":\"{t}\"")));
+        seen.lines.push((text, kind, file_index));
+        if let Some((n, token)) = seen.cancel_after {
+            if seen.lines.len() == n {
+                fhir_cancel_trigger(token);
+            }
+        }
+        0
+    }
+
+    unsafe extern "C" fn on_progress(_p: *const c_char, next_ms: u64, user_data: *mut c_void) {
+        assert!(next_ms <= 50);
+        (*(user_data as *mut Seen)).progress += 1;
+    }
+
+    unsafe fn server(url: &str) -> *mut fhir_server_t {
+        let mut s = null_mut();
+        let base = CString::new(url).unwrap();
+        let tok = CString::new("secret-token").unwrap();
+        let r = fhir_server_new_token(base.as_ptr(), tok.as_ptr(), null(), &mut s, null_mut());
+        assert_eq!(r, fhir_result::FHIR_OK);
+        s
+    }
+
+    unsafe fn bulk() -> *mut fhir_bulk_t {
+        let b = fhir_bulk_new();
+        assert_eq!(
+            fhir_bulk_set_poll_interval_ms(b, 10, 50, null_mut()),
+            fhir_result::FHIR_OK
+        );
+        b
+    }
+
+    fn message(e: *mut fhir_error_t) -> String {
+        unsafe {
+            let m = CStr::from_ptr(fhir_error_message(e))
+                .to_string_lossy()
+                .into_owned();
+            fhir_error_free(e);
+            m
+        }
+    }
+
+    #[test]
+    fn one_call_export_step_by_step_and_bad_parameters() {
+        let s = bulk_server(|req, stream, n| {
+            let origin = format!("http://{}", req.header("host").unwrap());
+            match req.path() {
+                "/fhir/Group/g1/$export" => reply(
+                    stream,
+                    202,
+                    &[("Content-Location", "$export-poll-status?_jobId=7")],
+                    b"",
+                ),
+                "/fhir/$export-poll-status" if req.method == "DELETE" => {
+                    reply(stream, 404, &[], b"")
+                }
+                "/fhir/$export-poll-status" if n < 1 => reply(
+                    stream,
+                    202,
+                    &[("Retry-After", "120"), ("X-Progress", "half")],
+                    b"",
+                ),
+                "/fhir/$export-poll-status" => {
+                    let m = manifest_json(
+                        &origin,
+                        true,
+                        &[
+                            ("output", "Patient", "/fhir/Binary/p"),
+                            ("error", "OperationOutcome", "/fhir/Binary/e"),
+                        ],
+                    );
+                    reply(stream, 200, &[], m.as_bytes())
+                }
+                "/fhir/Binary/p" => reply(stream, 200, &[], &ndjson("Patient", "p", 700)),
+                "/fhir/Binary/e" => reply(stream, 200, &[], &ndjson("OperationOutcome", "e", 2)),
+                _ => reply(stream, 404, &[], b""),
+            }
+        });
+        unsafe {
+            let srv = server(&s.url("/fhir"));
+            let b = bulk();
+            let g = CString::new("g1").unwrap();
+            let t = CString::new("Patient").unwrap();
+            assert_eq!(
+                fhir_bulk_set_level(b, fhir_bulk_level::FHIR_BULK_GROUP, g.as_ptr(), null_mut()),
+                fhir_result::FHIR_OK
+            );
+            assert_eq!(
+                fhir_bulk_add_type(b, t.as_ptr(), null_mut()),
+                fhir_result::FHIR_OK
+            );
+            let mut seen = Seen {
+                lines: Vec::new(),
+                cancel_after: None,
+                progress: 0,
+            };
+            let data = &mut seen as *mut Seen as *mut c_void;
+            fhir_bulk_set_progress_callback(b, Some(on_progress), data, null_mut());
+            let mut status_url = null_mut();
+            let mut summary = fhir_bulk_summary_t::default();
+            let started = Instant::now();
+            let r = fhir_bulk_export(
+                srv,
+                b,
+                Some(on_line),
+                data,
+                &mut status_url,
+                &mut summary,
+                null_mut(),
+            );
+            assert_eq!(r, fhir_result::FHIR_OK);
+            assert!(started.elapsed() < Duration::from_secs(3));
+            assert_eq!(seen.progress, 1);
+            assert_eq!(summary.resources, 700);
+            assert_eq!(summary.errors, 2);
+            assert_eq!(summary.files, 2);
+            assert!(!summary.stopped);
+            assert_eq!(seen.lines.len(), 702);
+            assert_eq!(
+                seen.lines
+                    .iter()
+                    .filter(|l| l.1 == fhir_bulk_file_kind::FHIR_BULK_ERROR && l.2 == 1)
+                    .count(),
+                2
+            );
+            let url = CStr::from_ptr(status_url).to_str().unwrap().to_owned();
+            assert!(url.ends_with("/fhir/$export-poll-status?_jobId=7"), "{url}");
+
+            // Step by step: poll once (complete now), then download into a directory, cancel.
+            let mut done = false;
+            let mut manifest = null_mut();
+            let mut len = 0usize;
+            let mut next = 99u64;
+            let r = fhir_bulk_poll(
+                srv,
+                b,
+                status_url,
+                &mut done,
+                &mut manifest,
+                &mut len,
+                &mut next,
+                null_mut(),
+            );
+            assert_eq!(r, fhir_result::FHIR_OK);
+            assert!(done && !manifest.is_null() && next == 0);
+            let dir = std::env::temp_dir().join(format!("fhir-bulk-c-{}", std::process::id()));
+            let cdir = CString::new(dir.to_str().unwrap()).unwrap();
+            let mut summary = fhir_bulk_summary_t::default();
+            let r = fhir_bulk_download_to_dir(
+                srv,
+                b,
+                manifest,
+                len,
+                cdir.as_ptr(),
+                &mut summary,
+                null_mut(),
+            );
+            assert_eq!(r, fhir_result::FHIR_OK);
+            assert_eq!(summary.resources, 700);
+            assert!(dir.join("output-00001-Patient.ndjson").exists());
+            std::fs::remove_dir_all(&dir).unwrap();
+            let mut gone = false;
+            assert_eq!(
+                fhir_bulk_cancel(srv, status_url, &mut gone, null_mut()),
+                fhir_result::FHIR_OK
+            );
+            assert!(gone);
+
+            // Bad parameters are refused by their setter, with a message.
+            let bad = CString::new("Pat ient").unwrap();
+            let mut e = null_mut();
+            assert_eq!(
+                fhir_bulk_add_type(b, bad.as_ptr(), &mut e),
+                fhir_result::FHIR_ERR_INVALID_ARGUMENT
+            );
+            assert!(message(e).contains("_type"));
+            assert_eq!(
+                fhir_bulk_set_poll_interval_ms(b, 5000, 10, null_mut()),
+                fhir_result::FHIR_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                fhir_bulk_set_level(b, fhir_bulk_level::FHIR_BULK_GROUP, null(), null_mut()),
+                fhir_result::FHIR_ERR_NULL_ARGUMENT
+            );
+            assert_eq!(
+                fhir_bulk_download(
+                    srv,
+                    b,
+                    manifest,
+                    len,
+                    None,
+                    null_mut(),
+                    null_mut(),
+                    null_mut()
+                ),
+                fhir_result::FHIR_ERR_NULL_ARGUMENT
+            );
+            let junk = b"{\"output\":";
+            assert_eq!(
+                fhir_bulk_download(
+                    srv,
+                    b,
+                    junk.as_ptr() as *const c_char,
+                    junk.len(),
+                    Some(on_line),
+                    data,
+                    null_mut(),
+                    null_mut()
+                ),
+                fhir_result::FHIR_ERR_JSON
+            );
+            fhir_string_free(manifest);
+            fhir_string_free(status_url);
+            fhir_bulk_free(b);
+            fhir_server_free(srv);
+        }
+    }
+
+    #[test]
+    fn a_cancel_stops_between_lines_mid_transfer_and_during_a_wait() {
+        let s = bulk_server(|req, stream, _| match req.path() {
+            "/fhir/Binary/big" => reply(stream, 200, &[], &ndjson("Patient", "p", 5000)),
+            // Half a file, then nothing for a minute.
+            "/fhir/Binary/stall" => {
+                use std::io::Write;
+                let body = ndjson("Patient", "s", 1000);
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body[..body.len() / 2]);
+                let _ = stream.flush();
+                std::thread::sleep(Duration::from_secs(60));
+                After::Close
+            }
+            _ => reply(stream, 202, &[("Retry-After", "3600")], b""),
+        });
+        unsafe {
+            let srv = server(&s.url("/fhir"));
+            let b = bulk();
+            fhir_bulk_set_poll_interval_ms(b, 10, 60_000, null_mut());
+            let scoped = |token: *const fhir_cancel_t| {
+                let mut h = null_mut();
+                assert_eq!(
+                    fhir_server_scope(srv, token, 0, &mut h, null_mut()),
+                    fhir_result::FHIR_OK
+                );
+                h
+            };
+
+            // Between lines: the callback triggers the token at line 10 and sees no 11th.
+            let token = fhir_cancel_new();
+            let h = scoped(token);
+            let m = manifest_json(
+                &s.origin,
+                true,
+                &[("output", "Patient", "/fhir/Binary/big")],
+            );
+            let mut seen = Seen {
+                lines: Vec::new(),
+                cancel_after: Some((10, token)),
+                progress: 0,
+            };
+            let mut e = null_mut();
+            let r = fhir_bulk_download(
+                h,
+                b,
+                m.as_ptr() as *const c_char,
+                m.len(),
+                Some(on_line),
+                &mut seen as *mut Seen as *mut c_void,
+                null_mut(),
+                &mut e,
+            );
+            assert_eq!(r, fhir_result::FHIR_ERR_CANCELLED, "{}", message(e));
+            assert_eq!(seen.lines.len(), 10);
+            fhir_server_free(h);
+            fhir_cancel_free(token);
+
+            // Mid-transfer: a stalled file; another thread triggers the token.
+            for (what, json) in [
+                (
+                    "download",
+                    manifest_json(
+                        &s.origin,
+                        true,
+                        &[("output", "Patient", "/fhir/Binary/stall")],
+                    ),
+                ),
+                ("wait", String::new()),
+            ] {
+                let token = fhir_cancel_new();
+                let h = scoped(token);
+                let t = token as usize;
+                let trigger = std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(300));
+                    fhir_cancel_trigger(t as *const fhir_cancel_t);
+                });
+                let started = Instant::now();
+                let mut seen = Seen {
+                    lines: Vec::new(),
+                    cancel_after: None,
+                    progress: 0,
+                };
+                let r = if what == "download" {
+                    fhir_bulk_download(
+                        h,
+                        b,
+                        json.as_ptr() as *const c_char,
+                        json.len(),
+                        Some(on_line),
+                        &mut seen as *mut Seen as *mut c_void,
+                        null_mut(),
+                        null_mut(),
+                    )
+                } else {
+                    let url = CString::new("$export-poll-status?_jobId=1").unwrap();
+                    let mut manifest = null_mut();
+                    fhir_bulk_wait(h, b, url.as_ptr(), &mut manifest, null_mut(), null_mut())
+                };
+                trigger.join().unwrap();
+                assert_eq!(r, fhir_result::FHIR_ERR_CANCELLED, "{what}");
+                assert!(
+                    started.elapsed() < Duration::from_secs(2),
+                    "{what}: {:?}",
+                    started.elapsed()
+                );
+                fhir_server_free(h);
+                fhir_cancel_free(token);
+            }
+            fhir_bulk_free(b);
+            fhir_server_free(srv);
+        }
+    }
+}

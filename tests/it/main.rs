@@ -7,6 +7,7 @@ mod common;
 
 mod auth;
 mod bulk;
+mod embed;
 mod ffi_boundary;
 mod hostile;
 mod ops;
