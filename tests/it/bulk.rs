@@ -94,15 +94,15 @@ fn manifest_json(origin: &str, requires_token: bool, files: &[(&str, &str, &str)
     )
 }
 
+/// Each line handed over: its file's kind and type, and the line.
+type Lines = Vec<(FileKind, String, String)>;
+
 /// Lines per file, collected.
 fn collect(
     server: &FhirServer,
     manifest: &Manifest,
     options: &BulkOptions,
-) -> fhir_kindling::Result<(
-    fhir_kindling::DownloadSummary,
-    Vec<(FileKind, String, String)>,
-)> {
+) -> fhir_kindling::Result<(fhir_kindling::DownloadSummary, Lines)> {
     let mut lines = Vec::new();
     let summary = block_on(server.bulk_download_each(manifest, options, |f, line| {
         lines.push((
