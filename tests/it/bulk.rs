@@ -94,6 +94,21 @@ fn manifest_json(origin: &str, requires_token: bool, files: &[(&str, &str, &str)
     )
 }
 
+/// A manifest of `files` on `origin`, parsed for `server`.
+fn manifest(
+    server: &FhirServer,
+    origin: &str,
+    requires_token: bool,
+    files: &[(&str, &str, &str)],
+) -> Manifest {
+    Manifest::parse(
+        server,
+        manifest_json(origin, requires_token, files).into(),
+        &fast(),
+    )
+    .unwrap()
+}
+
 /// Each line handed over: its file's kind and type, and the line.
 type Lines = Vec<(FileKind, String, String)>;
 
@@ -238,12 +253,12 @@ fn kickoff_and_file_429s_are_retried_with_clamped_waits() {
     assert!(status
         .as_str()
         .ends_with("/fhir/$export-poll-status?_jobId=1"));
-    let m = Manifest::parse(
+    let m = manifest(
         &server,
-        manifest_json(&s.origin, true, &[("output", "Patient", "/fhir/Binary/p")]).into(),
-        &fast(),
-    )
-    .unwrap();
+        &s.origin,
+        true,
+        &[("output", "Patient", "/fhir/Binary/p")],
+    );
     let (summary, lines) = collect(&server, &m, &fast()).unwrap();
     assert_eq!(lines.len(), 10);
     assert_eq!(summary.resources, 10);
@@ -353,17 +368,12 @@ fn a_file_that_breaks_off_is_resumed_without_duplicates_and_one_that_stays_trunc
         _ => reply(stream, 404, &[], b""),
     });
     let server = token_server(&s);
-    let m = Manifest::parse(
+    let m = manifest(
         &server,
-        manifest_json(
-            &s.origin,
-            true,
-            &[("output", "Patient", "/fhir/Binary/flaky")],
-        )
-        .into(),
-        &fast(),
-    )
-    .unwrap();
+        &s.origin,
+        true,
+        &[("output", "Patient", "/fhir/Binary/flaky")],
+    );
     let (summary, lines) = collect(&server, &m, &fast()).unwrap();
     assert_eq!(summary.resources, 2000);
     let ids: std::collections::HashSet<_> = lines.iter().map(|l| l.2.clone()).collect();
@@ -371,17 +381,12 @@ fn a_file_that_breaks_off_is_resumed_without_duplicates_and_one_that_stays_trunc
 
     let mut o = fast();
     o.set_file_attempts(2).unwrap();
-    let m = Manifest::parse(
+    let m = manifest(
         &server,
-        manifest_json(
-            &s.origin,
-            true,
-            &[("output", "Patient", "/fhir/Binary/cut")],
-        )
-        .into(),
-        &o,
-    )
-    .unwrap();
+        &s.origin,
+        true,
+        &[("output", "Patient", "/fhir/Binary/cut")],
+    );
     let e = collect(&server, &m, &o).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Connect, "{}", e.message());
     assert!(e.message().contains("after 2 attempts"), "{}", e.message());
@@ -402,17 +407,12 @@ fn an_over_long_line_is_a_limit_error_naming_the_line_and_the_limit() {
     let server = token_server(&s);
     let mut o = fast();
     o.set_max_line_bytes(4096).unwrap();
-    let m = Manifest::parse(
+    let m = manifest(
         &server,
-        manifest_json(
-            &s.origin,
-            true,
-            &[("output", "Patient", "/fhir/Binary/long")],
-        )
-        .into(),
-        &o,
-    )
-    .unwrap();
+        &s.origin,
+        true,
+        &[("output", "Patient", "/fhir/Binary/long")],
+    );
     let e = collect(&server, &m, &o).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Limit);
     assert!(
@@ -435,17 +435,12 @@ fn a_gzip_file_is_decompressed() {
         reply(stream, 200, &[("Content-Encoding", "gzip")], &gz)
     });
     let server = token_server(&s);
-    let m = Manifest::parse(
+    let m = manifest(
         &server,
-        manifest_json(
-            &s.origin,
-            true,
-            &[("output", "Observation", "/fhir/Binary/g")],
-        )
-        .into(),
-        &fast(),
-    )
-    .unwrap();
+        &s.origin,
+        true,
+        &[("output", "Observation", "/fhir/Binary/g")],
+    );
     let (summary, lines) = collect(&server, &m, &fast()).unwrap();
     assert_eq!(summary.resources, 3000);
     assert_eq!(
@@ -490,12 +485,7 @@ fn the_token_never_leaves_the_fhir_origin_nor_follows_a_cross_origin_redirect() 
             &format!("{}/bucket/direct?sig=abc", store.origin),
         ),
     ];
-    let m = Manifest::parse(
-        &server,
-        manifest_json(&s.origin, true, &files).into(),
-        &fast(),
-    )
-    .unwrap();
+    let m = manifest(&server, &s.origin, true, &files);
     let (summary, _) = collect(&server, &m, &fast()).unwrap();
     assert_eq!(summary.resources, 15);
     assert_eq!(store.requests().len(), 2);
@@ -511,17 +501,12 @@ fn the_token_never_leaves_the_fhir_origin_nor_follows_a_cross_origin_redirect() 
         .all(|r| r.header("authorization") == Some("Bearer secret-token")));
 
     // requiresAccessToken false: not even the FHIR origin gets the token.
-    let m = Manifest::parse(
+    let m = manifest(
         &server,
-        manifest_json(
-            &s.origin,
-            false,
-            &[("output", "Patient", "/fhir/Binary/same")],
-        )
-        .into(),
-        &fast(),
-    )
-    .unwrap();
+        &s.origin,
+        false,
+        &[("output", "Patient", "/fhir/Binary/same")],
+    );
     collect(&server, &m, &fast()).unwrap();
     assert_eq!(s.requests().last().unwrap().header("authorization"), None);
 }
@@ -579,7 +564,7 @@ fn a_short_lived_token_is_refreshed_between_files_and_a_401_restarts_a_file_once
         ("output", "Patient", "/fhir/Binary/2"),
         ("output", "Patient", "/fhir/Binary/revoked"),
     ];
-    let m = Manifest::parse(&server, manifest_json(&s.origin, true, &files).into(), &o).unwrap();
+    let m = manifest(&server, &s.origin, true, &files);
     let (summary, _) = collect(&server, &m, &o).unwrap();
     assert_eq!(summary.resources, 6);
     let tokens: Vec<String> = s
@@ -687,12 +672,7 @@ fn stopping_and_the_directory_mode() {
         ("output", "Patient", "/fhir/Binary/b"),
         ("error", "OperationOutcome", "/fhir/Binary/e"),
     ];
-    let m = Manifest::parse(
-        &server,
-        manifest_json(&s.origin, true, &files).into(),
-        &fast(),
-    )
-    .unwrap();
+    let m = manifest(&server, &s.origin, true, &files);
     let mut seen = 0;
     let summary = block_on(server.bulk_download_each(&m, &fast(), |_, _| {
         seen += 1;
