@@ -133,10 +133,13 @@ log "5. curl: the same $FILES files to /dev/null, sequential and $PAR at a time"
 urls=$(python3 -c 'import json,sys; print("\n".join(f["url"] for f in json.load(open(sys.argv[1]))["output"]))' "$DATA/manifest.json")
 for par in 1 "$PAR"; do
     for _ in $(seq "$REPEAT"); do
+        rm -f "$STATE/curl-rss"
         t0=$(date +%s.%N)
-        rss=$(printf '%s\n' "$urls" | xargs -P "$par" -I{} /usr/bin/time -f '%M' curl -sf -o /dev/null \
-            -H 'Accept: application/fhir+ndjson' {} 2>&1 | sort -n | tail -1)
+        # Each curl's peak RSS appended to one file (GNU time -a: one short write per process).
+        printf '%s\n' "$urls" | xargs -P "$par" -I{} /usr/bin/time -f '%M' -a -o "$STATE/curl-rss" \
+            curl -sf -o /dev/null -H 'Accept: application/fhir+ndjson' {}
         t1=$(date +%s.%N)
+        rss=$(sort -n "$STATE/curl-rss" | tail -1)
         echo "curl parallel=$par secs=$(echo "$t1 - $t0" | bc -l | sed 's/^\./0./') max_rss_kb_per_process=$rss" | tee -a "$RESULTS"
     done
 done

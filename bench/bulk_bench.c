@@ -2,6 +2,7 @@
  * fhir_bulk_export() with a line callback, or the download into a directory; prints the totals,
  * the wall time and the peak resident set (VmHWM of /proc/self/status).
  *   bulk_bench BASE_URL callback|dir PARALLEL [DIR]     (bench/bulk.sh runs it) */
+#define _POSIX_C_SOURCE 200809L
 #include <fhir_kindling.h>
 
 #include <stdio.h>
