@@ -408,6 +408,19 @@ fn cancel_while_running_then_poll_says_gone() {
 #[test]
 #[ignore = "needs the real services: scripts/test-all.sh"]
 fn resume_from_a_saved_status_url_in_a_new_process() {
+    // The same test, run again by itself in a child process with the saved status URL: the
+    // new process polls and downloads, printing the ids.
+    if let Ok(status) = std::env::var("BULK_STATUS_URL") {
+        let s = hapi();
+        let manifest = block_on(s.bulk_wait(&status, &fast(), |_| {})).unwrap();
+        block_on(s.bulk_download_each(&manifest, &fast(), |_, line| {
+            let v: Value = serde_json::from_slice(line).unwrap();
+            println!("ID {}", v["id"].as_str().unwrap());
+            true
+        }))
+        .unwrap();
+        return;
+    }
     let _one_export = one_export();
     let d = data();
     let s = hapi();
@@ -417,7 +430,12 @@ fn resume_from_a_saved_status_url_in_a_new_process() {
     let status = block_on(s.bulk_kickoff(&req, &fast())).unwrap();
     // This process "exits"; a new one resumes from the saved status URL.
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child_resume", "--nocapture"])
+        .args([
+            "--ignored",
+            "--exact",
+            "resume_from_a_saved_status_url_in_a_new_process",
+            "--nocapture",
+        ])
         .env("BULK_STATUS_URL", status.as_str())
         .output()
         .unwrap();
@@ -433,23 +451,6 @@ fn resume_from_a_saved_status_url_in_a_new_process() {
         .map(str::to_owned)
         .collect();
     assert_same(&ids, &d.group_patients, "resumed group Patients");
-}
-
-/// Run by `resume_from_a_saved_status_url_in_a_new_process` in a child process.
-#[test]
-#[ignore = "a child process of resume_from_a_saved_status_url_in_a_new_process"]
-fn child_resume() {
-    let Ok(status) = std::env::var("BULK_STATUS_URL") else {
-        return;
-    };
-    let s = hapi();
-    let manifest = block_on(s.bulk_wait(&status, &fast(), |_| {})).unwrap();
-    block_on(s.bulk_download_each(&manifest, &fast(), |_, line| {
-        let v: Value = serde_json::from_slice(line).unwrap();
-        println!("ID {}", v["id"].as_str().unwrap());
-        true
-    }))
-    .unwrap();
 }
 
 #[test]
