@@ -30,6 +30,10 @@ pub use auth::Auth;
 pub use config::Options;
 pub use env::VARIABLES as ENV_VARIABLES;
 pub use error::{Error, ErrorKind, Result};
+pub use ops::bulk::{
+    BulkDownload, BulkFile, BulkOptions, BulkWait, CancelOutcome, DownloadItem, DownloadSummary,
+    ExportLevel, ExportRequest, FileKind, LineBatch, Manifest, PollStatus, WaitStep,
+};
 pub use ops::query::{encode as encode_search_value, Query};
 pub use ops::search::{bundle_resources, SearchStream};
 pub use server::FhirServer;

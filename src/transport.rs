@@ -252,6 +252,34 @@ impl Transport {
 
     /// Send `req`, retrying and replaying as configured. Any HTTP status is returned as a
     /// [`Response`]; only transport failures are errors.
+    /// Add what a request to the configured server carries besides its credentials: the
+    /// caller's extra headers and the request hook's (which may refuse the request). For requests
+    /// built outside [`Transport::send`] (bulk export file downloads to the server's origin).
+    pub(crate) fn decorate(
+        &self,
+        mut builder: reqwest::RequestBuilder,
+        method: &Method,
+        url: &Url,
+        what: &str,
+    ) -> Result<reqwest::RequestBuilder> {
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(hook) = &self.request_hook {
+            let mut extra = HookHeaders::default();
+            if !hook(method, url, &mut extra) {
+                return Err(Error::new(
+                    ErrorKind::Cancelled,
+                    format!("{what}: the request hook refused the request"),
+                ));
+            }
+            for (name, value) in extra.items {
+                builder = builder.header(name, value);
+            }
+        }
+        Ok(builder)
+    }
+
     pub async fn send(&self, req: &Request) -> Result<Response> {
         let mut attempt: u32 = 1;
         let mut refused_generation: Option<u64> = None;

@@ -6,6 +6,7 @@
 //! Bundles are handled as raw JSON: entries are kept as slices of the server's bytes and
 //! concatenated, never parsed into a tree and re-serialised.
 
+pub mod bulk;
 pub mod bundle;
 pub mod query;
 pub mod reference;
