@@ -23,6 +23,12 @@ mod server;
 mod smart;
 mod transport;
 
+/// The allocator is stated, not left to the default: the C layer hands buffers built in `Vec`s
+/// (a collected search, a response body) over to the caller without copying them, and the caller
+/// frees them with `fhir_string_free`, i.e. `free`. `System` is `malloc`/`realloc`/`free` on Unix.
+#[global_allocator]
+static ALLOCATOR: std::alloc::System = std::alloc::System;
+
 pub use auth::Auth;
 pub use config::Options;
 pub use env::VARIABLES as ENV_VARIABLES;

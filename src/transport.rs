@@ -430,7 +430,8 @@ pub(crate) async fn read_body(
     if resp.content_length().is_some_and(|n| n > limit) {
         return Err(too_big());
     }
-    let hint = resp.content_length().unwrap_or(0).min(1 << 20) as usize;
+    // One byte more than the body: room for the NUL a C caller gets after it, written in place.
+    let hint = resp.content_length().unwrap_or(0).min(1 << 20) as usize + 1;
     let mut body: Vec<u8> = Vec::new();
     reserve(&mut body, hint, context)?;
     loop {

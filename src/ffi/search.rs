@@ -10,7 +10,7 @@ use super::buffer::alloc_string;
 use super::error::fhir_error_t;
 use super::result::fhir_result;
 use super::server::{fhir_server_t, json_call, server_ref};
-use crate::ops::search::{page_resources, SearchStream};
+use crate::ops::search::SearchStream;
 
 /// Called by fhir_search_pages() once per page, on the caller's thread. It may call the library, on
 /// the same handle too. It must not unwind: no C++ exception or longjmp through it.
@@ -158,19 +158,35 @@ pub unsafe extern "C" fn fhir_search_count(
     })
 }
 
-/// `bytes` and a NUL in `buf` (reused from call to call), for a callback: memory reserved
-/// fallibly, so a huge page without memory for its copy is an error, not an abort.
-fn nul_terminated(buf: &mut Vec<u8>, bytes: &[u8]) -> FfiResult<()> {
-    buf.clear();
-    crate::transport::reserve(buf, bytes.len() + 1, "handing a page to the callback")?;
-    buf.extend_from_slice(bytes);
-    buf.push(0);
+/// The search mode as a NUL-terminated string for a callback: the three FHIR modes are static,
+/// any other text is copied into `buf` (reused from call to call, reserved fallibly).
+fn mode_cstr<'b>(mode: Option<&str>, buf: &'b mut Vec<u8>) -> FfiResult<&'b [u8]> {
+    Ok(match mode.unwrap_or("match") {
+        "match" => b"match\0",
+        "include" => b"include\0",
+        "outcome" => b"outcome\0",
+        other => {
+            buf.clear();
+            crate::transport::reserve(buf, other.len() + 1, "handing a page to the callback")?;
+            buf.extend_from_slice(other.as_bytes());
+            buf.push(0);
+            buf
+        }
+    })
+}
+
+/// The page with a NUL after its last byte, written in place: the transport leaves room for it,
+/// so no copy is made (memory is reserved fallibly when there is no room).
+fn nul_terminate(page: &mut Vec<u8>) -> FfiResult<()> {
+    crate::transport::reserve(page, 1, "handing a page to the callback")?;
+    page.push(0);
     Ok(())
 }
 
-/// What a streaming loop hands to the caller's callback: one page, or the page's resources.
+/// What a streaming loop hands to the caller's callback: one page, or the page's resources. The
+/// page is the transport's buffer itself (the callback's NUL is written into it).
 /// Returns whether to go on.
-type Consume<'c> = dyn FnMut(&[u8], &mut SearchStream<'_>) -> FfiResult<bool> + 'c;
+type Consume<'c> = dyn FnMut(&mut Vec<u8>, &mut SearchStream<'_>) -> FfiResult<bool> + 'c;
 
 /// The blocking streaming loop: fetch a page on the caller's thread, let `consume` parse and hand
 /// it over, until the search ends or the callback stops it. Writes `*next_url_out` (if not NULL):
@@ -189,7 +205,9 @@ unsafe fn stream(
         let Some(body) = run(stream.fetch())? else {
             return Ok(None);
         };
-        if !consume(&body, &mut stream)? {
+        // The transport's buffer, not a copy: the body's only owner is this loop.
+        let mut page = Vec::from(body);
+        if !consume(&mut page, &mut stream)? {
             return Ok(stream.resume_url()?);
         }
     })();
@@ -240,11 +258,11 @@ pub unsafe extern "C" fn fhir_search_pages(
 ) -> fhir_result {
     guard(error_out, || {
         let cb = callback.ok_or_else(|| null_argument("callback"))?;
-        let mut buf: Vec<u8> = Vec::new();
-        stream(server, query, next_url_out, &mut |body, stream| {
-            stream.accept(body)?;
-            nul_terminated(&mut buf, body)?;
-            Ok(cb(buf.as_ptr() as *const c_char, body.len(), user_data) == 0)
+        stream(server, query, next_url_out, &mut |page, stream| {
+            stream.accept_spans(page, false)?;
+            let len = page.len();
+            nul_terminate(page)?;
+            Ok(cb(page.as_ptr() as *const c_char, len, user_data) == 0)
         })
     })
 }
@@ -281,25 +299,33 @@ pub unsafe extern "C" fn fhir_search_resources(
 ) -> fhir_result {
     guard(error_out, || {
         let cb = callback.ok_or_else(|| null_argument("callback"))?;
-        let mut buf: Vec<u8> = Vec::new();
         let mut mode_buf: Vec<u8> = Vec::new();
-        stream(server, query, next_url_out, &mut |body, stream| {
-            let page = stream.accept(body)?;
-            for item in page_resources(&page) {
-                let (res, mode) = item?;
-                nul_terminated(&mut buf, res.as_bytes())?;
-                nul_terminated(&mut mode_buf, mode.as_bytes())?;
+        stream(server, query, next_url_out, &mut |page, stream| {
+            let read = stream.accept_spans(page, true)?;
+            // Each resource is followed by at least its entry's closing brace: its NUL is
+            // written over the next byte for the callback's time, then the byte is put back.
+            nul_terminate(page)?;
+            for entry in &read.entries {
+                let Some(res) = entry.resource.clone() else {
+                    continue;
+                };
+                let mode = mode_cstr(entry.mode(page), &mut mode_buf)?.as_ptr();
+                let saved = std::mem::replace(&mut page[res.end], 0);
                 let go_on = cb(
-                    buf.as_ptr() as *const c_char,
+                    page[res.start..].as_ptr() as *const c_char,
                     res.len(),
-                    mode_buf.as_ptr() as *const c_char,
+                    mode as *const c_char,
                     user_data,
                 ) == 0;
+                page[res.end] = saved;
                 if !go_on {
                     return Ok(false);
                 }
             }
-            Ok(true)
+            match read.malformed {
+                Some(e) => Err(e.into()),
+                None => Ok(true),
+            }
         })
     })
 }

@@ -7,7 +7,7 @@ use std::future::Future;
 use bytes::Bytes;
 
 use super::boundary::{arg_str, guard, opt_bytes, out_ptr, run, write_opt, FfiResult, Handle};
-use super::buffer::write_string;
+use super::buffer::{write_string, write_vec, IntoBuffer};
 use super::error::fhir_error_t;
 use super::options::fhir_options_t;
 use super::result::fhir_result;
@@ -323,12 +323,12 @@ pub(crate) unsafe fn json_call<'a, T, Fut>(
 ) -> fhir_result
 where
     Fut: Future<Output = Result<T>>,
-    T: AsRef<[u8]>,
+    T: IntoBuffer,
 {
     guard(error_out, || {
         let s = server_ref(server)?;
         let out = out_ptr(json_out, "json_out")?;
         let body = run(call(s)?)?;
-        write_string(body.as_ref(), out, len_out)
+        write_vec(body.into_vec(), out, len_out)
     })
 }

@@ -15,7 +15,9 @@ use url::Url;
 
 use crate::config::Limits;
 use crate::error::{Error, ErrorKind, Result};
-use crate::ops::bundle::{entry_view, is_match, parse_page, BundleWriter, Page};
+use crate::ops::bundle::{
+    entry_view, parse_page, parse_search_page, BundleWriter, Page, SearchPage,
+};
 use crate::ops::query::{has_param, remove_param, set_param};
 use crate::server::{check_path_segments, is_http_url, FhirServer};
 use crate::transport::Request;
@@ -212,17 +214,19 @@ impl FhirServer {
             return Ok(out.finish(Some(0), Some(pager.first_url())));
         }
         'pages: while let Some(body) = pager.fetch().await? {
-            let page = parse_page(&body)?;
+            let page = parse_search_page(&body, true)?;
             pager.advance(page.next.as_deref());
             for entry in &page.entries {
-                let view = entry_view(entry)?;
-                if is_match(&view) {
+                if entry.is_match(&body) {
                     if limit.is_some_and(|l| matches >= l) {
                         continue;
                     }
                     matches += 1;
                 }
-                out.push_raw(entry.get())?;
+                out.push_raw_bytes(&body[entry.raw.clone()])?;
+            }
+            if let Some(e) = page.malformed {
+                return Err(e);
             }
             if limit.is_some_and(|l| matches >= l) {
                 break 'pages;
@@ -291,6 +295,14 @@ impl SearchStream<'_> {
     /// Parse a fetched page (checked to be a Bundle) and record its `next` link.
     pub(crate) fn accept<'b>(&mut self, body: &'b [u8]) -> Result<Page<'b>> {
         let page = parse_page(body)?;
+        self.pager.advance(page.next.as_deref());
+        Ok(page)
+    }
+
+    /// Read a fetched page in one pass (checked to be a Bundle; `views`: with each entry's
+    /// resource and mode) and record its `next` link.
+    pub(crate) fn accept_spans(&mut self, body: &[u8], views: bool) -> Result<SearchPage> {
+        let page = parse_search_page(body, views)?;
         self.pager.advance(page.next.as_deref());
         Ok(page)
     }
