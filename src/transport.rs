@@ -2,6 +2,8 @@
 //! gzip) plus the request loop that adds credentials, retries as configured and replays a
 //! request once after an OIDC 401 with a fresh token.
 
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -20,7 +22,8 @@ use crate::retry::{parse_retry_after, RetryPolicy};
 pub const FHIR_JSON: &str = "application/fhir+json";
 
 pub struct Transport {
-    pub client: reqwest::Client,
+    /// How to build this handle's HTTP client: one is built per calling thread (see [`Self::client`]).
+    recipe: Arc<ClientRecipe>,
     pub auth: Auth,
     pub retry: RetryPolicy,
     /// Every secret of this handle, registered for redaction for as long as it lives.
@@ -32,6 +35,48 @@ pub struct Transport {
     no_proxy: Vec<String>,
     /// The caller's extra headers: sent to the configured server only, never on anonymous requests.
     headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Steps that configure a `reqwest::ClientBuilder`, kept so that the same client can be built again.
+type Step = Box<dyn Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync>;
+
+/// How a handle's HTTP client is built. A reqwest client's pooled connections are driven by the
+/// runtime they were opened on, and every calling thread drives its calls on a runtime of its own
+/// (see `ffi::runtime`): so each thread gets its own client (its own connections, as libcurl
+/// users keep an easy handle per thread), while the credentials, the token cache and the options
+/// stay the handle's, shared by all threads.
+#[derive(Default)]
+pub(crate) struct ClientRecipe {
+    steps: Vec<Step>,
+}
+
+impl ClientRecipe {
+    fn add(
+        &mut self,
+        step: impl Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
+    ) {
+        self.steps.push(Box::new(step));
+    }
+
+    fn build(&self) -> Result<reqwest::Client> {
+        let mut b = reqwest::Client::builder();
+        for step in &self.steps {
+            b = step(b);
+        }
+        b.build().map_err(|e| {
+            Error::new(
+                ErrorKind::Tls,
+                format!("cannot build the HTTP client: {}", chain(&e)),
+            )
+        })
+    }
+}
+
+thread_local! {
+    /// This thread's clients, one per live handle it has used (dead handles are pruned when a
+    /// client is added, and by the handle's own drop on the thread that frees it).
+    static CLIENTS: RefCell<Vec<(Weak<ClientRecipe>, reqwest::Client)>> =
+        const { RefCell::new(Vec::new()) };
 }
 
 /// One request to send. The body is shared between attempts without copying.
@@ -111,21 +156,24 @@ impl Transport {
             .user_agent
             .clone()
             .unwrap_or_else(|| format!("fhir_kindling-c/{}", env!("CARGO_PKG_VERSION")));
-        let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(ua)
-            .gzip(true)
-            .use_rustls_tls()
-            .tls_built_in_root_certs(options.use_system_roots)
-            .pool_idle_timeout(Duration::from_secs(90))
-            // Redirects are not followed: a FHIR server does not redirect API calls, and following
-            // one could carry credentials elsewhere.
-            .redirect(reqwest::redirect::Policy::none());
+        let system_roots = options.use_system_roots;
+        let mut recipe = ClientRecipe::default();
+        recipe.add(move |b| {
+            b.default_headers(headers.clone())
+                .user_agent(ua.clone())
+                .gzip(true)
+                .use_rustls_tls()
+                .tls_built_in_root_certs(system_roots)
+                .pool_idle_timeout(Duration::from_secs(90))
+                // Redirects are not followed: a FHIR server does not redirect API calls, and
+                // following one could carry credentials elsewhere.
+                .redirect(reqwest::redirect::Policy::none())
+        });
         if let Some(t) = options.timeout {
-            builder = builder.timeout(t);
+            recipe.add(move |b| b.timeout(t));
         }
         if let Some(t) = options.connect_timeout {
-            builder = builder.connect_timeout(t);
+            recipe.add(move |b| b.connect_timeout(t));
         }
         for path in &options.ca_files {
             let pem = read_file(path, "CA file")?;
@@ -142,7 +190,7 @@ impl Transport {
                 ));
             }
             for cert in certs {
-                builder = builder.add_root_certificate(cert);
+                recipe.add(move |b| b.add_root_certificate(cert.clone()));
             }
         }
         if let Some((cert, key)) = &options.client_cert {
@@ -159,10 +207,10 @@ impl Transport {
                     ),
                 )
             })?;
-            builder = builder.identity(identity);
+            recipe.add(move |b| b.identity(identity.clone()));
         }
         if options.insecure_skip_verify {
-            builder = builder.danger_accept_invalid_certs(true);
+            recipe.add(|b| b.danger_accept_invalid_certs(true));
         }
         for p in &options.proxies {
             let url = p.url.as_str();
@@ -172,7 +220,7 @@ impl Transport {
                 ProxyScheme::All => reqwest::Proxy::all(url),
             }
             .map_err(|e| Error::invalid(format!("proxy {} rejected: {e}", redact_url(&p.url))))?;
-            builder = builder.proxy(proxy);
+            recipe.add(move |b| b.proxy(proxy.clone()));
         }
         // Which proxy a request goes through, to name it (and say PROXY) when it cannot be
         // reached: the configured ones, or else those reqwest takes from the environment.
@@ -187,14 +235,13 @@ impl Transport {
                 secrets.add(&percent_encoding::percent_decode_str(pw).decode_utf8_lossy());
             }
         }
-        let client = builder.build().map_err(|e| {
-            Error::new(
-                ErrorKind::Tls,
-                format!("cannot build the HTTP client: {}", chain(&e)),
-            )
-        })?;
+        // Built once here so that a client that cannot be built fails the handle's creation; it
+        // becomes the client of the thread that created the handle.
+        let recipe = Arc::new(recipe);
+        let client = recipe.build()?;
+        let _ = CLIENTS.try_with(|c| c.borrow_mut().push((Arc::downgrade(&recipe), client)));
         Ok(Transport {
-            client,
+            recipe,
             auth,
             secrets,
             limits: options.limits,
@@ -203,6 +250,24 @@ impl Transport {
             no_proxy,
             headers: options.headers.clone(),
         })
+    }
+
+    /// This thread's client for this handle, built on first use.
+    pub(crate) fn client(&self) -> Result<reqwest::Client> {
+        let key = Arc::as_ptr(&self.recipe);
+        CLIENTS
+            .try_with(|clients| {
+                let mut clients = clients.borrow_mut();
+                if let Some((_, c)) = clients.iter().find(|(w, _)| w.as_ptr() == key) {
+                    return Ok(c.clone());
+                }
+                clients.retain(|(w, _)| w.strong_count() > 0);
+                let c = self.recipe.build()?;
+                clients.push((Arc::downgrade(&self.recipe), c.clone()));
+                Ok(c)
+            })
+            // The thread is exiting (its thread-locals are gone): a client for this call alone.
+            .unwrap_or_else(|_| self.recipe.build())
     }
 
     fn proxy_for(&self, url: &Url) -> Option<&ProxySetting> {
@@ -239,6 +304,7 @@ impl Transport {
         let mut replayed = false;
         let mut stale_retries = 0;
         let method_retryable = self.retry.method_retryable(req.method.as_str());
+        let client = self.client()?;
         loop {
             // A request to another server (an allowed foreign paging link) carries neither the
             // credentials nor the caller's headers.
@@ -250,14 +316,14 @@ impl Transport {
             } else {
                 // The token provider is reached through the same proxies as the server.
                 self.auth
-                    .credential(&self.client, &self.secrets, refused_generation)
+                    .credential(&client, &self.secrets, refused_generation)
                     .await
                     .map_err(|e| match self.auth.provider_url() {
                         Some(url) => self.blame_proxy(e, url),
                         None => e,
                     })?
             };
-            let mut builder = self.client.request(req.method.clone(), req.url.clone());
+            let mut builder = client.request(req.method.clone(), req.url.clone());
             if !req.anonymous {
                 for (name, value) in &self.headers {
                     builder = builder.header(name, value);
@@ -345,6 +411,19 @@ impl Transport {
                 }
             }
         }
+    }
+}
+
+impl Drop for Transport {
+    /// The freeing thread lets go of its client at once (other threads' clients of this handle
+    /// go when those threads next add a client).
+    fn drop(&mut self) {
+        let key = Arc::as_ptr(&self.recipe);
+        let _ = CLIENTS.try_with(|clients| {
+            if let Ok(mut clients) = clients.try_borrow_mut() {
+                clients.retain(|(w, _)| w.as_ptr() != key && w.strong_count() > 0);
+            }
+        });
     }
 }
 

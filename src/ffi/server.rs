@@ -228,7 +228,8 @@ pub unsafe extern "C" fn fhir_server_from_env(
 ///        not race with other calls on the same handle.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_free(server: *mut fhir_server_t) {
-    fhir_server_t::free(server)
+    fhir_server_t::free(server);
+    super::runtime::settle_after_free();
 }
 
 /// The base URL of a handle, normalised (no trailing slash).
