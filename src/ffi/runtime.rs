@@ -57,7 +57,7 @@ pub(crate) fn block_on<F: Future>(future: F) -> FfiResult<F::Output> {
 /// meanwhile before the call looks for a connection. The first yield lets the runtime poll its
 /// I/O driver (a server that closed an idle connection is seen), the second runs the tasks that
 /// woke (the closed connection leaves the pool), so a call never writes to a dead connection.
-async fn settle() {
+pub(crate) async fn settle() {
     tokio::task::yield_now().await;
     tokio::task::yield_now().await;
 }

@@ -10,7 +10,10 @@ use super::buffer::alloc_string;
 use super::error::fhir_error_t;
 use super::result::fhir_result;
 use super::server::{fhir_server_t, json_call, server_ref};
-use crate::ops::search::SearchStream;
+use std::future::Future;
+
+use super::runtime::{block_on, settle};
+use crate::ops::bundle::SearchPage;
 
 /// Called by fhir_search_pages() once per page, on the caller's thread. It may call the library, on
 /// the same handle too. It must not unwind: no C++ exception or longjmp through it.
@@ -184,31 +187,76 @@ fn nul_terminate(page: &mut Vec<u8>) -> FfiResult<()> {
 }
 
 /// What a streaming loop hands to the caller's callback: one page, or the page's resources. The
-/// page is the transport's buffer itself (the callback's NUL is written into it).
-/// Returns whether to go on.
-type Consume<'c> = dyn FnMut(&mut Vec<u8>, &mut SearchStream<'_>) -> FfiResult<bool> + 'c;
+/// page is the transport's buffer itself (the callback's NUL is written into it); the second
+/// argument is the page read in one pass. Returns whether to go on.
+type Deliver<'c> = dyn FnMut(&mut Vec<u8>, &SearchPage) -> FfiResult<bool> + 'c;
 
-/// The blocking streaming loop: fetch a page on the caller's thread, let `consume` parse and hand
-/// it over, until the search ends or the callback stops it. Writes `*next_url_out` (if not NULL):
-/// on success the URL to resume from (NULL at the end); on failure the URL of the page that could
-/// not be fetched or parsed (NULL when the failure was a refused link).
+/// Drive `fetch` until it is done or has nothing left to do without the server (its request
+/// written, its answer awaited): Some(result) when it finished.
+async fn ahead_of<F: Future + Unpin>(fetch: &mut F) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        r = fetch => Some(r),
+        _ = settle() => None,
+    }
+}
+
+/// The blocking streaming loop: fetch a page on the caller's thread, read it in one pass
+/// (`views`: with each entry's resource and mode), hand it over with `deliver`, until the
+/// search ends or the callback stops it. While the callback runs, the next page is already
+/// asked for (its request written before the callback is called, its answer read after): the
+/// server works while the caller does. Writes `*next_url_out` (if not NULL): on success the URL
+/// to resume from (NULL at the end; after a stop, the first page the caller has not seen, a
+/// prefetched answer being dropped); on failure the URL of the page that could not be fetched,
+/// parsed or handed over (NULL when the failure was a refused link).
 unsafe fn stream(
     server: *const fhir_server_t,
     query: *const c_char,
     next_url_out: *mut *mut c_char,
-    consume: &mut Consume<'_>,
+    views: bool,
+    deliver: &mut Deliver<'_>,
 ) -> FfiResult<()> {
     let s = server_ref(server)?;
     let q = arg_str(query, "query")?;
     let mut stream = s.search_stream(q)?;
-    let outcome = (|| loop {
-        let Some(body) = run(stream.fetch())? else {
-            return Ok(None);
-        };
-        // The transport's buffer, not a copy: the body's only owner is this loop.
-        let mut page = Vec::from(body);
-        if !consume(&mut page, &mut stream)? {
-            return Ok(stream.resume_url()?);
+    let outcome = (|| {
+        let mut fetched = run(stream.fetch())?;
+        loop {
+            let Some(body) = fetched else {
+                return Ok(None);
+            };
+            // The transport's buffer, not a copy: the body's only owner is this loop.
+            let mut page = Vec::from(body);
+            let read = stream.accept_spans(&page, views)?;
+            let next = if stream.can_prefetch() {
+                // Dropping this future (a stop, a failure, a cancelled call) abandons the request.
+                let mut ahead = Box::pin(stream.prefetch());
+                let early = block_on(ahead_of(&mut ahead))?;
+                match deliver(&mut page, &read) {
+                    Err(e) => return Err(e),
+                    Ok(false) => {
+                        drop(ahead);
+                        stream.drop_prefetch();
+                        return Ok(stream.resume_url()?);
+                    }
+                    Ok(true) => {}
+                }
+                let next = match early {
+                    Some(r) => {
+                        drop(ahead);
+                        r
+                    }
+                    None => block_on(ahead)?,
+                };
+                stream.adopt_prefetch();
+                next?
+            } else {
+                if !deliver(&mut page, &read)? {
+                    return Ok(stream.resume_url()?);
+                }
+                run(stream.fetch())?
+            };
+            fetched = next;
         }
     })();
     let url = match &outcome {
@@ -258,8 +306,7 @@ pub unsafe extern "C" fn fhir_search_pages(
 ) -> fhir_result {
     guard(error_out, || {
         let cb = callback.ok_or_else(|| null_argument("callback"))?;
-        stream(server, query, next_url_out, &mut |page, stream| {
-            stream.accept_spans(page, false)?;
+        stream(server, query, next_url_out, false, &mut |page, _| {
             let len = page.len();
             nul_terminate(page)?;
             Ok(cb(page.as_ptr() as *const c_char, len, user_data) == 0)
@@ -300,8 +347,7 @@ pub unsafe extern "C" fn fhir_search_resources(
     guard(error_out, || {
         let cb = callback.ok_or_else(|| null_argument("callback"))?;
         let mut mode_buf: Vec<u8> = Vec::new();
-        stream(server, query, next_url_out, &mut |page, stream| {
-            let read = stream.accept_spans(page, true)?;
+        stream(server, query, next_url_out, true, &mut |page, read| {
             // Each resource is followed by at least its entry's closing brace: its NUL is
             // written over the next byte for the callback's time, then the byte is put back.
             nul_terminate(page)?;
@@ -322,8 +368,8 @@ pub unsafe extern "C" fn fhir_search_resources(
                     return Ok(false);
                 }
             }
-            match read.malformed {
-                Some(e) => Err(e.into()),
+            match &read.malformed {
+                Some(e) => Err(e.clone().into()),
                 None => Ok(true),
             }
         })

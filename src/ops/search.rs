@@ -260,6 +260,7 @@ impl FhirServer {
         Ok(SearchStream {
             pager: Pager::new(self, query)?,
             in_flight: None,
+            prefetching: None,
         })
     }
 }
@@ -272,6 +273,8 @@ pub struct SearchStream<'s> {
     /// The URL of the page fetched last: the one to retry when it cannot be fetched, parsed or
     /// handed over. None when the last `next` link was refused.
     in_flight: Option<String>,
+    /// The URL of the page being fetched ahead of the caller, if any.
+    prefetching: Option<Url>,
 }
 
 impl SearchStream<'_> {
@@ -305,6 +308,34 @@ impl SearchStream<'_> {
         let page = parse_search_page(body, views)?;
         self.pager.advance(page.next.as_deref());
         Ok(page)
+    }
+
+    /// Whether the next page can be fetched ahead of the caller: there is a `next` link and no
+    /// refused link is pending.
+    pub(crate) fn can_prefetch(&self) -> bool {
+        self.pager.next.is_some() && self.pager.pending.is_none()
+    }
+
+    /// Fetch the next page ahead of the caller, while the current page is still being handed
+    /// over: a failure to hand the current page over still names the current page. Call
+    /// [`Self::adopt_prefetch`] once the current page is handed over, or
+    /// [`Self::drop_prefetch`] when the caller stopped.
+    pub(crate) async fn prefetch(&mut self) -> Result<Option<Bytes>> {
+        self.prefetching = self.pager.next.clone();
+        self.pager.fetch().await
+    }
+
+    /// The prefetched page is now the one in flight: the page to retry from if it failed.
+    pub(crate) fn adopt_prefetch(&mut self) {
+        self.in_flight = self.prefetching.take().map(|u| u.to_string());
+    }
+
+    /// The caller stopped while the next page was fetched ahead: that page was never seen, so it
+    /// is where a resumed search starts (the prefetched answer, if any, is dropped).
+    pub(crate) fn drop_prefetch(&mut self) {
+        if let Some(url) = self.prefetching.take() {
+            self.pager.next = Some(url);
+        }
     }
 
     /// After a stop by the caller: the absolute URL of the page that would come next (to
