@@ -42,7 +42,7 @@ c-build: $(INSTALL_DEP)
 	@mkdir -p $(OUT)
 	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g $(CWARN) $$($(PKG) --cflags fhir_kindling) tests/c/test_capi.c -o $(OUT)/test_capi $$($(PKG) --libs fhir_kindling) -lpthread -Wl,-rpath,$(PREFIX)/lib
 	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g $(CWARN) $$($(PKG) --cflags fhir_kindling) tests/c/test_capi.c -o $(OUT)/test_capi_static $(PREFIX)/lib/libfhir_kindling.a $$($(PKG) --libs-only-other --static fhir_kindling) -lpthread -ldl -lm
-	for ex in quickstart read_search upload update_delete smart_jwks; do \
+	for ex in quickstart read_search upload update_delete smart_jwks embedding; do \
 	  $(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g $(CWARN) $$($(PKG) --cflags fhir_kindling) examples/$$ex.c -o $(OUT)/$$ex $$($(PKG) --libs fhir_kindling) -Wl,-rpath,$(PREFIX)/lib || exit 1; \
 	done
 	cmake -S tests/cmake -B $(OUT)/cmake -DCMAKE_PREFIX_PATH=$(PREFIX) -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -56,7 +56,7 @@ c-test: c-build check-header
 	$(VALGRIND) $(OUT)/test_capi
 	$(OUT)/test_capi_static
 	$(OUT)/cmake/quickstart_cmake
-	for ex in read_search upload update_delete; do echo "== $$ex"; $(VALGRIND) $(OUT)/$$ex || exit 1; done
+	for ex in read_search upload update_delete embedding; do echo "== $$ex"; $(VALGRIND) $(OUT)/$$ex || exit 1; done
 	@echo "== smart_jwks"
 	$(VALGRIND) $(OUT)/smart_jwks "$$FHIR_SMART_RSA_KEY" "$$FHIR_SMART_RSA_KID" >$(OUT)/jwks-rsa.json
 	grep -q '"alg":"RS384"' $(OUT)/jwks-rsa.json
@@ -80,7 +80,7 @@ SAN_OUT  := $(OUT)/sanitize
 
 c-sanitize-build: $(INSTALL_DEP)
 	@mkdir -p $(SAN_OUT)
-	for src in tests/c/test_capi.c examples/quickstart.c examples/read_search.c examples/upload.c examples/update_delete.c examples/smart_jwks.c; do \
+	for src in tests/c/test_capi.c examples/quickstart.c examples/read_search.c examples/upload.c examples/update_delete.c examples/smart_jwks.c examples/embedding.c; do \
 	  $(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 $(CWARN) $(SANITIZE) $$($(PKG) --cflags fhir_kindling) $$src \
 	    -o $(SAN_OUT)/$$(basename $$src .c) $$($(PKG) --libs fhir_kindling) -lpthread -Wl,-rpath,$(PREFIX)/lib || exit 1; \
 	done
@@ -88,7 +88,7 @@ c-sanitize-build: $(INSTALL_DEP)
 
 c-sanitize: c-sanitize-build
 	$(SAN_ENV) $(SAN_OUT)/test_capi
-	for ex in quickstart read_search upload update_delete; do echo "== $$ex"; $(SAN_ENV) $(SAN_OUT)/$$ex || exit 1; done
+	for ex in quickstart read_search upload update_delete embedding; do echo "== $$ex"; $(SAN_ENV) $(SAN_OUT)/$$ex || exit 1; done
 	$(SAN_ENV) $(SAN_OUT)/smart_jwks "$$FHIR_SMART_EC_KEY" p384 >/dev/null
 
 demo:

@@ -102,6 +102,11 @@
 #define FHIR_DEFAULT_BATCH_SIZE 500
 
 /**
+ * Headers one hook call may add.
+ */
+#define MAX_HEADERS 64
+
+/**
  * Result code of every fallible call. `FHIR_OK` (0) means success.
  *
  * The numeric values are part of the ABI: codes are only ever added, never renumbered or
@@ -195,7 +200,59 @@ typedef enum {
    * for a callback). The message names the limit and its option; the handle stays usable.
    */
   FHIR_ERR_LIMIT = 19,
+  /**
+   * The call was cancelled: its cancel token (fhir_server_scope()) was triggered, or the
+   * request hook (fhir_options_set_request_hook()) refused a request. Nothing is retried
+   * after a cancel.
+   */
+  FHIR_ERR_CANCELLED = 20,
 } fhir_result;
+
+/**
+ * Level of a log record, from the most to the least severe. A callback registered with a
+ * maximum level receives the records of that level and the more severe ones.
+ */
+typedef enum {
+  /**
+   * No records (as a maximum level: logging off).
+   */
+  FHIR_LOG_OFF = 0,
+  /**
+   * A call failed in a way an operator should see (a token could not be fetched).
+   */
+  FHIR_LOG_ERROR = 1,
+  /**
+   * A transient failure that is retried, records dropped.
+   */
+  FHIR_LOG_WARN = 2,
+  /**
+   * Retries with their wait, token fetches and refreshes.
+   */
+  FHIR_LOG_INFO = 3,
+  /**
+   * Each request (method and URL with query values elided), its status, size and time; each
+   * page; each create_all batch.
+   */
+  FHIR_LOG_DEBUG = 4,
+  /**
+   * Each request with its full URL (secrets registered with the handle are still redacted).
+   */
+  FHIR_LOG_TRACE = 5,
+} fhir_log_level;
+
+/**
+ * A cancel token: trigger it from any thread to end, promptly and with `FHIR_ERR_CANCELLED`,
+ * every call made through the scoped handles it was given to (fhir_server_scope()). A triggered
+ * token stays triggered: make a new one for new calls.
+ *
+ * Thread-safe: fhir_cancel_trigger() and fhir_cancel_is_triggered() may be called from any
+ * thread at any time, also while calls it governs run. The scoped handles hold their own
+ * reference: the token may be freed while they are still in use.
+ *
+ * Functions: fhir_cancel_new(), fhir_cancel_trigger(), fhir_cancel_is_triggered(),
+ * fhir_cancel_free().
+ */
+typedef struct fhir_cancel_t fhir_cancel_t;
 
 /**
  * Details of a failed call: result code, message, HTTP status and the server's response body
@@ -208,6 +265,14 @@ typedef enum {
  * fhir_error_message(), fhir_error_http_status(), fhir_error_body(); then fhir_error_free().
  */
 typedef struct fhir_error_t fhir_error_t;
+
+/**
+ * The headers a request hook adds to one attempt (see #fhir_request_hook). Valid only during
+ * the hook call that received it.
+ *
+ * Functions: fhir_headers_add().
+ */
+typedef struct fhir_headers_t fhir_headers_t;
 
 /**
  * Connection options for the constructors: extra headers, proxies, timeouts, TLS, retries, OpenID
@@ -233,7 +298,10 @@ typedef struct fhir_error_t fhir_error_t;
  * fhir_options_set_max_result_bytes(), fhir_options_set_max_pages(); for SMART Backend Services
  * fhir_options_set_smart_key_id(), fhir_options_set_smart_algorithm(),
  * fhir_options_set_smart_scope(), fhir_options_set_smart_token_url(),
- * fhir_options_set_smart_jku(); then fhir_options_free().
+ * fhir_options_set_smart_jku(); for embedding fhir_options_set_log_callback(),
+ * fhir_options_set_request_hook(), fhir_options_set_search_post_threshold(),
+ * fhir_options_set_pool_idle_timeout_ms(), fhir_options_set_pool_max_idle_per_host(); then
+ * fhir_options_free().
  */
 typedef struct fhir_options_t fhir_options_t;
 
@@ -265,9 +333,56 @@ typedef struct fhir_query_t fhir_query_t;
  * fhir_resource_delete(), fhir_resource_delete_many(), fhir_resource_delete_by_query(),
  * fhir_bundle_send(), fhir_history(), fhir_operation(); the searches fhir_search_all(),
  * fhir_search_limit(), fhir_search_first(), fhir_search_count(), fhir_search_pages(),
- * fhir_search_resources(); then fhir_server_free().
+ * fhir_search_resources(); for embedding fhir_server_scope(), fhir_server_last_call(); then
+ * fhir_server_free().
  */
 typedef struct fhir_server_t fhir_server_t;
+
+/**
+ * Receives one log record.
+ *
+ * Called on the thread that made the call the record belongs to, during that call (records
+ * made outside any call, for example while a handle is built, on the thread that made them).
+ * With one callback for several threads, it is called from each of them, possibly at once.
+ * The message never holds a password, token, client secret, private key or custom header value
+ * of any handle; query values appear at `FHIR_LOG_TRACE` only. The callback runs inside the
+ * call: it must not make blocking calls of this library (they fail with `FHIR_ERR_RUNTIME`);
+ * fhir_cancel_trigger() is allowed.
+ *
+ * @param level The record's level.
+ * @param target The area: "auth", "retry", "transport", "paging", "transaction" or "call";
+ *        NUL-terminated, borrowed for the duration of the callback.
+ * @param target_len Length of `target` in bytes (NUL excluded).
+ * @param message The message, UTF-8, NUL-terminated, borrowed for the duration of the callback.
+ * @param message_len Length of `message` in bytes (NUL excluded).
+ * @param user_data The `user_data` given with the callback.
+ */
+typedef void (*fhir_log_callback)(fhir_log_level level,
+                                  const char *target,
+                                  size_t target_len,
+                                  const char *message,
+                                  size_t message_len,
+                                  void *user_data);
+
+/**
+ * Called before each attempt of each request to the FHIR server (retries, pages and token
+ * replays included; not for the token endpoint, nor for a page on another server), on the
+ * thread that made the call, to add headers with fhir_headers_add() — a W3C `traceparent`, a
+ * correlation id. It runs inside the call: it must not make blocking calls of this library
+ * (they fail with `FHIR_ERR_RUNTIME`); fhir_headers_add() and fhir_cancel_trigger() are allowed.
+ *
+ * @param method The HTTP method, such as "GET" (NUL-terminated, borrowed for the hook call).
+ * @param url The request's absolute URL, query included (NUL-terminated, borrowed for the
+ *        hook call).
+ * @param headers Where to add headers (valid for the hook call only).
+ * @param user_data The `user_data` given with the hook.
+ * @return 0 to send the request; any other value refuses it: the call ends with
+ *         `FHIR_ERR_CANCELLED`.
+ */
+typedef int (*fhir_request_hook)(const char *method,
+                                 const char *url,
+                                 fhir_headers_t *headers,
+                                 void *user_data);
 
 /**
  * Called by fhir_search_pages() once per page, on the caller's thread. It may call the library, on
@@ -298,6 +413,51 @@ typedef int (*fhir_resource_callback)(const char *resource_json,
                                       const char *search_mode,
                                       void *user_data);
 
+/**
+ * What one call did: its last HTTP status, attempts, requests, bytes and timings. Filled by
+ * fhir_server_last_call().
+ */
+typedef struct {
+  /**
+   * The HTTP status of the last answer, 0 if none came (a failure to connect).
+   */
+  uint16_t status;
+  /**
+   * Attempts of the last request: 1 when it was not retried.
+   */
+  uint32_t attempts;
+  /**
+   * HTTP requests sent to the FHIR server: every attempt of every request and page (token
+   * requests not included).
+   */
+  uint32_t requests;
+  /**
+   * Request body bytes sent.
+   */
+  uint64_t bytes_sent;
+  /**
+   * Response body bytes received (after decompression).
+   */
+  uint64_t bytes_received;
+  /**
+   * Wall time of the call in microseconds.
+   */
+  uint64_t total_us;
+  /**
+   * The last request: microseconds from sending it to its response headers.
+   */
+  uint64_t first_byte_us;
+  /**
+   * Microseconds spent opening new connections (TCP connect and TLS handshake together); 0
+   * when every request reused a pooled connection.
+   */
+  uint64_t connect_us;
+  /**
+   * New connections the call opened.
+   */
+  uint32_t new_connections;
+} fhir_call_info_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -318,6 +478,107 @@ const char *fhir_version(void);
  *        buffers: the library may use another allocator than the caller.
  */
 void fhir_string_free(char *string);
+
+/**
+ * A new cancel token, not triggered.
+ *
+ * @return A new token owned by the caller; free it with fhir_cancel_free(). Never NULL.
+ */
+fhir_cancel_t *fhir_cancel_new(void);
+
+/**
+ * Trigger a cancel token: the calls it governs end promptly with `FHIR_ERR_CANCELLED` (a request
+ * in flight is abandoned and its connection closed; no retry, no backoff wait follows), and
+ * later calls through its scoped handles fail at once. Idempotent.
+ *
+ * @param cancel The token (borrowed for the call); NULL is ignored. May be called from any
+ *        thread, also from a signal-free watchdog thread while the call runs.
+ */
+void fhir_cancel_trigger(const fhir_cancel_t *cancel);
+
+/**
+ * Whether a cancel token was triggered.
+ *
+ * @param cancel The token (borrowed for the call); NULL gives false.
+ * @return true once fhir_cancel_trigger() was called on it.
+ */
+bool fhir_cancel_is_triggered(const fhir_cancel_t *cancel);
+
+/**
+ * Free a cancel token. Scoped handles made with it keep working (and keep its state).
+ *
+ * @param cancel The token, or NULL (nothing happens). Must not be used afterwards.
+ */
+void fhir_cancel_free(fhir_cancel_t *cancel);
+
+/**
+ * Set the process-wide log callback: it receives the records of every handle that has no log
+ * callback of its own (fhir_options_set_log_callback()). Replaces the previous one; calls already
+ * running may still deliver a record to the previous one.
+ *
+ * @param max_level The most detailed level wanted, a #fhir_log_level value; `FHIR_LOG_OFF`
+ *        turns logging off.
+ * @param callback Called for each record (see #fhir_log_callback); NULL turns logging off.
+ * @param user_data Passed to `callback` as it is; may be NULL. Must stay valid until the
+ *        callback is replaced and the calls running at that moment have returned.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a level outside 0..5.
+ */
+fhir_result fhir_set_log_callback(int max_level,
+                                  fhir_log_callback callback,
+                                  void *user_data,
+                                  fhir_error_t **error_out);
+
+/**
+ * Give the handles built with these options a log callback of their own (instead of the
+ * process-wide one of fhir_set_log_callback()).
+ *
+ * @param options The options (borrowed for the call).
+ * @param max_level The most detailed level wanted, a #fhir_log_level value; `FHIR_LOG_OFF`
+ *        removes the callback.
+ * @param callback Called for each record (see #fhir_log_callback); NULL removes the callback.
+ * @param user_data Passed to `callback` as it is; may be NULL. Must stay valid as long as a
+ *        handle built with these options exists.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a level outside 0..5.
+ */
+fhir_result fhir_options_set_log_callback(fhir_options_t *options,
+                                          int max_level,
+                                          fhir_log_callback callback,
+                                          void *user_data,
+                                          fhir_error_t **error_out);
+
+/**
+ * Add a header to the attempt a request hook is called for.
+ *
+ * @param headers The hook's `headers` argument (valid during the hook call only).
+ * @param name The header name (copied), such as "traceparent". The library's own headers
+ *        (Authorization, Host, Content-Length, Transfer-Encoding, Connection,
+ *        Proxy-Authorization, TE, Upgrade) are refused.
+ * @param value The value (copied); never shown in messages or log records.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a malformed or reserved name, a malformed
+ *         value, or more than 64 headers in one attempt.
+ */
+fhir_result fhir_headers_add(fhir_headers_t *headers,
+                             const char *name,
+                             const char *value,
+                             fhir_error_t **error_out);
+
+/**
+ * Call `hook` before each attempt of each request of the handles built with these options.
+ *
+ * @param options The options (borrowed for the call).
+ * @param hook The hook (see #fhir_request_hook); NULL removes it.
+ * @param user_data Passed to `hook` as it is; may be NULL. Must stay valid as long as a handle
+ *        built with these options exists, and be usable from every thread that makes calls.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_options_set_request_hook(fhir_options_t *options,
+                                          fhir_request_hook hook,
+                                          void *user_data,
+                                          fhir_error_t **error_out);
 
 /**
  * The result code of an error.
@@ -1073,6 +1334,48 @@ fhir_result fhir_options_set_smart_jku(fhir_options_t *options,
                                        fhir_error_t **error_out);
 
 /**
+ * Send a search as `POST [type]/_search` with its parameters as a form body when its first URL is
+ * longer than `url_len` bytes: for queries too long for a URL (servers and gateways refuse
+ * request lines above 4–8 KiB; a search for hundreds of ids is longer). Later pages follow the
+ * server's `next` links with GET, as usual. Applies to every search call.
+ *
+ * @param options The options (borrowed for the call).
+ * @param url_len The URL length above which searches are posted: 0 posts every search,
+ *        `SIZE_MAX` never posts. Default 4096.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_options_set_search_post_threshold(fhir_options_t *options,
+                                                   size_t url_len,
+                                                   fhir_error_t **error_out);
+
+/**
+ * How long an idle connection stays in the handle's pool before it is closed.
+ *
+ * @param options The options (borrowed for the call).
+ * @param idle_timeout_ms Milliseconds; 0 keeps idle connections until the server closes them.
+ *        Default 90000.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_options_set_pool_idle_timeout_ms(fhir_options_t *options,
+                                                  uint64_t idle_timeout_ms,
+                                                  fhir_error_t **error_out);
+
+/**
+ * How many idle connections the handle keeps per host for reuse.
+ *
+ * @param options The options (borrowed for the call).
+ * @param max_idle Connections; 0 closes every connection after its request (no reuse). Default
+ *        unlimited (`SIZE_MAX`).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_options_set_pool_max_idle_per_host(fhir_options_t *options,
+                                                    size_t max_idle,
+                                                    fhir_error_t **error_out);
+
+/**
  * A new, empty search query.
  *
  * @param resource_type The type to search, such as "Patient"; "" for a search across all types
@@ -1563,6 +1866,50 @@ fhir_result fhir_server_capabilities(const fhir_server_t *server,
                                      char **json_out,
                                      size_t *len_out,
                                      fhir_error_t **error_out);
+
+/**
+ * A scoped handle: shares the connections, token cache and options of `server`, and every call
+ * made through it is governed by `cancel` and by a deadline. One scope per call gives a call its
+ * own cancel token and deadline; one scope for several calls gives them a common one.
+ *
+ * A triggered token or a passed deadline ends a call promptly: a request in flight is abandoned
+ * (its connection closed), a backoff wait is cut short, and nothing is retried. A search stops
+ * between pages (writing the URL to resume from, as on any failure); fhir_resource_create_all()
+ * reports in its error message how many resources earlier batches committed.
+ *
+ * @param server The handle to share (borrowed for the call); it may be freed before the scoped
+ *        handle, and the other way round.
+ * @param cancel NULL, or a cancel token; the scoped handle keeps its own reference, so the token
+ *        may be freed right after.
+ * @param timeout_ms 0 for no deadline, or the deadline in milliseconds from now. It covers every
+ *        attempt, backoff wait and page of every call made through the scoped handle, unlike
+ *        fhir_options_set_timeout_ms(), which bounds each attempt. A call past it ends with
+ *        `FHIR_ERR_TIMEOUT`; a backoff wait that would end after it is not started.
+ * @param scoped_out On success `*scoped_out` is a new handle owned by the caller; free it with
+ *        fhir_server_free(); not written on failure.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a deadline beyond 100 years.
+ */
+fhir_result fhir_server_scope(const fhir_server_t *server,
+                              const fhir_cancel_t *cancel,
+                              uint64_t timeout_ms,
+                              fhir_server_t **scoped_out,
+                              fhir_error_t **error_out);
+
+/**
+ * What the last call made through this handle did (successful or not). On a handle shared by
+ * several threads, "last" is the call that ended last: give each thread (or call) its own
+ * scoped handle (fhir_server_scope()) to read exactly its own.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param info_out On success `*info_out` is filled (all zero before the first call); not
+ *        written on failure. Nothing to free.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_server_last_call(const fhir_server_t *server,
+                                  fhir_call_info_t *info_out,
+                                  fhir_error_t **error_out);
 
 /**
  * A handle for a server with SMART Backend Services auth (HL7 SMART App Launch,

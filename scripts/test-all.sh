@@ -95,7 +95,7 @@ stage_services() {
 
 stage_integration() {
     services_up
-    cargo test --locked --test integration --test integration_env --test integration_smart -- --ignored
+    cargo test --locked --test integration --test integration_env --test integration_smart --test integration_embed -- --ignored
 }
 
 stage_c() {

@@ -347,6 +347,16 @@ impl OidcAuth {
             }
         }
         let started = Instant::now();
+        log::info!(
+            target: "fhir_kindling::auth",
+            "{} token: {}",
+            self.label(),
+            match &state.current {
+                None => "fetching the first token",
+                Some(t) if refused == Some(t.generation) => "the server refused the token (401); fetching a new one",
+                Some(_) => "the token is about to expire; fetching a new one",
+            }
+        );
         let fetched = match self
             .token_endpoint
             .get_or_try_init(|| self.discover(http))
@@ -362,10 +372,21 @@ impl OidcAuth {
         } = match fetched {
             Ok(ok) => ok,
             Err(e) => {
+                log::error!(target: "fhir_kindling::auth", "{}", e.message());
                 state.last_failure = Some((Instant::now(), e.clone()));
                 return Err(e);
             }
         };
+        log::info!(
+            target: "fhir_kindling::auth",
+            "{} token received in {} ms{}",
+            self.label(),
+            started.elapsed().as_millis(),
+            match lifetime {
+                Some(l) => format!(", valid for {} s", l.as_secs()),
+                None => String::new(),
+            }
+        );
         state.last_failure = None;
         state.generation += 1;
         let generation = state.generation;

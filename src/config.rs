@@ -68,7 +68,23 @@ pub struct Options {
     pub(crate) limits: Limits,
     /// SMART Backend Services: key id, algorithm, scope, token endpoint, jku.
     pub(crate) smart: crate::smart::SmartOptions,
+    /// Called before each attempt of each request to the server (embedding).
+    pub(crate) request_hook: Option<crate::hook::RequestHook>,
+    /// This server's log sink (else the process-wide one).
+    pub(crate) log: Option<std::sync::Arc<dyn crate::logging::LogSink>>,
+    /// A search whose first URL is longer goes as `POST [type]/_search` (0: always; `usize::MAX`: never).
+    pub(crate) search_post_threshold: usize,
+    /// How long an idle pooled connection is kept; `None` for ever.
+    pub(crate) pool_idle_timeout: Option<Duration>,
+    /// Idle connections kept per host.
+    pub(crate) pool_max_idle_per_host: usize,
 }
+
+/// Default URL length above which a search is sent as `POST _search`: below the 8 KiB request
+/// line and header limits of common servers and gateways, with room for headers.
+pub(crate) const DEFAULT_SEARCH_POST_THRESHOLD: usize = 4096;
+/// Default idle time of a pooled connection.
+pub(crate) const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Bounds on everything a server controls. 0 means "no limit".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +143,11 @@ impl Default for Options {
             allow_foreign_links: false,
             limits: Limits::default(),
             smart: Default::default(),
+            request_hook: None,
+            log: None,
+            search_post_threshold: DEFAULT_SEARCH_POST_THRESHOLD,
+            pool_idle_timeout: Some(DEFAULT_POOL_IDLE_TIMEOUT),
+            pool_max_idle_per_host: usize::MAX,
         }
     }
 }
@@ -155,6 +176,11 @@ impl fmt::Debug for Options {
             .field("allow_foreign_links", &self.allow_foreign_links)
             .field("limits", &self.limits)
             .field("smart", &self.smart)
+            .field("request_hook", &self.request_hook.is_some())
+            .field("log", &self.log.is_some())
+            .field("search_post_threshold", &self.search_post_threshold)
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .finish()
     }
 }
@@ -354,6 +380,36 @@ impl Options {
                 secrets.add_basic(&percent_decode(p.url.username()), &decoded);
             }
         }
+    }
+
+    /// Call `hook` before each attempt of each request to the server (not to the token
+    /// endpoint, not to another server), on the caller's thread; `None` removes it.
+    pub fn set_request_hook(&mut self, hook: Option<crate::hook::RequestHook>) {
+        self.request_hook = hook;
+    }
+
+    /// Log this server's calls to `sink` instead of the process-wide sink; `None` removes it.
+    pub fn set_log_sink(&mut self, sink: Option<std::sync::Arc<dyn crate::logging::LogSink>>) {
+        if let Some(s) = &sink {
+            crate::logging::want(s.max_level());
+        }
+        self.log = sink;
+    }
+
+    /// Searches whose first URL is longer than `url_len` bytes go as `POST [type]/_search` with a
+    /// form body (0: every search; `usize::MAX`: never). Later pages follow the server's links.
+    pub fn set_search_post_threshold(&mut self, url_len: usize) {
+        self.search_post_threshold = url_len;
+    }
+
+    /// Close pooled connections idle for longer than `timeout` (`None`: keep them).
+    pub fn set_pool_idle_timeout(&mut self, timeout: Option<Duration>) {
+        self.pool_idle_timeout = timeout;
+    }
+
+    /// Keep at most `n` idle connections per host (0: no reuse).
+    pub fn set_pool_max_idle_per_host(&mut self, n: usize) {
+        self.pool_max_idle_per_host = n;
     }
 
     pub fn set_user_agent(&mut self, ua: &str) -> Result<()> {

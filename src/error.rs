@@ -44,6 +44,8 @@ pub enum ErrorKind {
     /// A limit was reached: the size of a response or of a collected result, the number of
     /// pages, or memory for a buffer. The message names the limit and its option.
     Limit,
+    /// The call's cancel token was triggered, or the caller's request hook refused a request.
+    Cancelled,
 }
 
 /// A detailed error: kind, message, and where the server answered, its status and body.

@@ -9,6 +9,7 @@
 //! the C ABI in [`ffi`] (public so that Rust tests can drive it as C does).
 
 mod auth;
+pub mod call;
 mod config;
 mod env;
 mod error;
@@ -16,6 +17,8 @@ pub mod ffi;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hook;
+pub mod logging;
 mod ops;
 mod redact;
 mod retry;

@@ -3,8 +3,11 @@
 //! request once after an OIDC 401 with a fresh token.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime};
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use reqwest::header::{
@@ -16,6 +19,8 @@ use url::Url;
 use crate::auth::Auth;
 use crate::config::{redact_url, Limits, Options, ProxyScheme, ProxySetting};
 use crate::error::{Error, ErrorKind, Result};
+use crate::hook::{HookHeaders, RequestHook};
+use crate::logging::url_shape;
 use crate::redact::Secrets;
 use crate::retry::{parse_retry_after, RetryPolicy};
 
@@ -35,6 +40,12 @@ pub struct Transport {
     no_proxy: Vec<String>,
     /// The caller's extra headers: sent to the configured server only, never on anonymous requests.
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The caller's hook, called before each attempt of a non-anonymous request.
+    request_hook: Option<RequestHook>,
+    /// Searches with a longer first URL go as `POST _search`.
+    pub(crate) search_post_threshold: usize,
+    /// This handle's log sink (else the process-wide one).
+    pub(crate) log: Option<std::sync::Arc<dyn crate::logging::LogSink>>,
 }
 
 /// Steps that configure a `reqwest::ClientBuilder`, kept so that the same client can be built again.
@@ -75,8 +86,19 @@ impl ClientRecipe {
 thread_local! {
     /// This thread's clients, one per live handle it has used (dead handles are pruned when a
     /// client is added, and by the handle's own drop on the thread that frees it).
-    static CLIENTS: RefCell<Vec<(Weak<ClientRecipe>, reqwest::Client)>> =
+    /// Keyed by the kind of runtime too: a thread that also runs the core on a multi-thread
+    /// runtime of its own (a Rust caller) never hands that runtime a connection of its
+    /// current-thread one, which nothing would drive.
+    static CLIENTS: RefCell<Vec<(Weak<ClientRecipe>, Flavor, reqwest::Client)>> =
         const { RefCell::new(Vec::new()) };
+}
+
+type Flavor = Option<tokio::runtime::RuntimeFlavor>;
+
+fn runtime_flavor() -> Flavor {
+    tokio::runtime::Handle::try_current()
+        .ok()
+        .map(|h| h.runtime_flavor())
 }
 
 /// One request to send. The body is shared between attempts without copying.
@@ -88,6 +110,8 @@ pub struct Request {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Send without credentials (a paging link to another server the caller allowed).
     pub anonymous: bool,
+    /// A read sent with POST (`_search`): retried like a GET.
+    pub read_only: bool,
 }
 
 impl Request {
@@ -98,6 +122,7 @@ impl Request {
             body: None,
             headers: Vec::new(),
             anonymous: false,
+            read_only: false,
         }
     }
 
@@ -157,6 +182,7 @@ impl Transport {
             .clone()
             .unwrap_or_else(|| format!("fhir_kindling-c/{}", env!("CARGO_PKG_VERSION")));
         let system_roots = options.use_system_roots;
+        let (idle_timeout, max_idle) = (options.pool_idle_timeout, options.pool_max_idle_per_host);
         let mut recipe = ClientRecipe::default();
         recipe.add(move |b| {
             b.default_headers(headers.clone())
@@ -164,7 +190,9 @@ impl Transport {
                 .gzip(true)
                 .use_rustls_tls()
                 .tls_built_in_root_certs(system_roots)
-                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_idle_timeout(idle_timeout)
+                .pool_max_idle_per_host(max_idle)
+                .connector_layer(TimedConnect)
                 // Redirects are not followed: a FHIR server does not redirect API calls, and
                 // following one could carry credentials elsewhere.
                 .redirect(reqwest::redirect::Policy::none())
@@ -239,7 +267,15 @@ impl Transport {
         // becomes the client of the thread that created the handle.
         let recipe = Arc::new(recipe);
         let client = recipe.build()?;
-        let _ = CLIENTS.try_with(|c| c.borrow_mut().push((Arc::downgrade(&recipe), client)));
+        // Created outside any runtime (the C API): this thread's calls will run on its
+        // current-thread runtime.
+        if runtime_flavor().is_none() {
+            let flavor = Some(tokio::runtime::RuntimeFlavor::CurrentThread);
+            let _ = CLIENTS.try_with(|c| {
+                c.borrow_mut()
+                    .push((Arc::downgrade(&recipe), flavor, client))
+            });
+        }
         Ok(Transport {
             recipe,
             auth,
@@ -249,21 +285,28 @@ impl Transport {
             proxies,
             no_proxy,
             headers: options.headers.clone(),
+            request_hook: options.request_hook.clone(),
+            search_post_threshold: options.search_post_threshold,
+            log: options.log.clone(),
         })
     }
 
     /// This thread's client for this handle, built on first use.
     pub(crate) fn client(&self) -> Result<reqwest::Client> {
         let key = Arc::as_ptr(&self.recipe);
+        let flavor = runtime_flavor();
         CLIENTS
             .try_with(|clients| {
                 let mut clients = clients.borrow_mut();
-                if let Some((_, c)) = clients.iter().find(|(w, _)| w.as_ptr() == key) {
+                if let Some((_, _, c)) = clients
+                    .iter()
+                    .find(|(w, f, _)| w.as_ptr() == key && *f == flavor)
+                {
                     return Ok(c.clone());
                 }
-                clients.retain(|(w, _)| w.strong_count() > 0);
+                clients.retain(|(w, _, _)| w.strong_count() > 0);
                 let c = self.recipe.build()?;
-                clients.push((Arc::downgrade(&self.recipe), c.clone()));
+                clients.push((Arc::downgrade(&self.recipe), flavor, c.clone()));
                 Ok(c)
             })
             // The thread is exiting (its thread-locals are gone): a client for this call alone.
@@ -303,9 +346,16 @@ impl Transport {
         let mut refused_generation: Option<u64> = None;
         let mut replayed = false;
         let mut stale_retries = 0;
-        let method_retryable = self.retry.method_retryable(req.method.as_str());
+        let method = match req.read_only {
+            true => "GET",
+            false => req.method.as_str(),
+        };
+        let method_retryable = self.retry.method_retryable(method);
+        let what = req.describe();
         let client = self.client()?;
         loop {
+            // Nothing more is sent once the call is cancelled or past its deadline.
+            crate::call::checkpoint()?;
             // A request to another server (an allowed foreign paging link) carries neither the
             // credentials nor the caller's headers.
             let credential = if req.anonymous {
@@ -332,6 +382,18 @@ impl Transport {
             for (name, value) in &req.headers {
                 builder = builder.header(name, value);
             }
+            if let (Some(hook), false) = (&self.request_hook, req.anonymous) {
+                let mut extra = HookHeaders::default();
+                if !hook(&req.method, &req.url, &mut extra) {
+                    return Err(Error::new(
+                        ErrorKind::Cancelled,
+                        format!("{what}: the request hook refused the request"),
+                    ));
+                }
+                for (name, value) in extra.items {
+                    builder = builder.header(name, value);
+                }
+            }
             if let Some(h) = credential.header {
                 builder = builder.header(AUTHORIZATION, h);
             }
@@ -341,14 +403,37 @@ impl Transport {
                 }
                 builder = builder.body(body.clone());
             }
+            log::debug!(target: "fhir_kindling::transport", "{} {} (attempt {attempt})", req.method, url_shape(&req.url));
+            log::trace!(target: "fhir_kindling::transport", "{} {}", req.method, req.url);
+            let sent = req.body.as_ref().map_or(0, |b| b.len() as u64);
+            crate::call::record(|i| {
+                i.requests += 1;
+                i.attempts = attempt;
+                i.bytes_sent += sent;
+            });
+            let started = Instant::now();
             // Whether a failure came before any byte of the answer (the head) or while reading it.
             let outcome = match builder.send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
+                    let first_byte = started.elapsed();
+                    crate::call::record(|i| {
+                        i.status = status;
+                        i.first_byte = first_byte;
+                    });
                     let headers = resp.headers().clone();
                     let limit = Limits::get(self.limits.max_response_bytes);
-                    match read_body(resp, limit, &req.describe()).await? {
-                        Ok(body) => Ok((status, headers, body)),
+                    match read_body(resp, limit, &what).await? {
+                        Ok(body) => {
+                            crate::call::record(|i| i.bytes_received += body.len() as u64);
+                            log::debug!(
+                                target: "fhir_kindling::transport",
+                                "{what} -> {status}, {} bytes in {} ms",
+                                body.len(),
+                                started.elapsed().as_millis()
+                            );
+                            Ok((status, headers, body))
+                        }
                         Err(e) => Err((e, false)),
                     }
                 }
@@ -361,6 +446,7 @@ impl Transport {
                         // The token may have been revoked or expired early: fetch a newer one, once.
                         replayed = true;
                         refused_generation = Some(credential.generation);
+                        log::info!(target: "fhir_kindling::auth", "{what}: 401, fetching a new token and replaying the request once");
                         continue;
                     }
                     if method_retryable
@@ -371,8 +457,15 @@ impl Transport {
                             .get(RETRY_AFTER)
                             .and_then(|v| v.to_str().ok())
                             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                        tokio::time::sleep(self.retry.wait(attempt, retry_after, fastrand::f64()))
-                            .await;
+                        let wait = self.retry.wait(attempt, retry_after, fastrand::f64());
+                        log::info!(
+                            target: "fhir_kindling::retry",
+                            "{what} -> {status}: retrying in {} ms (attempt {} of {})",
+                            wait.as_millis(),
+                            attempt + 1,
+                            self.retry.max_attempts
+                        );
+                        crate::call::sleep(wait).await?;
                         attempt += 1;
                         continue;
                     }
@@ -390,16 +483,26 @@ impl Transport {
                     // idempotent methods only.
                     if before_answer && stale_retries < MAX_STALE_RETRIES {
                         let stale = stale_connection(&e);
-                        let idempotent = IDEMPOTENT.contains(&req.method.as_str());
+                        let idempotent = IDEMPOTENT.contains(&method);
                         if stale == Some(true) || (stale == Some(false) && idempotent) {
                             stale_retries += 1;
+                            log::debug!(target: "fhir_kindling::transport", "{what}: the pooled connection was closed by the server; sending again on a new one");
                             continue;
                         }
                     }
-                    let mut err = map_reqwest_error(e, &req.describe());
+                    let mut err = map_reqwest_error(e, &what);
                     let transient = matches!(err.kind, ErrorKind::Connect | ErrorKind::Timeout);
                     if transient && method_retryable && attempt < self.retry.max_attempts {
-                        tokio::time::sleep(self.retry.wait(attempt, None, fastrand::f64())).await;
+                        let wait = self.retry.wait(attempt, None, fastrand::f64());
+                        log::warn!(
+                            target: "fhir_kindling::retry",
+                            "{}; retrying in {} ms (attempt {} of {})",
+                            err.message(),
+                            wait.as_millis(),
+                            attempt + 1,
+                            self.retry.max_attempts
+                        );
+                        crate::call::sleep(wait).await?;
                         attempt += 1;
                         continue;
                     }
@@ -421,7 +524,7 @@ impl Drop for Transport {
         let key = Arc::as_ptr(&self.recipe);
         let _ = CLIENTS.try_with(|clients| {
             if let Ok(mut clients) = clients.try_borrow_mut() {
-                clients.retain(|(w, _)| w.as_ptr() != key && w.strong_count() > 0);
+                clients.retain(|(w, _, _)| w.as_ptr() != key && w.strong_count() > 0);
             }
         });
     }
@@ -481,6 +584,53 @@ fn no_proxy_matches(rule: &str, url: &Url) -> bool {
     let name = name.trim_start_matches('.');
     let host_ok = host == name || host.ends_with(&format!(".{name}"));
     host_ok && port.is_none_or(|p| url.port_or_known_default() == Some(p))
+}
+
+/// The connector layer that times new connections (TCP connect and TLS handshake) for the call
+/// that opened them ([`crate::call::CallInfo`]).
+#[derive(Clone, Copy)]
+struct TimedConnect;
+
+impl<S> tower_layer::Layer<S> for TimedConnect {
+    type Service = Timed<S>;
+    fn layer(&self, inner: S) -> Timed<S> {
+        Timed(inner)
+    }
+}
+
+#[derive(Clone)]
+struct Timed<S>(S);
+
+impl<S, R> tower_service::Service<R> for Timed<S>
+where
+    S: tower_service::Service<R>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = std::result::Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        // Taken now, while the request's future (inside the call) is being polled: the connect
+        // may finish in a background task.
+        let call = crate::call::with(|c| c.clone());
+        let started = Instant::now();
+        let connecting = self.0.call(req);
+        Box::pin(async move {
+            let conn = connecting.await;
+            if let (Ok(_), Some(call)) = (&conn, call) {
+                call.record(|i| {
+                    i.connect += started.elapsed();
+                    i.new_connections += 1;
+                });
+            }
+            conn
+        })
+    }
 }
 
 /// Methods a server must treat as idempotent (RFC 9110 §9.2.2).

@@ -1,14 +1,11 @@
 //! What every export shares, written once: the panic boundary, the handle trait for the opaque
-//! types, argument checks that name the argument at fault, writing outputs, and running a core
-//! future on the caller's thread.
+//! types, argument checks that name the argument at fault, writing outputs.
 
 use std::ffi::{c_char, CStr};
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use super::error::fhir_error_t;
 use super::result::fhir_result;
-use super::runtime::block_on;
 
 /// The failure of an export before it is handed to the caller.
 pub(crate) type FfiResult<T> = std::result::Result<T, fhir_error_t>;
@@ -40,13 +37,6 @@ pub(crate) fn guard(
         unsafe { *error_out = err.into_raw() };
     }
     code
-}
-
-/// Run a core future to completion on the caller's thread and flatten its result.
-pub(crate) fn run<T, E: Into<fhir_error_t>>(
-    future: impl Future<Output = std::result::Result<T, E>>,
-) -> FfiResult<T> {
-    block_on(future)?.map_err(Into::into)
 }
 
 /// The opaque types handed to C (`fhir_server_t`, `fhir_options_t`, `fhir_query_t`,

@@ -8,7 +8,8 @@
 //! `fhir_string_free`; every `_free` accepts NULL; no panic crosses the boundary.
 //!
 //! The modules are declared in the order the header presents them: version, results, errors,
-//! buffers, options, server, SMART Backend Services, operations, searches, query builder.
+//! buffers, options, server, SMART Backend Services, embedding (cancel tokens, log callbacks,
+//! request hook), operations, searches, query builder.
 
 #![allow(non_camel_case_types)]
 // The exported functions carry no rustdoc `# Safety` section: their doc comments are the C
@@ -18,6 +19,7 @@
 
 mod boundary;
 pub mod buffer;
+pub mod embed;
 pub mod error;
 pub mod ops;
 pub mod options;

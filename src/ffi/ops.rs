@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{arg_bytes, arg_str, arg_str_list, guard, opt_bytes, opt_str, run};
+use super::boundary::{arg_bytes, arg_str, arg_str_list, guard, opt_bytes, opt_str};
 use super::error::fhir_error_t;
 use super::result::fhir_result;
 use super::server::{fhir_server_t, json_call, server_ref};
@@ -228,7 +228,7 @@ pub unsafe extern "C" fn fhir_resource_delete(
     guard(error_out, || {
         let s = server_ref(server)?;
         let r = arg_str(reference, "reference")?;
-        run(s.delete(r))?;
+        s.run(s.server().delete(r))?;
         Ok(())
     })
 }
@@ -281,7 +281,7 @@ pub unsafe extern "C" fn fhir_resource_delete_by_query(
     guard(error_out, || {
         let s = server_ref(server)?;
         let q = arg_str(query, "query")?;
-        run(s.delete_by_query(q))?;
+        s.run(s.server().delete_by_query(q))?;
         Ok(())
     })
 }

@@ -33,7 +33,10 @@ use crate::error::Result;
 /// fhir_options_set_max_result_bytes(), fhir_options_set_max_pages(); for SMART Backend Services
 /// fhir_options_set_smart_key_id(), fhir_options_set_smart_algorithm(),
 /// fhir_options_set_smart_scope(), fhir_options_set_smart_token_url(),
-/// fhir_options_set_smart_jku(); then fhir_options_free().
+/// fhir_options_set_smart_jku(); for embedding fhir_options_set_log_callback(),
+/// fhir_options_set_request_hook(), fhir_options_set_search_post_threshold(),
+/// fhir_options_set_pool_idle_timeout_ms(), fhir_options_set_pool_max_idle_per_host(); then
+/// fhir_options_free().
 pub struct fhir_options_t {
     pub(crate) inner: Options,
 }
@@ -43,7 +46,7 @@ impl Handle for fhir_options_t {
 }
 
 /// The shape of every setter: borrow the options, apply one core setter, report its error.
-unsafe fn set(
+pub(crate) unsafe fn set(
     options: *mut fhir_options_t,
     error_out: *mut *mut fhir_error_t,
     f: impl FnOnce(&mut Options) -> FfiResult<Result<()>>,
@@ -573,5 +576,67 @@ pub unsafe extern "C" fn fhir_options_set_smart_jku(
 ) -> fhir_result {
     set(options, error_out, |o| {
         Ok(o.set_smart_jku(arg_str(url, "url")?))
+    })
+}
+
+/// Send a search as `POST [type]/_search` with its parameters as a form body when its first URL is
+/// longer than `url_len` bytes: for queries too long for a URL (servers and gateways refuse
+/// request lines above 4–8 KiB; a search for hundreds of ids is longer). Later pages follow the
+/// server's `next` links with GET, as usual. Applies to every search call.
+///
+/// @param options The options (borrowed for the call).
+/// @param url_len The URL length above which searches are posted: 0 posts every search,
+///        `SIZE_MAX` never posts. Default 4096.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_options_set_search_post_threshold(
+    options: *mut fhir_options_t,
+    url_len: usize,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    set(options, error_out, |o| {
+        o.set_search_post_threshold(url_len);
+        Ok(Ok(()))
+    })
+}
+
+/// How long an idle connection stays in the handle's pool before it is closed.
+///
+/// @param options The options (borrowed for the call).
+/// @param idle_timeout_ms Milliseconds; 0 keeps idle connections until the server closes them.
+///        Default 90000.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_options_set_pool_idle_timeout_ms(
+    options: *mut fhir_options_t,
+    idle_timeout_ms: u64,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    set(options, error_out, |o| {
+        o.set_pool_idle_timeout(
+            (idle_timeout_ms > 0).then(|| std::time::Duration::from_millis(idle_timeout_ms)),
+        );
+        Ok(Ok(()))
+    })
+}
+
+/// How many idle connections the handle keeps per host for reuse.
+///
+/// @param options The options (borrowed for the call).
+/// @param max_idle Connections; 0 closes every connection after its request (no reuse). Default
+///        unlimited (`SIZE_MAX`).
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_options_set_pool_max_idle_per_host(
+    options: *mut fhir_options_t,
+    max_idle: usize,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    set(options, error_out, |o| {
+        o.set_pool_max_idle_per_host(max_idle);
+        Ok(Ok(()))
     })
 }

@@ -59,11 +59,15 @@ pub enum fhir_result {
     /// in one page, or no memory for a buffer the library builds (a response, a result, a page
     /// for a callback). The message names the limit and its option; the handle stays usable.
     FHIR_ERR_LIMIT = 19,
+    /// The call was cancelled: its cancel token (fhir_server_scope()) was triggered, or the
+    /// request hook (fhir_options_set_request_hook()) refused a request. Nothing is retried
+    /// after a cancel.
+    FHIR_ERR_CANCELLED = 20,
 }
 
 impl fhir_result {
     /// Every code, in numeric order.
-    pub const ALL: [fhir_result; 20] = [
+    pub const ALL: [fhir_result; 21] = [
         fhir_result::FHIR_OK,
         fhir_result::FHIR_ERR_NULL_ARGUMENT,
         fhir_result::FHIR_ERR_INVALID_ARGUMENT,
@@ -84,6 +88,7 @@ impl fhir_result {
         fhir_result::FHIR_ERR_PANIC,
         fhir_result::FHIR_ERR_RUNTIME,
         fhir_result::FHIR_ERR_LIMIT,
+        fhir_result::FHIR_ERR_CANCELLED,
     ];
 
     /// The code with numeric value `n`, if there is one.
@@ -115,6 +120,7 @@ impl fhir_result {
             FHIR_ERR_PANIC => c"internal error (panic caught at the library boundary)",
             FHIR_ERR_RUNTIME => c"internal runtime error",
             FHIR_ERR_LIMIT => c"a limit was reached",
+            FHIR_ERR_CANCELLED => c"the call was cancelled",
         }
     }
 }
@@ -139,6 +145,7 @@ impl From<ErrorKind> for fhir_result {
             ErrorKind::Paging => FHIR_ERR_PAGING,
             ErrorKind::Io => FHIR_ERR_IO,
             ErrorKind::Limit => FHIR_ERR_LIMIT,
+            ErrorKind::Cancelled => FHIR_ERR_CANCELLED,
         }
     }
 }

@@ -4,13 +4,13 @@
 //! the callback may call the library again.
 
 use std::ffi::{c_char, c_int, c_void};
+use std::future::Future;
 
-use super::boundary::{arg_str, guard, null_argument, out_ptr, run, FfiResult};
+use super::boundary::{arg_str, guard, null_argument, out_ptr, FfiResult};
 use super::buffer::alloc_string;
 use super::error::fhir_error_t;
 use super::result::fhir_result;
 use super::server::{fhir_server_t, json_call, server_ref};
-use std::future::Future;
 
 use super::runtime::{block_on, settle};
 use crate::ops::bundle::SearchPage;
@@ -156,7 +156,7 @@ pub unsafe extern "C" fn fhir_search_count(
         let s = server_ref(server)?;
         let q = arg_str(query, "query")?;
         let out = out_ptr(count_out, "count_out")?;
-        *out = run(s.search_count(q))?;
+        *out = s.run(s.server().search_count(q))?;
         Ok(())
     })
 }
@@ -218,9 +218,11 @@ unsafe fn stream(
 ) -> FfiResult<()> {
     let s = server_ref(server)?;
     let q = arg_str(query, "query")?;
-    let mut stream = s.search_stream(q)?;
+    let mut stream = s.server().search_stream(q)?;
+    // One call for the whole search: one cancel token, one deadline, one record.
+    let call = s.begin();
     let outcome = (|| {
-        let mut fetched = run(stream.fetch())?;
+        let mut fetched = s.step(&call, stream.fetch())?;
         loop {
             let Some(body) = fetched else {
                 return Ok(None);
@@ -229,8 +231,9 @@ unsafe fn stream(
             let mut page = Vec::from(body);
             let read = stream.accept_spans(&page, views)?;
             let next = if stream.can_prefetch() {
-                // Dropping this future (a stop, a failure, a cancelled call) abandons the request.
-                let mut ahead = Box::pin(stream.prefetch());
+                // Part of the call (its cancel token and deadline govern it); dropping it (a
+                // stop, a failure, a cancelled call) abandons the request.
+                let mut ahead = Box::pin(call.run(stream.prefetch()));
                 let early = block_on(ahead_of(&mut ahead))?;
                 match deliver(&mut page, &read) {
                     Err(e) => return Err(e),
@@ -254,11 +257,12 @@ unsafe fn stream(
                 if !deliver(&mut page, &read)? {
                     return Ok(stream.resume_url()?);
                 }
-                run(stream.fetch())?
+                s.step(&call, stream.fetch())?
             };
             fetched = next;
         }
     })();
+    s.end(&call);
     let url = match &outcome {
         Ok(next) => next.as_deref(),
         Err(_) => stream.failed_url(),

@@ -3,15 +3,20 @@
 
 use std::ffi::{c_char, CString};
 use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::boundary::{arg_str, guard, opt_bytes, out_ptr, run, write_opt, FfiResult, Handle};
+use super::boundary::{arg_str, guard, opt_bytes, out_ptr, write_opt, FfiResult, Handle};
 use super::buffer::{write_string, write_vec, IntoBuffer};
+use super::embed::fhir_cancel_t;
 use super::error::fhir_error_t;
 use super::options::fhir_options_t;
 use super::result::fhir_result;
+use super::runtime::block_on;
 use crate::auth::Auth;
+use crate::call::{Call, CallInfo, Scope};
 use crate::config::Options;
 use crate::error::Result;
 use crate::server::FhirServer;
@@ -31,10 +36,59 @@ use crate::server::FhirServer;
 /// fhir_resource_delete(), fhir_resource_delete_many(), fhir_resource_delete_by_query(),
 /// fhir_bundle_send(), fhir_history(), fhir_operation(); the searches fhir_search_all(),
 /// fhir_search_limit(), fhir_search_first(), fhir_search_count(), fhir_search_pages(),
-/// fhir_search_resources(); then fhir_server_free().
+/// fhir_search_resources(); for embedding fhir_server_scope(), fhir_server_last_call(); then
+/// fhir_server_free().
 pub struct fhir_server_t {
-    inner: FhirServer,
+    inner: Arc<FhirServer>,
     base_url: CString,
+    /// The cancel token and deadline of the calls made through this handle (fhir_server_scope()).
+    scope: Scope,
+    /// What the last call through this handle did (fhir_server_last_call()).
+    last: Mutex<CallInfo>,
+}
+
+impl fhir_server_t {
+    fn new(inner: Arc<FhirServer>, scope: Scope) -> Self {
+        // A parsed URL never holds a NUL byte.
+        let base_url = CString::new(inner.base_url()).unwrap_or_default();
+        fhir_server_t {
+            inner,
+            base_url,
+            scope,
+            last: Mutex::new(CallInfo::default()),
+        }
+    }
+
+    /// Start a call through this handle (on the caller's thread).
+    pub(crate) fn begin(&self) -> Arc<Call> {
+        Call::new(self.scope.clone(), self.inner.transport.log.clone())
+    }
+
+    /// Run one step of `call` (a future of the core) on the caller's thread.
+    pub(crate) fn step<T>(
+        &self,
+        call: &Arc<Call>,
+        future: impl Future<Output = Result<T>>,
+    ) -> FfiResult<T> {
+        Ok(block_on(call.run(future))??)
+    }
+
+    /// Record what `call` did as this handle's last call.
+    pub(crate) fn end(&self, call: &Call) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = call.info();
+    }
+
+    /// Run `future` as one whole call through this handle.
+    pub(crate) fn run<T>(&self, future: impl Future<Output = Result<T>>) -> FfiResult<T> {
+        let call = self.begin();
+        let out = self.step(&call, future);
+        self.end(&call);
+        out
+    }
+
+    pub(crate) fn server(&self) -> &FhirServer {
+        &self.inner
+    }
 }
 
 impl Handle for fhir_server_t {
@@ -45,8 +99,8 @@ impl Handle for fhir_server_t {
 ///
 /// # Safety
 /// `p` is NULL or a live handle.
-pub(crate) unsafe fn server_ref<'a>(p: *const fhir_server_t) -> FfiResult<&'a FhirServer> {
-    fhir_server_t::borrow(p).map(|s| &s.inner)
+pub(crate) unsafe fn server_ref<'a>(p: *const fhir_server_t) -> FfiResult<&'a fhir_server_t> {
+    fhir_server_t::borrow(p)
 }
 
 /// The shape of every constructor: check `server_out`, read the options (NULL = defaults), let
@@ -64,9 +118,7 @@ pub(crate) unsafe fn construct(
             false => fhir_options_t::borrow(options)?.inner.clone(),
         };
         let inner = make(&options)??;
-        // A parsed URL never holds a NUL byte.
-        let base_url = CString::new(inner.base_url()).unwrap_or_default();
-        *out = fhir_server_t { inner, base_url }.into_raw();
+        *out = fhir_server_t::new(Arc::new(inner), Scope::default()).into_raw();
         Ok(())
     })
 }
@@ -281,7 +333,7 @@ pub unsafe extern "C" fn fhir_server_request(
         let path = arg_str(path, "path")?;
         let body = opt_bytes(body, body_len, "body")?.map(Bytes::copy_from_slice);
         let out = out_ptr(body_out, "body_out")?;
-        let resp = run(s.request(method, path, body))?;
+        let resp = s.run(s.server().request(method, path, body))?;
         write_string(&resp.body, out, body_len_out)?;
         write_opt(status_out, resp.status);
         Ok(())
@@ -329,7 +381,118 @@ where
     guard(error_out, || {
         let s = server_ref(server)?;
         let out = out_ptr(json_out, "json_out")?;
-        let body = run(call(s)?)?;
+        let body = s.run(call(s.server())?)?;
         write_vec(body.into_vec(), out, len_out)
+    })
+}
+
+/// A scoped handle: shares the connections, token cache and options of `server`, and every call
+/// made through it is governed by `cancel` and by a deadline. One scope per call gives a call its
+/// own cancel token and deadline; one scope for several calls gives them a common one.
+///
+/// A triggered token or a passed deadline ends a call promptly: a request in flight is abandoned
+/// (its connection closed), a backoff wait is cut short, and nothing is retried. A search stops
+/// between pages (writing the URL to resume from, as on any failure); fhir_resource_create_all()
+/// reports in its error message how many resources earlier batches committed.
+///
+/// @param server The handle to share (borrowed for the call); it may be freed before the scoped
+///        handle, and the other way round.
+/// @param cancel NULL, or a cancel token; the scoped handle keeps its own reference, so the token
+///        may be freed right after.
+/// @param timeout_ms 0 for no deadline, or the deadline in milliseconds from now. It covers every
+///        attempt, backoff wait and page of every call made through the scoped handle, unlike
+///        fhir_options_set_timeout_ms(), which bounds each attempt. A call past it ends with
+///        `FHIR_ERR_TIMEOUT`; a backoff wait that would end after it is not started.
+/// @param scoped_out On success `*scoped_out` is a new handle owned by the caller; free it with
+///        fhir_server_free(); not written on failure.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a deadline beyond 100 years.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_server_scope(
+    server: *const fhir_server_t,
+    cancel: *const fhir_cancel_t,
+    timeout_ms: u64,
+    scoped_out: *mut *mut fhir_server_t,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        let out = out_ptr(scoped_out, "scoped_out")?;
+        let token = match cancel.is_null() {
+            true => None,
+            false => Some(fhir_cancel_t::borrow(cancel)?.token.clone()),
+        };
+        const MAX_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+        if timeout_ms > MAX_MS {
+            return Err(fhir_error_t::new(
+                fhir_result::FHIR_ERR_INVALID_ARGUMENT,
+                format!("timeout_ms {timeout_ms} is beyond 100 years"),
+            ));
+        }
+        let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
+        *out = fhir_server_t::new(s.inner.clone(), Scope::new(token, timeout)).into_raw();
+        Ok(())
+    })
+}
+
+/// What one call did: its last HTTP status, attempts, requests, bytes and timings. Filled by
+/// fhir_server_last_call().
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct fhir_call_info_t {
+    /// The HTTP status of the last answer, 0 if none came (a failure to connect).
+    pub status: u16,
+    /// Attempts of the last request: 1 when it was not retried.
+    pub attempts: u32,
+    /// HTTP requests sent to the FHIR server: every attempt of every request and page (token
+    /// requests not included).
+    pub requests: u32,
+    /// Request body bytes sent.
+    pub bytes_sent: u64,
+    /// Response body bytes received (after decompression).
+    pub bytes_received: u64,
+    /// Wall time of the call in microseconds.
+    pub total_us: u64,
+    /// The last request: microseconds from sending it to its response headers.
+    pub first_byte_us: u64,
+    /// Microseconds spent opening new connections (TCP connect and TLS handshake together); 0
+    /// when every request reused a pooled connection.
+    pub connect_us: u64,
+    /// New connections the call opened.
+    pub new_connections: u32,
+}
+
+/// What the last call made through this handle did (successful or not). On a handle shared by
+/// several threads, "last" is the call that ended last: give each thread (or call) its own
+/// scoped handle (fhir_server_scope()) to read exactly its own.
+///
+/// @param server The handle (borrowed for the call).
+/// @param info_out On success `*info_out` is filled (all zero before the first call); not
+///        written on failure. Nothing to free.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_server_last_call(
+    server: *const fhir_server_t,
+    info_out: *mut fhir_call_info_t,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        let out = out_ptr(info_out, "info_out")?;
+        let i = *s.last.lock().unwrap_or_else(|e| e.into_inner());
+        let us = |d: Duration| d.as_micros().min(u64::MAX as u128) as u64;
+        *out = fhir_call_info_t {
+            status: i.status,
+            attempts: i.attempts,
+            requests: i.requests,
+            bytes_sent: i.bytes_sent,
+            bytes_received: i.bytes_received,
+            total_us: us(i.total),
+            first_byte_us: us(i.first_byte),
+            connect_us: us(i.connect),
+            new_connections: i.new_connections,
+        };
+        Ok(())
     })
 }

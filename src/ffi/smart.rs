@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{arg_str, guard, opt_str, out_ptr, run};
+use super::boundary::{arg_str, guard, opt_str, out_ptr};
 use super::buffer::write_string;
 use super::error::fhir_error_t;
 use super::options::fhir_options_t;
@@ -87,7 +87,7 @@ pub unsafe extern "C" fn fhir_server_granted_scope(
     guard(error_out, || {
         let s = server_ref(server)?;
         let out = out_ptr(scope_out, "scope_out")?;
-        let scope = run(s.granted_scope())?;
+        let scope = s.run(s.server().granted_scope())?;
         write_string(scope.as_bytes(), out, len_out)
     })
 }

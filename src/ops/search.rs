@@ -22,6 +22,33 @@ use crate::ops::query::{has_param, remove_param, set_param};
 use crate::server::{check_path_segments, is_http_url, FhirServer};
 use crate::transport::Request;
 
+/// The first page of a search as `POST [path]/_search` with the query as a form body (FHIR
+/// R4 §3.1.1.4.1): for queries too long for a URL. A query on the base itself (`?_type=...`)
+/// goes to `[base]/_search`.
+fn post_search(url: Url) -> Result<Request> {
+    let query = url.query().unwrap_or("").to_owned();
+    let mut target = url;
+    target.set_query(None);
+    let path = target.path().trim_end_matches('/').to_owned();
+    if !path.ends_with("/_search") {
+        target.set_path(&format!("{path}/_search"));
+    }
+    log::debug!(
+        target: "fhir_kindling::paging",
+        "the search URL is long ({} bytes of query): POST {}",
+        query.len(),
+        target.path()
+    );
+    let mut req = Request::new(Method::POST, target);
+    req.read_only = true;
+    Ok(req
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            reqwest::header::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        )
+        .body(query))
+}
+
 /// Walks the pages of a search. `fetch` returns a page's body; the caller parses it and hands
 /// its `next` link to `advance`. Problems with a link are reported at the next `fetch`, so the
 /// page that carried the link is never lost.
@@ -91,10 +118,21 @@ impl<'s> Pager<'s> {
             ));
         }
         self.current = Some(url.clone());
-        let mut req = Request::new(Method::GET, url);
-        req.anonymous = !self.server.under_base(&req.url);
+        let anonymous = !self.server.under_base(&url);
+        let threshold = self.server.transport.search_post_threshold;
+        let mut req = match self.pages == 0 && url.as_str().len() > threshold && !anonymous {
+            true => post_search(url)?,
+            false => Request::new(Method::GET, url),
+        };
+        req.anonymous = anonymous;
         let resp = self.server.send_ok(req).await?;
         self.pages += 1;
+        log::debug!(
+            target: "fhir_kindling::paging",
+            "page {}: {} bytes",
+            self.pages,
+            resp.body.len()
+        );
         Ok(Some(resp.body))
     }
 

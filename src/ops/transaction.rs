@@ -255,7 +255,15 @@ impl FhirServer {
                 e
             };
             let req = Request::new(Method::POST, self.resolve("")?).body(w.finish(None, None));
-            let resp = match self.send_ok(req).await {
+            log::debug!(
+                target: "fhir_kindling::transaction",
+                "create_all: batch {} of {batches} ({} resources)",
+                b + 1,
+                chunk.len()
+            );
+            // A cancel or the deadline ends the loop here too, with the count of what was
+            // committed before: during a batch, its transaction may or may not be committed.
+            let resp = match crate::call::interruptible(self.send_ok(req)).await {
                 Ok(r) => r,
                 Err(e) => return Err(context(e)),
             };

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int failures = 0;
 static int checks = 0;
@@ -349,6 +350,157 @@ static void test_smart(void) {
     fhir_string_free(jwks);
 }
 
+/* ---------------------------------------------------------------- embedding: cancel, deadline, log, hook */
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct trigger_arg { fhir_cancel_t *c; long delay_us; };
+static void *trigger_later(void *p) {
+    struct trigger_arg *a = p;
+    struct timespec d = { a->delay_us / 1000000, (a->delay_us % 1000000) * 1000 };
+    nanosleep(&d, NULL);
+    fhir_cancel_trigger(a->c);
+    return NULL;
+}
+
+static fhir_result slow_get(fhir_server_t *s) {
+    char *body = NULL;
+    uint16_t status = 0;
+    fhir_result rc = fhir_server_request(s, "GET", "anything", NULL, 0, &status, &body, NULL, NULL);
+    fhir_string_free(body);
+    return rc;
+}
+
+struct race_arg { fhir_server_t *parent; fhir_cancel_t *c; int ok, cancelled, other; };
+static void *race_worker(void *p) {
+    struct race_arg *a = p;
+    for (int i = 0; i < 5; i++) {
+        fhir_server_t *scoped = NULL;
+        if (fhir_server_scope(a->parent, a->c, 0, &scoped, NULL) != FHIR_OK) { a->other++; continue; }
+        fhir_result rc = caps(scoped, NULL);
+        if (rc == FHIR_OK) a->ok++; else if (rc == FHIR_ERR_CANCELLED) a->cancelled++; else a->other++;
+        fhir_server_free(scoped);
+    }
+    return NULL;
+}
+
+static int log_records = 0;
+static void count_log(fhir_log_level level, const char *target, size_t target_len, const char *msg,
+                      size_t msg_len, void *ud) {
+    (void)level; (void)target; (void)ud;
+    if (target_len > 0 && msg_len > 0 && msg[msg_len] == '\0') log_records++;
+}
+
+static int hook_calls = 0;
+static int add_trace(const char *method, const char *url, fhir_headers_t *h, void *ud) {
+    (void)method; (void)url; (void)ud;
+    hook_calls++;
+    return fhir_headers_add(h, "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", NULL) == FHIR_OK ? 0 : 1;
+}
+
+static void test_embedding(fhir_server_t *hapi) {
+    fhir_server_t *slow = NULL, *scoped = NULL;
+    fhir_options_t *o = tls_options();
+    CHECK(fhir_server_new(need("FHIR_SLOW_URL"), o, &slow, NULL) == FHIR_OK, "slow handle");
+    fhir_options_free(o);
+    if (!slow) return;
+
+    /* Cancelled before the call: fails at once. */
+    fhir_cancel_t *c = fhir_cancel_new();
+    fhir_cancel_trigger(c);
+    CHECK(fhir_cancel_is_triggered(c), "triggered");
+    CHECK(fhir_server_scope(slow, c, 0, &scoped, NULL) == FHIR_OK, "scope");
+    CHECK(slow_get(scoped) == FHIR_ERR_CANCELLED, "cancelled before");
+    fhir_server_free(scoped);
+    fhir_cancel_free(c);
+
+    /* Cancelled during the call, from another thread; the token freed before the scoped handle. */
+    c = fhir_cancel_new();
+    CHECK(fhir_server_scope(slow, c, 0, &scoped, NULL) == FHIR_OK, "scope");
+    struct trigger_arg ta = { c, 300000 };
+    pthread_t t;
+    pthread_create(&t, NULL, trigger_later, &ta);
+    double t0 = now_s();
+    fhir_error_t *err = NULL;
+    char *body = NULL;
+    uint16_t status = 0;
+    fhir_result rc = fhir_server_request(scoped, "GET", "anything", NULL, 0, &status, &body, NULL, &err);
+    double took = now_s() - t0;
+    pthread_join(t, NULL);
+    CHECK(rc == FHIR_ERR_CANCELLED && fhir_error_code(err) == FHIR_ERR_CANCELLED, "cancelled during: %d %s", rc, emsg(err));
+    CHECK(took < 5.0, "returned in %.2f s, not at the slow server's pace", took);
+    CHECK(body == NULL, "no output on failure");
+    fhir_error_free(err);
+    fhir_cancel_free(c);
+    fhir_server_free(scoped);
+
+    /* A deadline on the slow server: FHIR_ERR_TIMEOUT; the call record says what happened. */
+    CHECK(fhir_server_scope(slow, NULL, 300, &scoped, NULL) == FHIR_OK, "scope deadline");
+    CHECK(slow_get(scoped) == FHIR_ERR_TIMEOUT, "deadline");
+    fhir_call_info_t info;
+    CHECK(fhir_server_last_call(scoped, &info, NULL) == FHIR_OK && info.requests == 1 && info.total_us >= 300000,
+          "call record: %u requests, %llu us", info.requests, (unsigned long long)info.total_us);
+    fhir_server_free(scoped);
+    fhir_server_free(slow);
+
+    /* Cancelled after the call: the call succeeded; later calls through the scope fail. The parent
+       is freed before the scoped handle. */
+    fhir_server_t *parent = NULL;
+    CHECK(fhir_server_new(need("FHIR_HAPI_URL"), NULL, &parent, NULL) == FHIR_OK, "parent");
+    c = fhir_cancel_new();
+    CHECK(fhir_server_scope(parent, c, 0, &scoped, NULL) == FHIR_OK, "scope");
+    CHECK(caps(scoped, NULL) == FHIR_OK, "before the cancel");
+    fhir_cancel_trigger(c);
+    fhir_server_free(parent);
+    CHECK(caps(scoped, NULL) == FHIR_ERR_CANCELLED, "after the cancel");
+    fhir_server_free(scoped);
+    fhir_cancel_free(c);
+
+    /* Threads racing a cancel on one token, each with its own scope on a shared handle. */
+    c = fhir_cancel_new();
+    pthread_t w[4];
+    struct race_arg ra[4];
+    for (int i = 0; i < 4; i++) {
+        ra[i] = (struct race_arg){ hapi, c, 0, 0, 0 };
+        pthread_create(&w[i], NULL, race_worker, &ra[i]);
+    }
+    struct trigger_arg rt = { c, 50000 };
+    pthread_create(&t, NULL, trigger_later, &rt);
+    pthread_join(t, NULL);
+    int ok = 0, cancelled = 0, other = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(w[i], NULL);
+        ok += ra[i].ok; cancelled += ra[i].cancelled; other += ra[i].other;
+    }
+    CHECK(other == 0 && ok + cancelled == 20, "race: %d ok, %d cancelled, %d other", ok, cancelled, other);
+    fhir_cancel_free(c);
+
+    /* The process-wide log callback and a request hook. */
+    CHECK(fhir_set_log_callback(FHIR_LOG_DEBUG, count_log, NULL, NULL) == FHIR_OK, "log callback");
+    o = fhir_options_new();
+    CHECK(fhir_options_set_request_hook(o, add_trace, NULL, NULL) == FHIR_OK, "hook");
+    CHECK(fhir_options_set_search_post_threshold(o, 0, NULL) == FHIR_OK, "post threshold");
+    CHECK(fhir_options_set_pool_max_idle_per_host(o, 0, NULL) == FHIR_OK, "pool");
+    CHECK(fhir_options_set_pool_idle_timeout_ms(o, 1000, NULL) == FHIR_OK, "pool idle");
+    fhir_server_t *hooked = NULL;
+    CHECK(fhir_server_new(need("FHIR_HAPI_URL"), o, &hooked, NULL) == FHIR_OK, "hooked");
+    fhir_options_free(o);
+    char *json = NULL;
+    CHECK(fhir_search_first(hooked, "Patient?_count=1", &json, NULL, NULL) == FHIR_OK, "posted search");
+    fhir_string_free(json);
+    CHECK(fhir_server_last_call(hooked, &info, NULL) == FHIR_OK && info.new_connections == 1 && info.status == 200,
+          "record: %u new connections, status %u", info.new_connections, info.status);
+    CHECK(hook_calls >= 1, "hook called %d times", hook_calls);
+    CHECK(log_records >= 2, "%d log records", log_records);
+    CHECK(fhir_set_log_callback(FHIR_LOG_OFF, NULL, NULL, NULL) == FHIR_OK, "log off");
+    CHECK(fhir_set_log_callback(9, count_log, NULL, &err) == FHIR_ERR_INVALID_ARGUMENT, "bad level");
+    fhir_error_free(err);
+    fhir_server_free(hooked);
+}
+
 int main(void) {
     test_bad_arguments();
     fhir_server_t *s = NULL;
@@ -361,6 +513,7 @@ int main(void) {
         test_crud(s);
         test_search(s);
         test_threads(s);
+        test_embedding(s);
         fhir_server_free(s);
     }
     test_auth_modes();

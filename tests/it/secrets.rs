@@ -8,6 +8,8 @@
 //! operation is collected, and no message may hold a secret in any form (plain,
 //! percent-encoded, inside a Basic header's base64), nor a raw control character.
 //!
+//! The log records of every call (at trace level) are held to the same rule.
+//!
 //! The secrets are distinctive (all contain "S3cr3t"), so that the check is a plain substring
 //! search, case-insensitive, which also catches a secret cut short or lower-cased.
 
@@ -17,17 +19,17 @@ use std::ptr;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine;
+use fhir_kindling::call::{Call, Scope};
 use fhir_kindling::ffi::error::*;
 use fhir_kindling::ffi::fhir_result;
 use fhir_kindling::ffi::options::*;
 use fhir_kindling::ffi::server::*;
+use fhir_kindling::logging::{Level, LevelFilter, LogSink};
 use fhir_kindling::{Auth, ErrorKind, FhirServer, Options};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::json;
 
-use crate::common::{
-    block_on, closed_port, stream_pages, write_reply, After, RawRequest, RawServer,
-};
+use crate::common::{block_on, closed_port, write_reply, After, RawRequest, RawServer};
 
 const BASIC_USER: &str = "alice";
 const BASIC_PW: &str = "pw-S3cr3t+Basic/1";
@@ -420,23 +422,60 @@ const CALLS: [&str; 11] = [
     "operation POST",
 ];
 
+/// Log records of the calls, collected per thread: the library delivers them on the calling
+/// thread, so a thread-local sees exactly this test's records (and would miss any delivered
+/// elsewhere).
+struct ThreadRecords;
+
+thread_local! {
+    static RECORDS: std::cell::RefCell<Vec<(String, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl LogSink for ThreadRecords {
+    fn max_level(&self) -> LevelFilter {
+        LevelFilter::Trace
+    }
+    fn log(&self, level: Level, target: &str, message: &str) {
+        RECORDS.with(|r| {
+            r.borrow_mut()
+                .push((format!("log {level} {target}"), message.to_owned()))
+        });
+    }
+}
+
+/// Run `future` as one call logging at trace level into this thread's records.
+fn run<T>(
+    future: impl std::future::Future<Output = fhir_kindling::Result<T>>,
+) -> fhir_kindling::Result<T> {
+    let sink: Arc<dyn LogSink> = Arc::new(ThreadRecords);
+    block_on(Call::new(Scope::default(), Some(sink)).run(future))
+}
+
+/// The records collected on this thread so far (and forget them).
+fn take_records() -> Vec<(String, String)> {
+    RECORDS.with(|r| std::mem::take(&mut *r.borrow_mut()))
+}
+
 fn call(s: &FhirServer, name: &str) -> fhir_kindling::Result<()> {
     let patient = br#"{"resourceType":"Patient","id":"1"}"#;
     match name {
-        "capabilities" => block_on(s.capabilities()).map(drop),
-        "read" => block_on(s.read("Patient/1")).map(drop),
-        "create" => block_on(s.create(br#"{"resourceType":"Patient"}"#, None)).map(drop),
-        "update" => block_on(s.update(patient, None)).map(drop),
-        "delete" => block_on(s.delete("Patient/1")).map(drop),
-        "search_all" => block_on(s.search_all("Patient?name=x")).map(drop),
-        "search_stream" => stream_pages(s, "Patient?name=x", |_| true).map(drop),
-        "create_all" => block_on(s.create_all(br#"[{"resourceType":"Patient"}]"#, 0)).map(drop),
-        "send_bundle" => {
-            block_on(s.send_bundle(br#"{"resourceType":"Bundle","type":"batch","entry":[]}"#))
-                .map(drop)
+        "capabilities" => run(s.capabilities()).map(drop),
+        "read" => run(s.read("Patient/1")).map(drop),
+        "create" => run(s.create(br#"{"resourceType":"Patient"}"#, None)).map(drop),
+        "update" => run(s.update(patient, None)).map(drop),
+        "delete" => run(s.delete("Patient/1")).map(drop),
+        "search_all" => run(s.search_all("Patient?name=x")).map(drop),
+        "search_stream" => {
+            let mut stream = s.search_stream("Patient?name=x")?;
+            while run(stream.next_page())?.is_some() {}
+            Ok(())
         }
-        "operation GET" => block_on(s.operation("Patient", "$everything", "GET", None)).map(drop),
-        "operation POST" => block_on(s.operation(
+        "create_all" => run(s.create_all(br#"[{"resourceType":"Patient"}]"#, 0)).map(drop),
+        "send_bundle" => {
+            run(s.send_bundle(br#"{"resourceType":"Bundle","type":"batch","entry":[]}"#)).map(drop)
+        }
+        "operation GET" => run(s.operation("Patient", "$everything", "GET", None)).map(drop),
+        "operation POST" => run(s.operation(
             "Patient/1",
             "$validate",
             "POST",
@@ -489,6 +528,10 @@ fn drive(echo: &Echo, mode: Mode) -> Vec<(String, String)> {
             }
         }
     }
+    // Every log record of every call (trace level: full URLs, retries, token fetches) too.
+    let records = take_records();
+    assert!(records.len() > 300, "{} log records", records.len());
+    messages.extend(records);
     messages
 }
 
