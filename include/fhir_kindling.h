@@ -294,7 +294,8 @@ typedef struct fhir_headers_t fhir_headers_t;
  * fhir_options_set_retry_backoff_factor(), fhir_options_set_retry_jitter(),
  * fhir_options_set_retry_max_backoff_wait(), fhir_options_set_user_agent(),
  * fhir_options_set_oidc_scope(), fhir_options_set_oidc_auth_method(),
- * fhir_options_set_allow_foreign_links(), fhir_options_set_max_response_bytes(),
+ * fhir_options_set_allow_foreign_links(), fhir_options_set_create_all_parallel(),
+ * fhir_options_set_max_response_bytes(),
  * fhir_options_set_max_result_bytes(), fhir_options_set_max_pages(); for SMART Backend Services
  * fhir_options_set_smart_key_id(), fhir_options_set_smart_algorithm(),
  * fhir_options_set_smart_scope(), fhir_options_set_smart_token_url(),
@@ -699,7 +700,8 @@ fhir_result fhir_resource_create(const fhir_server_t *server,
                                  fhir_error_t **error_out);
 
 /**
- * Create many resources, sent as transaction Bundles of `batch_size` resources each.
+ * Create many resources, sent as transaction Bundles of `batch_size` resources each (one after
+ * the other, or several in flight: fhir_options_set_create_all_parallel()).
  *
  * @param server The handle (borrowed for the call).
  * @param json A JSON array of resources, or a Bundle whose entries' resources and `fullUrl`s are
@@ -1219,6 +1221,23 @@ fhir_result fhir_options_set_oidc_auth_method(fhir_options_t *options,
  */
 fhir_result fhir_options_set_allow_foreign_links(fhir_options_t *options,
                                                  bool allow,
+                                                 fhir_error_t **error_out);
+
+/**
+ * How many transactions fhir_resource_create_all() keeps in flight. With more than one, the next
+ * batches are sent before the earlier ones are answered (each over its own connection), which
+ * helps when the server, not the network, takes the time. The created references still come
+ * back in input order. On a failure no further batch is sent, the batches already sent are
+ * waited for, and the error names the first failed batch (in input order) and what earlier
+ * batches committed, as with one in flight, then which batches sent meanwhile were committed.
+ *
+ * @param options The options to change (borrowed for the call).
+ * @param parallel 1 (default): one transaction after the other; at most 64.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for 0 or more than 64.
+ */
+fhir_result fhir_options_set_create_all_parallel(fhir_options_t *options,
+                                                 size_t parallel,
                                                  fhir_error_t **error_out);
 
 /**
