@@ -45,8 +45,10 @@
  * One #fhir_server_t may be used by many threads at once (connection pool and token cache are
  * shared); only fhir_server_free() must not race with other calls on that handle. Options,
  * queries and errors are not locked: do not change one from two threads at once. Blocking calls
- * run on the caller's thread, driving one internal runtime shared by all handles; search
- * callbacks run on the caller's thread too and may call the library.
+ * run on the caller's thread, which drives a runtime of its own (made at the thread's first
+ * call, dropped when it exits): each thread has its own connections to a server, while a handle's
+ * credentials, token cache and options are shared by all threads. Search callbacks run on the
+ * caller's thread too and may call the library.
  *
  * @par Secrets
  * Passwords, static tokens, access tokens (the 1,000 most recent of a handle), client secrets,
@@ -66,8 +68,8 @@
  * options: for idempotent methods, and for every method when nothing was sent.
  *
  * @par fork()
- * The internal runtime's threads do not survive it: use the library in the parent only (a child
- * process should exec, or load the library after the fork).
+ * The calling threads' runtimes and connections are not meant to be shared with a child: use the
+ * library in the parent only (a child process should exec, or load the library after the fork).
  */
 
 #ifndef FHIR_KINDLING_H

@@ -1,8 +1,8 @@
 //! fhir_kindling: a native FHIR REST client with a C ABI.
 //!
 //! The Rust core (configuration, auth, retry, transport, FHIR operations) is async on reqwest and
-//! knows nothing of C; [`ffi`] exposes it as blocking C calls on one internal tokio runtime. The C
-//! header `include/fhir_kindling.h` is generated from [`ffi`] by cbindgen.
+//! knows nothing of C; [`ffi`] exposes it as blocking C calls, each driven on the calling thread's
+//! own tokio runtime. The C header `include/fhir_kindling.h` is generated from [`ffi`] by cbindgen.
 //!
 //! The deliberately public Rust surface: [`FhirServer`] (connect, then the async FHIR
 //! operations), [`Options`], [`Auth`], [`Query`], [`SearchStream`], [`Error`] / [`ErrorKind`], and
