@@ -48,6 +48,27 @@ pub struct Transport {
     pub(crate) log: Option<std::sync::Arc<dyn crate::logging::LogSink>>,
 }
 
+/// The system's CA certificates that rustls accepts, as reqwest loads them for its built-in
+/// roots (unusable ones skipped; none usable among some is an error).
+fn native_roots() -> Result<Vec<reqwest::Certificate>> {
+    let loaded = rustls_native_certs::load_native_certs();
+    let mut check = rustls::RootCertStore::empty();
+    let (mut certs, mut invalid) = (Vec::new(), 0);
+    for der in loaded.certs {
+        match check.add(der.clone()) {
+            Ok(()) => certs.extend(reqwest::Certificate::from_der(der.as_ref()).ok()),
+            Err(_) => invalid += 1,
+        }
+    }
+    if certs.is_empty() && invalid > 0 {
+        return Err(Error::new(
+            ErrorKind::Tls,
+            "cannot build the HTTP client: zero valid certificates found in native root store",
+        ));
+    }
+    Ok(certs)
+}
+
 /// Steps that configure a `reqwest::ClientBuilder`, kept so that the same client can be built again.
 type Step = Box<dyn Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync>;
 
@@ -182,14 +203,25 @@ impl Transport {
             .clone()
             .unwrap_or_else(|| format!("fhir_kindling-c/{}", env!("CARGO_PKG_VERSION")));
         let system_roots = options.use_system_roots;
+        // The system's CA certificates, read once for the handle, as before: left to reqwest,
+        // the bundle would be read and parsed again for every client, and a handle builds one
+        // per calling thread.
+        let native = match system_roots {
+            true => native_roots()?,
+            false => Vec::new(),
+        };
         let (idle_timeout, max_idle) = (options.pool_idle_timeout, options.pool_max_idle_per_host);
         let mut recipe = ClientRecipe::default();
         recipe.add(move |b| {
+            let b = native
+                .iter()
+                .fold(b, |b, cert| b.add_root_certificate(cert.clone()));
             b.default_headers(headers.clone())
                 .user_agent(ua.clone())
                 .gzip(true)
                 .use_rustls_tls()
                 .tls_built_in_root_certs(system_roots)
+                .tls_built_in_native_certs(false)
                 .pool_idle_timeout(idle_timeout)
                 .pool_max_idle_per_host(max_idle)
                 .connector_layer(TimedConnect)
