@@ -28,7 +28,8 @@ mod transport;
 
 /// The allocator is stated, not left to the default: the C layer hands buffers built in `Vec`s
 /// (a collected search, a response body) over to the caller without copying them, and the caller
-/// frees them with `fhir_string_free`, i.e. `free`. `System` is `malloc`/`realloc`/`free` on Unix.
+/// frees them with the library's string free function, i.e. `free`. `System` is
+/// `malloc`/`realloc`/`free` on Unix.
 #[global_allocator]
 static ALLOCATOR: std::alloc::System = std::alloc::System;
 

@@ -15,7 +15,7 @@ pub struct FhirServer {
     base_str: String,
     pub(crate) transport: Transport,
     pub(crate) allow_foreign_links: bool,
-    /// Transactions fhir_resource_create_all keeps in flight (1: one after the other).
+    /// Transactions `create_all` keeps in flight (1: one after the other).
     pub(crate) create_all_parallel: usize,
 }
 
