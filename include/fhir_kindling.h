@@ -104,11 +104,6 @@
 #define FHIR_DEFAULT_BATCH_SIZE 500
 
 /**
- * Headers one hook call may add.
- */
-#define MAX_HEADERS 64
-
-/**
  * Result code of every fallible call. `FHIR_OK` (0) means success.
  *
  * The numeric values are part of the ABI: codes are only ever added, never renumbered or

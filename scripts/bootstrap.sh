@@ -13,7 +13,8 @@
 #   services   Java + Maven, Node.js + npm, openssl, iproute2, nginx, tinyproxy (Debian; nginx and
 #              tinyproxy pinned), then every part's install: npm ci of the OIDC provider, the
 #              Maven build of the HAPI launcher (tests/servers/services.sh install)
-#   consumers  Mono (mcs, mono; pinned) for the C# consumer; Go must be on PATH or in /usr/local/go
+#   consumers  Mono (mcs, mono; pinned) and NUnit 2.6 (nunit-console; pinned) for the .NET
+#              library; Go must be on PATH or in /usr/local/go
 #
 # Rust (cargo) is expected on the machine. Pinned versions: scripts/versions.env.
 set -euo pipefail
@@ -32,7 +33,8 @@ BUILD_TOOLS=(cc:gcc c++:g++ make:make cmake:cmake pkg-config:pkg-config valgrind
 LINT_TOOLS=(shellcheck:shellcheck shfmt:shfmt doxygen:doxygen)
 SERVICE_TOOLS=(java:default-jre-headless mvn:maven node:nodejs npm:npm openssl:openssl ss:iproute2 flock:util-linux
     nginx:nginx="$NGINX_DEB_VERSION" tinyproxy:tinyproxy="$TINYPROXY_DEB_VERSION")
-CONSUMER_TOOLS=(mcs:mono-mcs="$MONO_DEB_VERSION" mono:mono-runtime="$MONO_DEB_VERSION")
+CONSUMER_TOOLS=(mcs:mono-mcs="$MONO_DEB_VERSION" mono:mono-runtime="$MONO_DEB_VERSION"
+    nunit-console:nunit-console="$NUNIT_DEB_VERSION")
 
 APT_UPDATED=0
 apt() {

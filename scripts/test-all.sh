@@ -8,7 +8,8 @@
 #                --cfg fuzzing, which adds the fuzz entry points); the header check
 #                (cbindgen, fails on a diff); the header's docs (scripts/check-header-docs.sh:
 #                every @param/@return/free function, Doxygen with warnings as errors); shellcheck and shfmt -i 4 -ci over every tracked
-#                shell script; no port of tests/servers/ports.env hard-coded anywhere else
+#                shell script; no port of tests/servers/ports.env hard-coded anywhere else; every
+#                header function bound in Go and .NET (scripts/check-bindings.sh)
 #   unit         cargo test --locked: Rust unit tests and the httpmock wire tests
 #   fuzz         scripts/fuzz.sh: every cargo fuzz target (fuzz/) for FUZZ_SECONDS (default 30) from
 #                the committed seeds; a crash fails the run
@@ -18,8 +19,11 @@
 #                in the core), the header as C99/C11/C++11, the C test program under valgrind and
 #                linked statically, the CMake consumer, every C example, the C test and examples again
 #                under ASan/LSan/UBSan (make c-sanitize), demo data through the quickstart
-#   go           the Go (cgo) consumer
-#   csharp       the C# (Mono P/Invoke) consumer
+#   go           the Go module bindings/go (bindings/go/test.sh: gofmt, go vet, go test -race with
+#                its Example functions, the Example tests again linked statically), then the
+#                examples/go program importing it
+#   csharp       the .NET library bindings/dotnet (bindings/dotnet/test.sh: mcs build, the .nupkg,
+#                installed into a scratch project whose NUnit tests and examples/csharp run from it)
 #   ports        tests/servers/check-ports.sh: every service again with every port moved
 #
 # Stages that need the services start them when they are not running, and the services this run
@@ -82,6 +86,7 @@ stage_lint() {
     shfmt "${SHFMT_FLAGS[@]}" -d "${scripts[@]}"
     echo "shellcheck and shfmt ${SHFMT_FLAGS[*]}: ${#scripts[@]} scripts clean"
     tests/servers/check-ports.sh --static
+    scripts/check-bindings.sh
 }
 
 stage_unit() { cargo test --locked; }
@@ -113,13 +118,15 @@ stage_c() {
 stage_go() {
     services_up
     release_install
+    FHIR_KINDLING_PREFIX=$PREFIX bindings/go/test.sh
     FHIR_KINDLING_PREFIX=$PREFIX FHIR_API_URL=$FHIR_HAPI_URL examples/go/run.sh
 }
 
 stage_csharp() {
     services_up
     release_install
-    FHIR_KINDLING_PREFIX=$PREFIX FHIR_API_URL=$FHIR_HAPI_URL examples/csharp/run.sh
+    FHIR_KINDLING_PREFIX=$PREFIX bindings/dotnet/test.sh
+    FHIR_KINDLING_PREFIX=$PREFIX CS_BUILD_ONLY=1 examples/csharp/run.sh
 }
 
 stage_ports() {

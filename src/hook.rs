@@ -29,7 +29,7 @@ pub struct HookHeaders {
 }
 
 /// Headers one hook call may add.
-pub const MAX_HEADERS: usize = 64;
+pub(crate) const MAX_HEADERS: usize = 64;
 
 impl HookHeaders {
     /// Add a header to this attempt. Names the library sets itself are refused.
