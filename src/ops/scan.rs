@@ -71,12 +71,6 @@ struct Str {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// The bytes of `x` equal to zero (exact for the lowest one; false positives only above it).
-#[inline(always)]
-fn zero_bytes(x: u64) -> u64 {
-    x.wrapping_sub(ONES) & !x & HIGHS
-}
-
 impl<'a> Scanner<'a> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
@@ -85,9 +79,7 @@ impl<'a> Scanner<'a> {
 
     #[inline(always)]
     fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
-            self.i += 1;
-        }
+        self.i = skip_ws(self.b, self.i);
     }
 
     #[inline(always)]
@@ -584,12 +576,16 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         let b = self.b;
         loop {
-            // Eight bytes at a time to the next quote, backslash or control character.
-            while let Some(chunk) = b.get(self.i..self.i + 8) {
-                let x = u64::from_le_bytes(chunk.try_into().ok()?);
-                let hits = zero_bytes(x ^ (ONES * u64::from(b'"')))
-                    | zero_bytes(x ^ (ONES * u64::from(b'\\')))
-                    | (x.wrapping_sub(ONES * 0x20) & !x & HIGHS);
+            // Eight bytes at a time to the next quote, backslash or control character: a byte
+            // is one when it XORs to zero with '"' or '\\' or is below 0x20, tested together
+            // (those three tests share the `!x & HIGHS` part: '"' and '\\' are ASCII).
+            while let Some(chunk) = b[self.i..].first_chunk::<8>() {
+                let x = u64::from_le_bytes(*chunk);
+                let hits = ((x ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES)
+                    | (x ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES)
+                    | x.wrapping_sub(ONES * 0x20))
+                    & !x
+                    & HIGHS;
                 if hits != 0 {
                     self.i += (hits.trailing_zeros() / 8) as usize;
                     break;
@@ -636,6 +632,10 @@ fn once(seen: &mut bool) -> Option<()> {
 
 #[inline(always)]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    // Compact JSON has none: one comparison in the common case.
+    if b.get(i).is_some_and(|&c| c > b' ') {
+        return i;
+    }
     while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
         i += 1;
     }
@@ -663,4 +663,39 @@ fn skip_string(b: &[u8], i: usize) -> Option<usize> {
     let mut s = Scanner { b, i: i - 1 };
     s.string()?;
     Some(s.i)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The eight-bytes-at-a-time search stops exactly where a byte-by-byte one does: every byte
+    /// value at every position of a chunk, with a second special byte after it.
+    #[test]
+    fn string_scan_stops_at_the_first_special_byte() {
+        let special = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
+        for p1 in 0..10 {
+            for v1 in 0..=255u8 {
+                for (p2, v2) in [(p1 + 1, b'"'), (p1 + 3, b'\\'), (p1 + 2, 0x1f), (11, b'"')] {
+                    let mut text = vec![b'a'; 12];
+                    text[p1] = v1;
+                    if p2 < 12 {
+                        text[p2] = v2;
+                    }
+                    text.push(b'"');
+                    let want = text.iter().position(|&c| special(c)).unwrap();
+                    let mut body = vec![b'"'];
+                    body.extend_from_slice(&text);
+                    let mut s = super::Scanner { b: &body, i: 0 };
+                    let got = s.string();
+                    match body[1 + want] {
+                        b'"' => assert_eq!(got.map(|g| g.text.end), Some(1 + want), "{body:?}"),
+                        // An escape or a control character: not a plain end at that byte.
+                        _ => assert_ne!(
+                            got.map(|g| (g.text.end, g.escaped)),
+                            Some((1 + want, false))
+                        ),
+                    }
+                }
+            }
+        }
+    }
 }
