@@ -5,6 +5,7 @@
 #   make install PREFIX=/usr/local
 #   make conformance     the integration suite against a second FHIR server (Helios; slow first build)
 #   make docs            the C reference manual (checks the header docs; HTML in target/doc-c/html)
+#   make bench           the performance benchmark (bench/run.sh; minutes; writes target/bench/)
 
 PREFIX   ?= $(CURDIR)/target/install
 # The C targets build and install the library first; scripts/test-all.sh, which installs it once
@@ -45,6 +46,7 @@ c-build: $(INSTALL_DEP)
 	for ex in quickstart read_search upload update_delete smart_jwks embedding bulk_export; do \
 	  $(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g $(CWARN) $$($(PKG) --cflags fhir_kindling) examples/$$ex.c -o $(OUT)/$$ex $$($(PKG) --libs fhir_kindling) -Wl,-rpath,$(PREFIX)/lib || exit 1; \
 	done
+	$(CC) -std=c99 -O2 $(CWARN) -DBENCH_PARALLEL_UPLOADS $$($(PKG) --cflags fhir_kindling) -Ibench bench/stream_bench.c -o $(OUT)/stream_bench $$($(PKG) --libs fhir_kindling) -lpthread -Wl,-rpath,$(PREFIX)/lib
 	cmake -S tests/cmake -B $(OUT)/cmake -DCMAKE_PREFIX_PATH=$(PREFIX) -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build $(OUT)/cmake >/dev/null
 	@echo "C programs built in $(OUT)"
@@ -93,6 +95,11 @@ c-sanitize: c-sanitize-build
 
 demo:
 	scripts/demo.sh
+
+# Not part of `make test` (minutes, and noisy on a shared machine): see BENCHMARKS.md.
+.PHONY: bench
+bench:
+	bench/run.sh
 
 test:
 	scripts/test-all.sh

@@ -45,8 +45,10 @@
  * One #fhir_server_t may be used by many threads at once (connection pool and token cache are
  * shared); only fhir_server_free() must not race with other calls on that handle. Options,
  * queries and errors are not locked: do not change one from two threads at once. Blocking calls
- * run on the caller's thread, driving one internal runtime shared by all handles; search
- * callbacks run on the caller's thread too and may call the library.
+ * run on the caller's thread, which drives a runtime of its own (made at the thread's first
+ * call, dropped when it exits): each thread has its own connections to a server, while a handle's
+ * credentials, token cache and options are shared by all threads. Search callbacks run on the
+ * caller's thread too and may call the library.
  *
  * @par Secrets
  * Passwords, static tokens, access tokens (the 1,000 most recent of a handle), client secrets,
@@ -66,8 +68,8 @@
  * options: for idempotent methods, and for every method when nothing was sent.
  *
  * @par fork()
- * The internal runtime's threads do not survive it: use the library in the parent only (a child
- * process should exec, or load the library after the fork).
+ * The calling threads' runtimes and connections are not meant to be shared with a child: use the
+ * library in the parent only (a child process should exec, or load the library after the fork).
  */
 
 #ifndef FHIR_KINDLING_H
@@ -347,7 +349,8 @@ typedef struct fhir_headers_t fhir_headers_t;
  * fhir_options_set_retry_backoff_factor(), fhir_options_set_retry_jitter(),
  * fhir_options_set_retry_max_backoff_wait(), fhir_options_set_user_agent(),
  * fhir_options_set_oidc_scope(), fhir_options_set_oidc_auth_method(),
- * fhir_options_set_allow_foreign_links(), fhir_options_set_max_response_bytes(),
+ * fhir_options_set_allow_foreign_links(), fhir_options_set_create_all_parallel(),
+ * fhir_options_set_max_response_bytes(),
  * fhir_options_set_max_result_bytes(), fhir_options_set_max_pages(); for SMART Backend Services
  * fhir_options_set_smart_key_id(), fhir_options_set_smart_algorithm(),
  * fhir_options_set_smart_scope(), fhir_options_set_smart_token_url(),
@@ -1199,7 +1202,8 @@ fhir_result fhir_resource_create(const fhir_server_t *server,
                                  fhir_error_t **error_out);
 
 /**
- * Create many resources, sent as transaction Bundles of `batch_size` resources each.
+ * Create many resources, sent as transaction Bundles of `batch_size` resources each (one after
+ * the other, or several in flight: fhir_options_set_create_all_parallel()).
  *
  * @param server The handle (borrowed for the call).
  * @param json A JSON array of resources, or a Bundle whose entries' resources and `fullUrl`s are
@@ -1719,6 +1723,23 @@ fhir_result fhir_options_set_oidc_auth_method(fhir_options_t *options,
  */
 fhir_result fhir_options_set_allow_foreign_links(fhir_options_t *options,
                                                  bool allow,
+                                                 fhir_error_t **error_out);
+
+/**
+ * How many transactions fhir_resource_create_all() keeps in flight. With more than one, the next
+ * batches are sent before the earlier ones are answered (each over its own connection), which
+ * helps when the server, not the network, takes the time. The created references still come
+ * back in input order. On a failure no further batch is sent, the batches already sent are
+ * waited for, and the error names the first failed batch (in input order) and what earlier
+ * batches committed, as with one in flight, then which batches sent meanwhile were committed.
+ *
+ * @param options The options to change (borrowed for the call).
+ * @param parallel 1 (default): one transaction after the other; at most 64.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for 0 or more than 64.
+ */
+fhir_result fhir_options_set_create_all_parallel(fhir_options_t *options,
+                                                 size_t parallel,
                                                  fhir_error_t **error_out);
 
 /**

@@ -1,8 +1,8 @@
 //! fhir_kindling: a native FHIR REST client with a C ABI.
 //!
 //! The Rust core (configuration, auth, retry, transport, FHIR operations) is async on reqwest and
-//! knows nothing of C; [`ffi`] exposes it as blocking C calls on one internal tokio runtime. The C
-//! header `include/fhir_kindling.h` is generated from [`ffi`] by cbindgen.
+//! knows nothing of C; [`ffi`] exposes it as blocking C calls, each driven on the calling thread's
+//! own tokio runtime. The C header `include/fhir_kindling.h` is generated from [`ffi`] by cbindgen.
 //!
 //! The deliberately public Rust surface: [`FhirServer`] (connect, then the async FHIR
 //! operations), [`Options`], [`Auth`], [`Query`], [`SearchStream`], [`Error`] / [`ErrorKind`], and
@@ -25,6 +25,13 @@ mod retry;
 mod server;
 mod smart;
 mod transport;
+
+/// The allocator is stated, not left to the default: the C layer hands buffers built in `Vec`s
+/// (a collected search, a response body) over to the caller without copying them, and the caller
+/// frees them with the library's string free function, i.e. `free`. `System` is
+/// `malloc`/`realloc`/`free` on Unix.
+#[global_allocator]
+static ALLOCATOR: std::alloc::System = std::alloc::System;
 
 pub use auth::Auth;
 pub use config::Options;

@@ -1208,13 +1208,14 @@ async fn attempt_file(
     let mut url = sh.files[index].url.clone();
     let mut left_origin = false;
     let mut hops = 0;
+    // This thread's client of the handle (connections are per calling thread).
+    let client = transport.client().map_err(Failure::Fatal)?;
     let resp = loop {
         crate::call::checkpoint().map_err(Failure::Fatal)?;
         let on_origin = !left_origin && server.same_origin(&url);
         let with_token = sh.requires_token && on_origin;
         let mut generation = 0;
-        let mut rb = transport
-            .client
+        let mut rb = client
             .request(Method::GET, url.clone())
             .header(ACCEPT, NDJSON)
             // The client's own timeout covers whole bodies: a file may take longer; the idle
@@ -1232,7 +1233,7 @@ async fn attempt_file(
         if with_token {
             let cred = transport
                 .auth
-                .credential(&transport.client, &transport.secrets, refused)
+                .credential(&client, &transport.secrets, refused)
                 .await
                 .map_err(Failure::Fatal)?;
             generation = cred.generation;

@@ -11,5 +11,6 @@ pub mod bundle;
 pub mod query;
 pub mod reference;
 pub mod resource;
+pub(crate) mod scan;
 pub mod search;
 pub mod transaction;
