@@ -9,6 +9,7 @@
 #   make cpp-test        the C++ wrapper's GoogleTest suite against the installed library (needs the services)
 #   make abi             the ABI check against the last release (docs/ABI.md) and its self-test
 #   make deny            cargo deny: licences, bans, sources (deny.toml)
+#   make bench           the performance benchmark (bench/run.sh; minutes; writes target/bench/)
 
 PREFIX   ?= $(CURDIR)/target/install
 # The C targets build and install the library first; scripts/test-all.sh, which installs it once
@@ -46,9 +47,10 @@ c-build: $(INSTALL_DEP)
 	@mkdir -p $(OUT)
 	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g $(CWARN) $$($(PKG) --cflags fhir_kindling) tests/c/test_capi.c -o $(OUT)/test_capi $$($(PKG) --libs fhir_kindling) -lpthread -Wl,-rpath,$(PREFIX)/lib
 	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g $(CWARN) $$($(PKG) --cflags fhir_kindling) tests/c/test_capi.c -o $(OUT)/test_capi_static $(PREFIX)/lib/libfhir_kindling.a $$($(PKG) --libs-only-other --static fhir_kindling) -lpthread -ldl -lm
-	for ex in quickstart read_search upload update_delete smart_jwks embedding; do \
+	for ex in quickstart read_search upload update_delete smart_jwks embedding bulk_export; do \
 	  $(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g $(CWARN) $$($(PKG) --cflags fhir_kindling) examples/$$ex.c -o $(OUT)/$$ex $$($(PKG) --libs fhir_kindling) -Wl,-rpath,$(PREFIX)/lib || exit 1; \
 	done
+	$(CC) -std=c99 -O2 $(CWARN) -DBENCH_PARALLEL_UPLOADS $$($(PKG) --cflags fhir_kindling) -Ibench bench/stream_bench.c -o $(OUT)/stream_bench $$($(PKG) --libs fhir_kindling) -lpthread -Wl,-rpath,$(PREFIX)/lib
 	cmake -S tests/cmake -B $(OUT)/cmake -DCMAKE_PREFIX_PATH=$(PREFIX) -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build $(OUT)/cmake >/dev/null
 	@echo "C programs built in $(OUT)"
@@ -60,7 +62,7 @@ c-test: c-build check-header
 	$(VALGRIND) $(OUT)/test_capi
 	$(OUT)/test_capi_static
 	$(OUT)/cmake/quickstart_cmake
-	for ex in read_search upload update_delete embedding; do echo "== $$ex"; $(VALGRIND) $(OUT)/$$ex || exit 1; done
+	for ex in read_search upload update_delete embedding bulk_export; do echo "== $$ex"; $(VALGRIND) $(OUT)/$$ex || exit 1; done
 	@echo "== smart_jwks"
 	$(VALGRIND) $(OUT)/smart_jwks "$$FHIR_SMART_RSA_KEY" "$$FHIR_SMART_RSA_KID" >$(OUT)/jwks-rsa.json
 	grep -q '"alg":"RS384"' $(OUT)/jwks-rsa.json
@@ -84,7 +86,7 @@ SAN_OUT  := $(OUT)/sanitize
 
 c-sanitize-build: $(INSTALL_DEP)
 	@mkdir -p $(SAN_OUT)
-	for src in tests/c/test_capi.c examples/quickstart.c examples/read_search.c examples/upload.c examples/update_delete.c examples/smart_jwks.c examples/embedding.c; do \
+	for src in tests/c/test_capi.c examples/quickstart.c examples/read_search.c examples/upload.c examples/update_delete.c examples/smart_jwks.c examples/embedding.c examples/bulk_export.c; do \
 	  $(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 $(CWARN) $(SANITIZE) $$($(PKG) --cflags fhir_kindling) $$src \
 	    -o $(SAN_OUT)/$$(basename $$src .c) $$($(PKG) --libs fhir_kindling) -lpthread -Wl,-rpath,$(PREFIX)/lib || exit 1; \
 	done
@@ -92,11 +94,16 @@ c-sanitize-build: $(INSTALL_DEP)
 
 c-sanitize: c-sanitize-build
 	$(SAN_ENV) $(SAN_OUT)/test_capi
-	for ex in quickstart read_search upload update_delete embedding; do echo "== $$ex"; $(SAN_ENV) $(SAN_OUT)/$$ex || exit 1; done
+	for ex in quickstart read_search upload update_delete embedding bulk_export; do echo "== $$ex"; $(SAN_ENV) $(SAN_OUT)/$$ex || exit 1; done
 	$(SAN_ENV) $(SAN_OUT)/smart_jwks "$$FHIR_SMART_EC_KEY" p384 >/dev/null
 
 demo:
 	scripts/demo.sh
+
+# Not part of `make test` (minutes, and noisy on a shared machine): see BENCHMARKS.md.
+.PHONY: bench
+bench:
+	bench/run.sh
 
 test:
 	scripts/test-all.sh

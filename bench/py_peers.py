@@ -8,6 +8,9 @@
                           what a caller typically reads next)
          fhirpy           fhirpy: SyncFHIRClient(BASE).resources("Patient").fetch_all()
                           (follows `next`; every entry becomes a fhirpy resource object)
+  py_peers.py kindling-upload BASE_URL FILE [BATCH]
+                          fhir_kindling: FhirServer(api_address=BASE).add_all(resources,
+                          batch_size=BATCH) of the JSON array in FILE (default BATCH 250)
 
 Prints one line of key=value pairs like stream_bench: resources, wall_s (the search call only,
 imports and client creation excluded), baseline_peak_kb (after imports, client creation and one
@@ -24,6 +27,8 @@ def peak_kb() -> int:
 
 
 def main() -> int:
+    if len(sys.argv) >= 4 and sys.argv[1] == "kindling-upload":
+        return upload(sys.argv[2].rstrip("/"), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 250)
     if len(sys.argv) != 3 or sys.argv[1] not in ("kindling", "kindling-models", "fhirpy"):
         print(__doc__, file=sys.stderr)
         return 2
@@ -58,6 +63,23 @@ def main() -> int:
         version = _version("fhirpy")
     print(f"mode={lib} resources={n} wall_s={t1 - t0:.4f} baseline_peak_kb={base_peak} "
           f"peak_rss_kb={peak_kb()} version={version} python={sys.version.split()[0]}")
+    return 0
+
+
+def upload(base: str, path: str, batch: int) -> int:
+    import json
+
+    from fhir_kindling import FhirServer
+
+    resources = json.load(open(path))
+    server = FhirServer(api_address=base)
+    base_peak = peak_kb()
+    t0 = time.monotonic()
+    resp = server.add_all(resources, batch_size=batch, display=False)
+    t1 = time.monotonic()
+    n = len(resp.create_responses) if hasattr(resp, "create_responses") else len(resources)
+    print(f"mode=kindling-upload resources={n} wall_s={t1 - t0:.4f} baseline_peak_kb={base_peak} "
+          f"peak_rss_kb={peak_kb()} version={_version('fhir-kindling')} python={sys.version.split()[0]}")
     return 0
 
 

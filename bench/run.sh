@@ -1,243 +1,302 @@
 #!/usr/bin/env bash
-# Streaming-search benchmark: bounded memory of fhir_search_pages / fhir_search_resources over
-# 100,000 Patients, and paging speed against curl and the Python libraries on 10,000 Patients.
-# A benchmark, not a test: nothing here is run by `make test` or cargo test.
+# The performance benchmark of the C ABI against a libcurl floor and the Python libraries (issue 13).
+# A benchmark, not a test: `make bench` runs it; scripts/test-all.sh does not (too slow, too noisy).
 #
-#   bench/run.sh            build, install what is missing, generate data, measure, summarise
+#   bench/run.sh                build, install what is missing, generate data, measure, summarise
+#
+# Cases (every measurement in its own process; the cases of one round run one after the other,
+# BENCH_REPEAT rounds, so that the peers of a figure are interleaved and ratios are paired per round):
+#   static10k / static100k  10,000 / 100,000 Patients in pages of 100 on nginx: fhir_search_pages,
+#                           fhir_search_resources, fhir_search_all; curl_pages (libcurl, one easy
+#                           handle, memmem for the next link: the floor); Python fhir_kindling
+#                           query.all() and fhirpy fetch_all() (10k only)
+#   request                 2,000 GETs of a 2-byte body on one handle; the same with libcurl
+#   threads                 one handle shared by 8 threads (1,000 GETs each) and by 1 thread (4,000);
+#                           libcurl with an easy handle per thread, the same counts
+#   prefetch                2,000 Patients in 20 pages, each answered 50 ms late, the page callback
+#                           sleeping 50 ms
+#   upload                  BENCH_UPLOAD Patients into the test HAPI server (tests/servers; started
+#                           when not running) with fhir_resource_create_all, batches of
+#                           BENCH_UPLOAD_BATCH, 1 and BENCH_UPLOAD_PARALLEL transactions in flight;
+#                           Python fhir_kindling add_all() of the same resources
+# Instructions: one run of the static10k and request cases under callgrind (valgrind).
 #
 # Environment (all optional):
-#   BENCH_REPEAT=3          runs per measurement (the median is reported)
-#   BENCH_BIG=100000        Patients of the memory data set
-#   BENCH_SMALL=10000       Patients of the speed data set
-#   BENCH_PAGE_SIZE=100     entries per page (both sets)
-#   BENCH_PORT=18999        loopback port of the benchmark's nginx
-#   BENCH_PY_PEERS=1        0 skips the Python peers (fhir_kindling, fhirpy)
-#   BENCH_PY_BIG=1          0 skips the single fhir_kindling run on the big set (memory only)
+#   BENCH_REPEAT=5          rounds (every figure is the median of this many runs, min and max beside)
+#   BENCH_PORT / BENCH_DELAY_PORT  loopback ports of the benchmark's nginx and of its delay server;
+#                           default: FHIR_BENCH_PORT / FHIR_BENCH_DELAY_PORT of $FHIR_PORTS_FILE, else
+#                           18999 / 18998
+#   BENCH_BASELINE_LIB=PATH a libfhir_kindling.a (with its fhir_kindling.h beside it) of another
+#                           build: every library case runs with it too ("base" rows: before/after)
+#   BENCH_PY_PEERS=1        0 skips the Python peers
+#   BENCH_UPLOAD=2000       0 skips the upload case; BENCH_UPLOAD_BATCH=250, BENCH_UPLOAD_PARALLEL=4,
+#                           BENCH_UPLOAD_REPEAT=3 rounds (HAPI slows down as it fills), BENCH_UPLOAD_TIMEOUT=300 s
+#   BENCH_CALLGRIND=1       0 skips the instruction counts
 #   BENCH_NO_INSTALL=1      never call apt-get / pip (fail instead)
-#   BENCH_EXTRA=1           0 skips the two extra memory sets: BENCH_BIG Patients in pages of
-#                           BENCH_WIDE_PAGE_SIZE=1000 (does the peak follow the page size?) and
-#                           BENCH_HUGE=400000 Patients in pages of BENCH_PAGE_SIZE (does it grow with N?)
 #
-# What it does (state under target/bench/, removed by nothing; delete it to start afresh):
-#   1. cargo build --release; gcc -O2 bench/stream_bench.c against target/release/libfhir_kindling.a
-#   2. nginx from Debian (apt-get install nginx-light if missing), run as its own master process
-#      with -p target/bench/nginx (not the system service), on 127.0.0.1:$BENCH_PORT only
-#   3. a venv target/bench/venv with fhir-kindling and fhirpy from PyPI
-#   4. bench/gen_pages.py: the static paged searchsets (target/bench/data-N-pP)
-#   5. the measurements, each in its own process, appended to target/bench/results.txt
-#   6. bench/summarize.py: medians and ratios -> target/bench/results.md
-# nginx is stopped on exit (also on error or Ctrl-C); no process is left behind.
+# State under target/bench/ (data, venv, nginx prefix, results.txt, results.md, chart.png).
+# nginx, the delay server and (when this script started them) the test services are stopped on
+# exit; nothing is left running.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
 STATE=$ROOT/target/bench
-REPEAT=${BENCH_REPEAT:-3}
-BIG=${BENCH_BIG:-100000}
-SMALL=${BENCH_SMALL:-10000}
-PAGE=${BENCH_PAGE_SIZE:-100}
-PORT=${BENCH_PORT:-18999}
+REPEAT=${BENCH_REPEAT:-5}
+if [ -n "${FHIR_PORTS_FILE:-}" ]; then
+    # shellcheck disable=SC1090  # the caller's ports file
+    . "$FHIR_PORTS_FILE"
+fi
+PORT=${BENCH_PORT:-${FHIR_BENCH_PORT:-18999}}
+DELAY_PORT=${BENCH_DELAY_PORT:-${FHIR_BENCH_DELAY_PORT:-18998}}
 PY_PEERS=${BENCH_PY_PEERS:-1}
+UPLOAD=${BENCH_UPLOAD:-2000}
+UPLOAD_BATCH=${BENCH_UPLOAD_BATCH:-250}
+UPLOAD_PARALLEL=${BENCH_UPLOAD_PARALLEL:-4}
+CALLGRIND=${BENCH_CALLGRIND:-1}
 NO_INSTALL=${BENCH_NO_INSTALL:-0}
-EXTRA=${BENCH_EXTRA:-1}
-WIDE_PAGE=${BENCH_WIDE_PAGE_SIZE:-1000}
-HUGE=${BENCH_HUGE:-400000}
+BASELINE_LIB=${BENCH_BASELINE_LIB:-}
 BASE=http://127.0.0.1:$PORT/fhir
-QUERY="Patient?_count=$PAGE"
+SLOW_BASE=http://127.0.0.1:$PORT/slow/fhir
 RESULTS=$STATE/results.txt
-# Versions measured for BENCHMARKS.md; fhir-kindling 1.0.3 needs httpx < 0.28 (it passes the
-# `proxies=` argument that httpx 0.28 removed).
-PY_PACKAGES=${BENCH_PY_PACKAGES:-"fhir-kindling==1.0.3 fhirpy==2.3.1 httpx<0.28"}
+# fhir-kindling 1.0.3 needs httpx < 0.28 (it passes the `proxies=` argument httpx 0.28 removed).
+PY_PACKAGES=${BENCH_PY_PACKAGES:-"fhir-kindling==1.0.3 fhirpy==2.3.1 httpx<0.28 matplotlib==3.9.2"}
 
 log() { printf '\n== %s\n' "$*" >&2; }
 die() {
     printf 'bench/run.sh: ERROR: %s\n' "$*" >&2
     exit 1
 }
-
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
         die "need root to run: $*"
     fi
 }
+need_deb() { # COMMAND_OR_FILE PACKAGE
+    if [ -e "$1" ] || command -v "$1" >/dev/null 2>&1; then return 0; fi
+    [ "$NO_INSTALL" = 1 ] && die "$1 missing (Debian package $2)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$2"
+}
 
 mkdir -p "$STATE"
 
-# ---- 1. library and benchmark program ------------------------------------------------------
+# ---- 1. programs ---------------------------------------------------------------------------
 log "building the library (cargo build --release)"
-command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs)"
-(cd "$ROOT" && cargo build --release)
-LIB_A=$ROOT/target/release/libfhir_kindling.a
-[ -f "$LIB_A" ] || die "$LIB_A missing after the build"
-command -v gcc >/dev/null || {
-    [ "$NO_INSTALL" = 1 ] && die "gcc not found"
-    as_root apt-get install -y gcc libc6-dev
+(cd "$ROOT" && cargo build --release --lib)
+need_deb gcc gcc
+need_deb /usr/include/curl/curl.h libcurl4-openssl-dev
+need_deb nginx nginx-light
+need_deb valgrind valgrind
+need_deb curl curl
+build_bench() { # LIB_A INCLUDE_DIR OUT [CFLAGS...]
+    local lib=$1 inc=$2 out=$3
+    shift 3
+    # Linked statically: the measured program keeps this build even if target/ is rebuilt.
+    gcc -std=c99 -O2 -g -Wall -Wextra -I"$BENCH" -I"$inc" "$@" "$BENCH/stream_bench.c" -o "$out" \
+        "$lib" -lpthread -ldl -lm
 }
-# Linked statically: the measured program keeps this build even if target/ is rebuilt meanwhile.
-gcc -std=c99 -O2 -Wall -Wextra -pedantic -I"$ROOT/include" "$BENCH/stream_bench.c" -o "$STATE/stream_bench" \
-    "$LIB_A" -lpthread -ldl -lm
-
-# ---- 2. nginx ------------------------------------------------------------------------------
-NGINX_BIN=$(command -v nginx || true)
-[ -n "$NGINX_BIN" ] || { [ -x /usr/sbin/nginx ] && NGINX_BIN=/usr/sbin/nginx; } || true
-if [ -z "$NGINX_BIN" ]; then
-    [ "$NO_INSTALL" = 1 ] && die "nginx not found"
-    log "installing nginx (Debian package; only its binary is used, the system service is not needed)"
-    as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light ||
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y nginx
-    NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+build_bench "$ROOT/target/release/libfhir_kindling.a" "$ROOT/include" "$STATE/stream_bench" -DBENCH_PARALLEL_UPLOADS
+VARIANTS=(new)
+if [ -n "$BASELINE_LIB" ]; then
+    build_bench "$BASELINE_LIB" "$(dirname "$BASELINE_LIB")" "$STATE/stream_bench_base"
+    VARIANTS+=(base)
 fi
-command -v curl >/dev/null || {
-    [ "$NO_INSTALL" = 1 ] && die "curl not found"
-    as_root apt-get install -y curl
-}
+gcc -O2 -g -Wall -Wextra -I"$BENCH" "$BENCH/curl_pages.c" -o "$STATE/curl_pages" -lcurl -lpthread
+prog() { [ "$1" = new ] && echo "$STATE/stream_bench" || echo "$STATE/stream_bench_base"; }
 
-NGX_DIR=$STATE/nginx
-NGX_PID=
-stop_nginx() {
-    if [ -n "$NGX_PID" ]; then
-        kill -QUIT "$NGX_PID" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$NGX_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$NGX_PID" 2>/dev/null || true
-        wait "$NGX_PID" 2>/dev/null || true
-        NGX_PID=
-    fi
-}
-trap stop_nginx EXIT
-trap 'exit 130' INT TERM
-
-start_nginx() { # DATA_DIR
-    local data=$1 user_line=""
-    [ "$(id -u)" -eq 0 ] && user_line="user $(id -un) $(id -gn);" # workers read target/ as we do
-    mkdir -p "$NGX_DIR"/tmp/{client_body,proxy,fastcgi,uwsgi,scgi}
-    sed -e "s|@STATE@|$NGX_DIR|g" -e "s|@DATA@|$data|g" -e "s|@PORT@|$PORT|g" -e "s|@USER_LINE@|$user_line|" \
-        "$BENCH/nginx.conf.template" >"$NGX_DIR/nginx.conf"
-    if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/"; then
-        die "port $PORT is already in use (set BENCH_PORT)"
-    fi
-    "$NGINX_BIN" -t -q -p "$NGX_DIR" -c "$NGX_DIR/nginx.conf" -e "$NGX_DIR/error.log" ||
-        die "nginx configuration test failed ($NGX_DIR/nginx.conf)"
-    "$NGINX_BIN" -p "$NGX_DIR" -c "$NGX_DIR/nginx.conf" -e "$NGX_DIR/error.log" &
-    NGX_PID=$!
-    for _ in $(seq 100); do
-        curl -sf -o /dev/null --max-time 1 "$BASE/metadata" && return 0
-        kill -0 "$NGX_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    tail -n 20 "$NGX_DIR/error.log" >&2 || true
-    die "nginx did not start on 127.0.0.1:$PORT"
-}
-
-# ---- 3. Python peers -----------------------------------------------------------------------
+# ---- 2. Python peers (and matplotlib for the chart) ----------------------------------------
 VENV=$STATE/venv
-if [ "$PY_PEERS" = 1 ]; then
-    if [ ! -x "$VENV/bin/python" ]; then
-        log "creating $VENV"
-        python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-    fi
-    # shellcheck disable=SC2086
-    if ! "$VENV/bin/python" -c 'import fhir_kindling, fhirpy' 2>/dev/null; then
-        [ "$NO_INSTALL" = 1 ] && die "fhir_kindling / fhirpy missing in $VENV"
-        log "pip install $PY_PACKAGES"
-        "$VENV/bin/pip" install -q $PY_PACKAGES
-    fi
+PY=$VENV/bin/python
+if [ ! -x "$PY" ]; then
+    [ "$NO_INSTALL" = 1 ] && die "$VENV missing"
+    python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+fi
+if ! "$PY" -c 'import fhir_kindling, fhirpy, matplotlib' 2>/dev/null; then
+    [ "$NO_INSTALL" = 1 ] && die "fhir_kindling / fhirpy / matplotlib missing in $VENV"
+    log "pip install $PY_PACKAGES"
+    # shellcheck disable=SC2086  # a list of requirement specifiers
+    "$VENV/bin/pip" install -q $PY_PACKAGES
 fi
 
-# ---- 4. data -------------------------------------------------------------------------------
-gen() { # COUNT [PAGE_SIZE] -> prints the data directory
-    local n=$1 p=${2:-$PAGE}
-    local dir=$STATE/data-$n-p$p
-    if ! python3 - "$dir/MANIFEST.json" "$n" "$p" "$BASE" <<'EOF' 2>/dev/null; then
+# ---- 3. data -------------------------------------------------------------------------------
+gen() { # COUNT BASE_URL NAME -> prints the data directory
+    local dir=$STATE/data-$3
+    if ! python3 - "$dir/MANIFEST.json" "$1" "$2" <<'EOF' 2>/dev/null; then
 import json, sys
 m = json.load(open(sys.argv[1]))
-sys.exit(0 if (m["count"], m["page_size"], m["base_url"]) == (int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]) else 1)
+sys.exit(0 if (m["count"], m["page_size"], m["base_url"]) == (int(sys.argv[2]), 100, sys.argv[3]) else 1)
 EOF
-        log "generating $n Patients in pages of $p -> $dir"
+        log "generating $1 Patients in pages of 100 -> $dir"
         rm -rf "$dir"
-        python3 "$BENCH/gen_pages.py" --count "$n" --page-size "$p" --base-url "$BASE" --out "$dir" >&2
+        python3 "$BENCH/gen_pages.py" --count "$1" --page-size 100 --base-url "$2" --out "$dir" >&2
     fi
     echo "$dir"
 }
-BIG_DIR=$(gen "$BIG")
-SMALL_DIR=$(gen "$SMALL")
-if [ "$EXTRA" = 1 ]; then
-    WIDE_DIR=$(gen "$BIG" "$WIDE_PAGE")
-    HUGE_DIR=$(gen "$HUGE")
+D10K=$(gen 10000 "$BASE" 10k)
+D100K=$(gen 100000 "$BASE" 100k)
+DSLOW=$(gen 2000 "$SLOW_BASE" slow)
+UPLOAD_FILE=$STATE/upload-$UPLOAD.json
+if [ "$UPLOAD" -gt 0 ] && [ ! -s "$UPLOAD_FILE" ]; then
+    # The Patients of the 10k pages without id and meta: what a client uploads.
+    python3 - "$D10K" "$UPLOAD" "$UPLOAD_FILE" <<'EOF'
+import json, os, sys
+src, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+res, k = [], 1
+while len(res) < n and os.path.exists(f"{src}/page-{k}.json"):
+    for e in json.load(open(f"{src}/page-{k}.json"))["entry"]:
+        r = e["resource"]
+        r.pop("id", None)
+        r.pop("meta", None)
+        res.append(r)
+    k += 1
+json.dump(res[:n], open(out, "w"), separators=(",", ":"))
+EOF
 fi
+
+# ---- 4. servers ----------------------------------------------------------------------------
+NGX_DIR=$STATE/nginx
+NGX_PID=
+DELAY_PID=
+SERVICES_STARTED=0
+SERVICES=$ROOT/tests/servers/services.sh
+stop_all() {
+    if [ -n "$NGX_PID" ]; then
+        kill -QUIT "$NGX_PID" 2>/dev/null || true
+        wait "$NGX_PID" 2>/dev/null || true
+    fi
+    if [ -n "$DELAY_PID" ]; then
+        kill "$DELAY_PID" 2>/dev/null || true
+        wait "$DELAY_PID" 2>/dev/null || true
+    fi
+    if [ "$SERVICES_STARTED" = 1 ]; then "$SERVICES" stop >&2 || true; fi
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+start_nginx() { # DATA_DIR
+    local user_line=""
+    [ "$(id -u)" -eq 0 ] && user_line="user $(id -un) $(id -gn);"
+    mkdir -p "$NGX_DIR"/tmp/{client_body,proxy,fastcgi,uwsgi,scgi}
+    sed -e "s|@STATE@|$NGX_DIR|g" -e "s|@DATA@|$1|g" -e "s|@SLOW_DATA@|$DSLOW|g" -e "s|@PORT@|$PORT|g" \
+        -e "s|@DELAY_PORT@|$DELAY_PORT|g" -e "s|@USER_LINE@|$user_line|" \
+        "$BENCH/nginx.conf.template" >"$NGX_DIR/nginx.conf"
+    if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/"; then
+        die "port $PORT is already in use (set BENCH_PORT or FHIR_BENCH_PORT)"
+    fi
+    nginx -t -q -p "$NGX_DIR" -c "$NGX_DIR/nginx.conf" -e "$NGX_DIR/error.log" ||
+        die "nginx configuration test failed ($NGX_DIR/nginx.conf)"
+    nginx -p "$NGX_DIR" -c "$NGX_DIR/nginx.conf" -e "$NGX_DIR/error.log" &
+    NGX_PID=$!
+    for _ in $(seq 100); do
+        curl -sf -o /dev/null --max-time 1 "$BASE/metadata" && return 0
+        sleep 0.1
+    done
+    die "nginx did not start on 127.0.0.1:$PORT"
+}
+stop_nginx() {
+    kill -QUIT "$NGX_PID" 2>/dev/null || true
+    wait "$NGX_PID" 2>/dev/null || true
+    NGX_PID=
+}
+python3 "$BENCH/delay_server.py" "$DELAY_PORT" 50 &
+DELAY_PID=$!
 
 # ---- 5. measurements -----------------------------------------------------------------------
 {
     echo "# bench/run.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "# git $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && echo ' (uncommitted changes)')"
-    echo "# cpu $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+    echo "# git $(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && [ -n "$(git status --porcelain --untracked-files=no)" ] && echo ' (uncommitted changes)')"
+    echo "# baseline ${BASELINE_LIB:-none}"
+    echo "# cpu $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "# mem $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo); kernel $(uname -r)"
-    echo "# $("$NGINX_BIN" -v 2>&1); $(curl --version | head -n 1 | cut -d' ' -f1-2); $(gcc --version | head -n 1); $(rustc --version)"
-    [ "$PY_PEERS" = 1 ] && echo "# python $("$VENV/bin/python" -c 'import sys; print(sys.version.split()[0])'); $("$VENV/bin/pip" list 2>/dev/null | grep -iE '^(fhir-kindling|fhirpy|httpx|requests|orjson|fhir.resources|pydantic) ' | tr -s ' ' | paste -sd, -)"
+    echo "# $(nginx -v 2>&1); libcurl $(curl-config --version 2>/dev/null || echo ?); $(gcc --version | head -n 1); $(rustc --version)"
+    echo "# python $("$PY" -c 'import sys; print(sys.version.split()[0])'); $("$VENV/bin/pip" list 2>/dev/null | grep -iE '^(fhir-kindling|fhirpy|httpx|matplotlib) ' | tr -s ' ' | paste -sd, -)"
 } >"$RESULTS"
-manifest() { cat "$1/MANIFEST.json"; }
 
-run() { # SET CMD...: one measurement line, tagged with the data set and run number
-    local set=$1
-    shift
-    local line
+r=0
+run() { # CASE NAME CMD... : one line of results
+    local case=$1 name=$2 line
+    shift 2
     line=$("$@") || die "failed: $*"
-    echo "set=$set run=$r $line" | tee -a "$RESULTS" >&2
+    echo "case=$case name=$name run=$r $line" | tee -a "$RESULTS" >&2
+}
+run_soft() { # as run, but a failure or BENCH_UPLOAD_TIMEOUT (s) is noted, not fatal (a server's bad day)
+    local case=$1 name=$2 line
+    shift 2
+    if line=$(timeout "${BENCH_UPLOAD_TIMEOUT:-300}" "$@"); then
+        echo "case=$case name=$name run=$r $line" | tee -a "$RESULTS" >&2
+    else
+        echo "# case=$case name=$name run=$r did not complete (exit $?)" | tee -a "$RESULTS" >&2
+    fi
 }
 
-log "memory: $BIG Patients, pages of $PAGE"
-echo "data set=big $(manifest "$BIG_DIR")" >>"$RESULTS"
-start_nginx "$BIG_DIR"
-big_pages=$(((BIG + PAGE - 1) / PAGE))
+log "static pages: 10,000 and 100,000 Patients; per request; threads; prefetch ($REPEAT rounds)"
+start_nginx "$D10K"
 for ((r = 1; r <= REPEAT; r++)); do
-    for mode in pages resources all; do
-        run big "$STATE/stream_bench" "$mode" "$BASE" "$QUERY"
+    for v in "${VARIANTS[@]}"; do
+        for m in pages resources all; do run static10k "$m-$v" "$(prog "$v")" "$m" "$BASE"; done
+        run request "get-$v" "$(prog "$v")" get 2000 "$BASE" tiny
+        run threads "t1-$v" "$(prog "$v")" threads 1 4000 "$BASE" tiny
+        run threads "t8-$v" "$(prog "$v")" threads 8 1000 "$BASE" tiny
+        run prefetch "sleep-$v" "$(prog "$v")" sleep 50 "$SLOW_BASE"
     done
-    run big "$BENCH/curl_loop.sh" known "$BASE" "$big_pages"
-done
-if [ "$PY_PEERS" = 1 ] && [ "${BENCH_PY_BIG:-1}" = 1 ]; then
-    r=1 # once: fhir_kindling's all() holds every page, for the memory comparison only
-    run big "$VENV/bin/python" "$BENCH/py_peers.py" kindling "$BASE"
-fi
-stop_nginx
-
-if [ "$EXTRA" = 1 ]; then
-    for spec in "wide $WIDE_DIR $WIDE_PAGE $BIG" "huge $HUGE_DIR $PAGE $HUGE"; do
-        read -r sname dir psize count <<<"$spec"
-        log "memory ($sname): $count Patients, pages of $psize"
-        echo "data set=$sname $(manifest "$dir")" >>"$RESULTS"
-        start_nginx "$dir"
-        for ((r = 1; r <= REPEAT; r++)); do
-            for mode in pages resources all; do
-                run "$sname" "$STATE/stream_bench" "$mode" "$BASE" "Patient?_count=$psize"
-            done
-        done
-        stop_nginx
-    done
-fi
-
-log "speed: $SMALL Patients, pages of $PAGE"
-echo "data set=small $(manifest "$SMALL_DIR")" >>"$RESULTS"
-start_nginx "$SMALL_DIR"
-small_pages=$(((SMALL + PAGE - 1) / PAGE))
-for ((r = 1; r <= REPEAT; r++)); do
-    for mode in pages resources all; do
-        run small "$STATE/stream_bench" "$mode" "$BASE" "$QUERY"
-    done
-    run small "$BENCH/curl_loop.sh" known "$BASE" "$small_pages"
-    run small "$BENCH/curl_loop.sh" follow "$BASE/$QUERY" "$((small_pages + 1))"
+    run static10k curl "$STATE/curl_pages" pages "$BASE/Patient?_count=100"
+    run request curl "$STATE/curl_pages" get 2000 "$BASE/tiny"
+    run threads curl-t1 "$STATE/curl_pages" threads 1 4000 "$BASE/tiny"
+    run threads curl-t8 "$STATE/curl_pages" threads 8 1000 "$BASE/tiny"
     if [ "$PY_PEERS" = 1 ]; then
-        for lib in kindling kindling-models fhirpy; do
-            run small "$VENV/bin/python" "$BENCH/py_peers.py" "$lib" "$BASE"
-        done
+        run static10k kindling "$PY" "$BENCH/py_peers.py" kindling "$BASE"
+        run static10k fhirpy "$PY" "$BENCH/py_peers.py" fhirpy "$BASE"
     fi
 done
+if [ "$CALLGRIND" = 1 ]; then
+    log "instructions (callgrind, one run each)"
+    cg() { # CASE NAME CMD...
+        local case=$1 name=$2 out
+        shift 2
+        out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+            sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+        echo "callgrind case=$case name=$name instructions=$out" | tee -a "$RESULTS" >&2
+    }
+    for v in "${VARIANTS[@]}"; do
+        for m in pages resources all; do cg static10k "$m-$v" "$(prog "$v")" "$m" "$BASE"; done
+        cg request "get-$v" "$(prog "$v")" get 2000 "$BASE" tiny
+        # The fixed cost of one process (handle, warm-up request), subtracted by summarize.py.
+        cg request "get0-$v" "$(prog "$v")" get 0 "$BASE" tiny
+    done
+    cg static10k curl "$STATE/curl_pages" pages "$BASE/Patient?_count=100"
+    cg request curl "$STATE/curl_pages" get 2000 "$BASE/tiny"
+    cg request curl0 "$STATE/curl_pages" get 0 "$BASE/tiny"
+fi
 stop_nginx
 
+start_nginx "$D100K"
+for ((r = 1; r <= REPEAT; r++)); do
+    for v in "${VARIANTS[@]}"; do
+        for m in pages resources all; do run static100k "$m-$v" "$(prog "$v")" "$m" "$BASE"; done
+    done
+    run static100k curl "$STATE/curl_pages" pages "$BASE/Patient?_count=100"
+done
+stop_nginx
+
+if [ "$UPLOAD" -gt 0 ]; then
+    log "upload: $UPLOAD Patients into HAPI (batches of $UPLOAD_BATCH)"
+    if ! "$SERVICES" status >/dev/null 2>&1; then
+        "$SERVICES" start hapi >&2
+        SERVICES_STARTED=1
+    fi
+    # shellcheck disable=SC1090  # written by services.sh start
+    . "$("$SERVICES" env)"
+    HAPI=${FHIR_HAPI_URL:?services.env has no FHIR_HAPI_URL}
+    for ((r = 1; r <= ${BENCH_UPLOAD_REPEAT:-3}; r++)); do
+        run_soft upload "p1-new" "$STATE/stream_bench" upload "$UPLOAD_FILE" "$UPLOAD_BATCH" 1 "$HAPI"
+        run_soft upload "p$UPLOAD_PARALLEL-new" "$STATE/stream_bench" upload "$UPLOAD_FILE" "$UPLOAD_BATCH" "$UPLOAD_PARALLEL" "$HAPI"
+        if [ "$PY_PEERS" = 1 ]; then
+            run_soft upload kindling "$PY" "$BENCH/py_peers.py" kindling-upload "$HAPI" "$UPLOAD_FILE" "$UPLOAD_BATCH"
+        fi
+    done
+fi
+
 # ---- 6. summary ----------------------------------------------------------------------------
-python3 "$BENCH/summarize.py" "$RESULTS" | tee "$STATE/results.md"
+"$PY" "$BENCH/summarize.py" "$RESULTS" "$STATE/chart.png" | tee "$STATE/results.md"
 echo >&2
-echo "raw figures: $RESULTS; summary: $STATE/results.md" >&2
+echo "raw figures: $RESULTS; summary: $STATE/results.md; chart: $STATE/chart.png" >&2

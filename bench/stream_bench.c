@@ -1,76 +1,43 @@
 /*
- * Streaming-search benchmark for the fhir_kindling C ABI (not a test; run by bench/run.sh).
+ * Benchmark program for the fhir_kindling C ABI (not a test; built and run by bench/run.sh).
  *
- *   stream_bench MODE BASE_URL [QUERY]
- *     MODE   pages      fhir_search_pages: callback per page (Bundle), counts entries and bytes
- *            resources  fhir_search_resources: callback per resource, counts resources and bytes
- *            all        fhir_search_all: one Bundle of every page, then counts its entries
- *     QUERY  default "Patient?_count=100"
+ *   stream_bench pages|resources|all BASE [QUERY]    one search (default QUERY Patient?_count=100)
+ *   stream_bench sleep MS BASE [QUERY]               fhir_search_pages with a callback that sleeps
+ *                                                    MS milliseconds per page (prefetch)
+ *   stream_bench get N BASE PATH                     N fhir_server_request GETs of PATH, one thread
+ *   stream_bench threads T N BASE PATH               T threads sharing ONE handle, N GETs each
+ *   stream_bench upload FILE BATCH PARALLEL BASE     fhir_resource_create_all of the JSON array in
+ *                                                    FILE, BATCH per transaction, PARALLEL in flight
+ *                                                    (PARALLEL > 1 needs fhir_options_set_create_all_parallel)
  *
- * One mode per process, so each peak RSS (getrusage ru_maxrss) belongs to that mode alone.
- * Before the search the program creates the handle and sends one tiny request (GET metadata),
- * so the runtime, TLS roots, connection pool and allocator are warmed up: the "baseline" RSS.
- * Prints one line of key=value pairs (parsed by bench/run.sh):
- *   mode resources pages bytes max_page_bytes wall_s baseline_rss_kb baseline_peak_kb
- *   peak_rss_kb end_rss_kb
+ * One measurement per process. Before it the program creates the handle and sends one tiny
+ * request (GET metadata), so runtime, connection pool and allocator are warmed up. Prints one
+ * line of key=value pairs: mode, counts, then the figures of bench/measure.h.
  * Exit status 0 on success, 1 on a library error, 2 on bad usage.
  */
-#define _POSIX_C_SOURCE 200809L
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <sys/resource.h>
+#include "measure.h"
+
+#include <pthread.h>
+#include <unistd.h>
 
 #include "fhir_kindling.h"
 
 typedef struct {
-    unsigned long long resources;
-    unsigned long long pages;
-    unsigned long long bytes;
-    unsigned long long max_page_bytes;
+    unsigned long long resources, pages, bytes, max_page_bytes;
+    long sleep_us;
 } counters;
 
-/* Entries of a Bundle: occurrences of the key "resource" (the generated Patients have no
- * nested key of that name). memmem is GNU, so a plain scan is used. */
+/* Entries of a Bundle: occurrences of the key "resource" (the generated Patients have no nested
+ * key of that name). */
 static unsigned long long count_entries(const char *json, size_t len) {
     static const char key[] = "\"resource\":";
-    const size_t klen = sizeof key - 1;
     unsigned long long n = 0;
     const char *p = json, *end = json + len;
-    while ((size_t)(end - p) >= klen) {
-        const char *q = memchr(p, '"', (size_t)(end - p));
-        if (q == NULL || (size_t)(end - q) < klen) break;
-        if (memcmp(q, key, klen) == 0) {
-            n++;
-            p = q + klen;
-        } else {
-            p = q + 1;
-        }
+    while ((p = memmem(p, (size_t)(end - p), key, sizeof key - 1)) != NULL) {
+        n++;
+        p += sizeof key - 1;
     }
     return n;
-}
-
-static long rss_now_kb(void) {
-    /* Current resident set from /proc/self/statm (pages), -1 if unavailable. */
-    FILE *f = fopen("/proc/self/statm", "r");
-    long size = 0, resident = -1;
-    if (f == NULL) return -1;
-    if (fscanf(f, "%ld %ld", &size, &resident) != 2) resident = -1;
-    fclose(f);
-    return resident < 0 ? -1 : resident * 4; /* 4 KiB pages on x86-64 / aarch64 Linux */
-}
-
-static long peak_rss_kb(void) {
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
-    return ru.ru_maxrss; /* kilobytes on Linux */
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int on_page(const char *page_json, size_t len, void *user_data) {
@@ -79,15 +46,16 @@ static int on_page(const char *page_json, size_t len, void *user_data) {
     c->bytes += len;
     if (len > c->max_page_bytes) c->max_page_bytes = len;
     c->resources += count_entries(page_json, len);
+    if (page_json[len] != 0) return 1; /* the promised NUL */
+    if (c->sleep_us > 0) usleep((useconds_t)c->sleep_us);
     return 0;
 }
 
 static int on_resource(const char *resource_json, size_t len, const char *search_mode, void *user_data) {
     counters *c = user_data;
-    (void)resource_json;
     if (search_mode != NULL && strcmp(search_mode, "match") == 0) c->resources++;
     c->bytes += len;
-    return 0;
+    return resource_json[len] != 0; /* the promised NUL */
 }
 
 static int fail(const char *what, fhir_result rc, fhir_error_t *err) {
@@ -97,73 +65,182 @@ static int fail(const char *what, fhir_result rc, fhir_error_t *err) {
     return 1;
 }
 
+typedef struct {
+    fhir_server_t *server;
+    const char *path;
+    long n;
+    int failed;
+} job;
+
+static void *worker(void *arg) {
+    job *j = arg;
+    for (long i = 0; i < j->n && !j->failed; i++) {
+        char *body = NULL;
+        fhir_error_t *err = NULL;
+        fhir_result rc = fhir_server_request(j->server, "GET", j->path, NULL, 0, NULL, &body, NULL, &err);
+        if (rc != FHIR_OK) {
+            fail("fhir_server_request", rc, err);
+            j->failed = 1;
+        }
+        fhir_string_free(body);
+    }
+    return NULL;
+}
+
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *d = malloc((size_t)n + 1);
+    if (d == NULL || fread(d, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        free(d);
+        return NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return d;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 3 || argc > 4) {
-        fprintf(stderr, "usage: %s pages|resources|all BASE_URL [QUERY]\n", argv[0]);
+    if (argc < 3) {
+        fprintf(stderr, "usage: see the head of bench/stream_bench.c\n");
         return 2;
     }
     const char *mode = argv[1];
-    const char *base = argv[2];
-    const char *query = argc == 4 ? argv[3] : "Patient?_count=100";
-    if (strcmp(mode, "pages") != 0 && strcmp(mode, "resources") != 0 && strcmp(mode, "all") != 0) {
-        fprintf(stderr, "stream_bench: unknown mode '%s'\n", mode);
+    const char *base = NULL, *query = "Patient?_count=100", *path = NULL, *file = NULL;
+    long n = 0, threads = 1, sleep_ms = 0;
+    size_t batch = 0, parallel = 1;
+    if (!strcmp(mode, "pages") || !strcmp(mode, "resources") || !strcmp(mode, "all")) {
+        base = argv[2];
+        if (argc > 3) query = argv[3];
+    } else if (!strcmp(mode, "sleep") && argc >= 4) {
+        sleep_ms = atol(argv[2]);
+        base = argv[3];
+        if (argc > 4) query = argv[4];
+    } else if (!strcmp(mode, "get") && argc == 5) {
+        n = atol(argv[2]);
+        base = argv[3];
+        path = argv[4];
+    } else if (!strcmp(mode, "threads") && argc == 6) {
+        threads = atol(argv[2]);
+        n = atol(argv[3]);
+        base = argv[4];
+        path = argv[5];
+        if (threads < 1 || threads > 64) return 2;
+    } else if (!strcmp(mode, "upload") && argc == 6) {
+        file = argv[2];
+        batch = (size_t)atol(argv[3]);
+        parallel = (size_t)atol(argv[4]);
+        base = argv[5];
+    } else {
+        fprintf(stderr, "stream_bench: bad arguments for mode '%s'\n", mode);
         return 2;
     }
 
     fhir_error_t *err = NULL;
     fhir_server_t *server = NULL;
     fhir_options_t *opts = fhir_options_new();
-    fhir_result rc = fhir_options_set_timeout_ms(opts, 600000, &err); /* `all` on 100k may be slow */
+    fhir_result rc = fhir_options_set_timeout_ms(opts, 600000, &err);
     if (rc != FHIR_OK) return fail("fhir_options_set_timeout_ms", rc, err);
+#ifdef BENCH_PARALLEL_UPLOADS
+    if (parallel > 1) {
+        rc = fhir_options_set_create_all_parallel(opts, parallel, &err);
+        if (rc != FHIR_OK) return fail("fhir_options_set_create_all_parallel", rc, err);
+    }
+#else
+    if (parallel > 1) {
+        fprintf(stderr, "stream_bench: this library has no parallel uploads\n");
+        return 2;
+    }
+#endif
     rc = fhir_server_new(base, opts, &server, &err);
     fhir_options_free(opts);
     if (rc != FHIR_OK) return fail("fhir_server_new", rc, err);
 
-    /* Baseline: one tiny request, so everything but the search itself is already in memory. */
     char *tiny = NULL;
     rc = fhir_server_capabilities(server, &tiny, NULL, &err);
     if (rc != FHIR_OK) {
         fhir_server_free(server);
-        return fail("fhir_server_capabilities (baseline request)", rc, err);
+        return fail("fhir_server_capabilities (warm-up request)", rc, err);
     }
     fhir_string_free(tiny);
-    const long base_rss = rss_now_kb();
-    const long base_peak = peak_rss_kb();
 
-    counters c = {0, 0, 0, 0};
+    counters c = {0, 0, 0, 0, sleep_ms * 1000};
+    unsigned long long requests = 0;
     char *next = NULL;
-    const double t0 = now_s();
-    if (strcmp(mode, "pages") == 0) {
-        rc = fhir_search_pages(server, query, on_page, &c, &next, &err);
-    } else if (strcmp(mode, "resources") == 0) {
-        rc = fhir_search_resources(server, query, on_resource, &c, &next, &err);
-    } else {
-        char *bundle = NULL;
+    bench_span s;
+    if (!strcmp(mode, "get") || !strcmp(mode, "threads")) {
+        pthread_t th[64];
+        job jobs[64];
+        int failed = 0;
+        bench_begin(&s);
+        if (threads == 1) {
+            jobs[0] = (job){server, path, n, 0};
+            worker(&jobs[0]);
+        } else {
+            for (long i = 0; i < threads; i++) {
+                jobs[i] = (job){server, path, n, 0};
+                pthread_create(&th[i], NULL, worker, &jobs[i]);
+            }
+            for (long i = 0; i < threads; i++) pthread_join(th[i], NULL);
+        }
+        bench_end(&s);
+        for (long i = 0; i < threads; i++) failed |= jobs[i].failed;
+        if (failed) return 1;
+        requests = (unsigned long long)threads * (unsigned long long)n;
+    } else if (!strcmp(mode, "upload")) {
         size_t len = 0;
-        rc = fhir_search_all(server, query, &bundle, &len, &err);
-        if (rc == FHIR_OK) {
-            c.resources = count_entries(bundle, len);
-            c.bytes = len;
-            c.max_page_bytes = len;
-            fhir_string_free(bundle);
+        char *json = read_file(file, &len);
+        char *out = NULL;
+        if (json == NULL) {
+            fprintf(stderr, "stream_bench: cannot read %s\n", file);
+            return 2;
+        }
+        bench_begin(&s);
+        rc = fhir_resource_create_all(server, json, len, batch, &out, NULL, &err);
+        bench_end(&s);
+        free(json);
+        if (rc != FHIR_OK) return fail("fhir_resource_create_all", rc, err);
+        c.resources = count_entries(out, strlen(out)); /* not entries: references */
+        c.resources = 0;
+        for (const char *p = out; (p = strstr(p, "\"Patient/")) != NULL; p++) c.resources++;
+        fhir_string_free(out);
+    } else {
+        bench_begin(&s);
+        if (!strcmp(mode, "pages") || !strcmp(mode, "sleep")) {
+            rc = fhir_search_pages(server, query, on_page, &c, &next, &err);
+        } else if (!strcmp(mode, "resources")) {
+            rc = fhir_search_resources(server, query, on_resource, &c, &next, &err);
+        } else {
+            char *bundle = NULL;
+            size_t len = 0;
+            rc = fhir_search_all(server, query, &bundle, &len, &err);
+            if (rc == FHIR_OK) {
+                bench_end(&s);
+                c.resources = count_entries(bundle, len);
+                c.bytes = len;
+                c.max_page_bytes = len;
+                fhir_string_free(bundle);
+            }
+        }
+        if (strcmp(mode, "all") != 0 || rc != FHIR_OK) bench_end(&s);
+        if (rc != FHIR_OK) {
+            fhir_server_free(server);
+            return fail(mode, rc, err);
+        }
+        if (next != NULL) {
+            fprintf(stderr, "stream_bench: search stopped early, next=%s\n", next);
+            fhir_string_free(next);
+            return 1;
         }
     }
-    const double t1 = now_s();
-    if (rc != FHIR_OK) {
-        fhir_server_free(server);
-        return fail(mode, rc, err);
-    }
-    if (next != NULL) {
-        fprintf(stderr, "stream_bench: search stopped early, next=%s\n", next);
-        fhir_string_free(next);
-    }
-    const long peak = peak_rss_kb();
-    const long end_rss = rss_now_kb();
     fhir_server_free(server);
-
-    printf("mode=%s resources=%llu pages=%llu bytes=%llu max_page_bytes=%llu wall_s=%.4f "
-           "baseline_rss_kb=%ld baseline_peak_kb=%ld peak_rss_kb=%ld end_rss_kb=%ld version=%s\n",
-           mode, c.resources, c.pages, c.bytes, c.max_page_bytes, t1 - t0, base_rss, base_peak, peak,
-           end_rss, fhir_version());
+    printf("mode=%s resources=%llu pages=%llu bytes=%llu max_page_bytes=%llu requests=%llu", mode,
+           c.resources, c.pages, c.bytes, c.max_page_bytes, requests);
+    bench_print(&s);
+    printf(" version=%s\n", fhir_version());
     return 0;
 }

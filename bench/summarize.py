@@ -1,132 +1,213 @@
 #!/usr/bin/env python3
-"""Summarise target/bench/results.txt (written by bench/run.sh) as Markdown: medians and ratios.
+"""Summarise target/bench/results.txt (written by bench/run.sh) as Markdown, and draw the chart.
 
-  summarize.py RESULTS_TXT
-Only the standard library is used. Every figure printed comes from the measurement lines.
+  summarize.py RESULTS_TXT [CHART_PNG]
+
+Every figure printed comes from the measurement lines: medians over the rounds with [min–max],
+ratios paired per round (the two runs of one round ran one after the other) then their median.
+The chart needs matplotlib (bench/run.sh installs it in its venv); without it only the text is
+written.
 """
 
-import json
 import statistics
 import sys
 from collections import defaultdict
 
-MIB = 1024.0  # ru_maxrss is in KiB
+KIB_PER_MIB = 1024.0
 
 
 def parse(path):
-    header, data, rows = [], {}, defaultdict(list)
+    header, rows, cg = [], defaultdict(dict), {}
     with open(path) as f:
         for line in f:
             line = line.strip()
             if line.startswith("#"):
                 header.append(line[1:].strip())
-            elif line.startswith("data set="):
-                name, js = line[len("data set="):].split(" ", 1)
-                data[name] = json.loads(js)
-            elif line.startswith("set="):
+            elif line.startswith("callgrind "):
+                kv = dict(p.split("=", 1) for p in line.split()[1:] if "=" in p)
+                cg[(kv["case"], kv["name"])] = int(kv["instructions"] or 0)
+            elif line.startswith("case="):
                 kv = dict(p.split("=", 1) for p in line.split() if "=" in p)
-                rows[(kv["set"], kv["mode"])].append(kv)
-    return header, data, rows
+                rows[(kv["case"], kv["name"])][int(kv["run"])] = kv
+    return header, rows, cg
 
 
-def med(rows, key):
-    vals = [float(r[key]) for r in rows if key in r and r[key] not in ("", "-1")]
-    return statistics.median(vals) if vals else None
+def vals(rows, key, field, scale=1.0):
+    return [float(kv[field]) * scale for kv in rows.get(key, {}).values() if field in kv]
 
 
-def fmt(v, spec):
-    return "–" if v is None else format(v, spec)
+def med(xs):
+    return statistics.median(xs) if xs else None
 
 
-LABEL = {
-    "pages": "fhir_search_pages (C ABI)",
-    "resources": "fhir_search_resources (C ABI)",
-    "all": "fhir_search_all (C ABI)",
-    "curl-known": "curl, one process, known page URLs",
-    "curl-follow": "curl per page + grep next link",
-    "kindling": "fhir_kindling (Python) query.all()",
-    "kindling-models": "fhir_kindling .all() + .resources",
-    "fhirpy": "fhirpy fetch_all()",
-}
-ORDER = list(LABEL)
+def fmt(x, digits=3):
+    if x is None:
+        return "–"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}f}"
 
 
-def table(set_name, data, rows):
-    d = data[set_name]
-    out = [f"Data set `{set_name}`: {d['count']:,} Patients, {d['pages']:,} pages of {d['page_size']}, "
-           f"{d['total_bytes']:,} bytes in all; average page {d['avg_page_bytes']:,} bytes "
-           f"({d['avg_page_bytes'] / 1048576:.2f} MiB), average resource {d['avg_resource_bytes']:,} bytes.",
-           "",
-           "| client | resources | runs | wall time (median) s | resources/s | baseline peak RSS MiB "
-           "| peak RSS MiB (median) | peak − baseline MiB | (peak − baseline) / page size |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    walls = {}
-    for mode in ORDER:
-        rs = rows.get((set_name, mode))
-        if not rs:
-            continue
-        wall = med(rs, "wall_s")
-        walls[mode] = wall
-        n = med(rs, "resources")
-        if n is None:  # curl does not parse: all pages were transferred
-            pages = med(rs, "pages")
-            n = d["count"] if pages == d["pages"] else None
-        peak = med(rs, "peak_rss_kb")
-        base = med(rs, "baseline_peak_kb")
-        delta = (peak - base) if peak is not None and base is not None else None
-        per_page = (delta * 1024 / d["avg_page_bytes"]) if delta is not None else None
-        out.append(
-            f"| {LABEL[mode]} | {fmt(n, ',.0f')} | {len(rs)} | {fmt(wall, '.3f')} "
-            f"| {fmt(n / wall if n and wall else None, ',.0f')} | {fmt(base / MIB if base else None, '.1f')} "
-            f"| {fmt(peak / MIB if peak else None, '.1f')} | {fmt(delta / MIB if delta is not None else None, '.1f')} "
-            f"| {fmt(per_page, '.1f')} |")
-        spread = [float(r["wall_s"]) for r in rs]
-        out[-1] += ""  # keep the row; the spread goes below
-        walls[mode + "#spread"] = (min(spread), max(spread))
-    xf = rows.get((set_name, "curl-known"))
-    if xf and med(xf, "xfer_s") is not None:
-        out.append("")
-        out.append(f"curl, one process: the wall time includes starting curl; the sum of curl's own "
-                   f"per-transfer times (`time_total`) is {med(xf, 'xfer_s'):.3f} s (median).")
-    out.append("")
-    out.append("Wall-time spread (min – max over the runs): " + "; ".join(
-        f"{m} {walls[m + '#spread'][0]:.3f}–{walls[m + '#spread'][1]:.3f} s"
-        for m in ORDER if m + "#spread" in walls) + ".")
-    return out, walls
+def spread(xs, digits=3):
+    if not xs:
+        return "–"
+    return f"{fmt(med(xs), digits)} [{fmt(min(xs), digits)}–{fmt(max(xs), digits)}]"
 
 
-def ratios(walls):
+def paired(rows, a, b, field="wall_s", invert=False):
+    """Per-round ratio a/b (b/a when invert), median [min–max]."""
+    ra, rb = rows.get(a, {}), rows.get(b, {})
     out = []
-    pairs = [("pages", "curl-known"), ("resources", "curl-known"), ("all", "curl-known"),
-             ("pages", "curl-follow"), ("kindling", "pages"), ("kindling", "resources"),
-             ("kindling-models", "resources"), ("fhirpy", "resources")]
-    for a, b in pairs:
-        if walls.get(a) and walls.get(b):
-            out.append(f"| {LABEL[a]} ÷ {LABEL[b]} | {walls[a] / walls[b]:.2f} |")
-    if out:
-        out = ["| ratio of median wall times | × |", "|---|---:|"] + out
-    return out
+    for run in sorted(set(ra) & set(rb)):
+        x, y = float(ra[run][field]), float(rb[run][field])
+        if x > 0 and y > 0:
+            out.append(y / x if invert else x / y)
+    if not out:
+        return "–", None
+    return f"{med(out):.2f}× [{min(out):.2f}–{max(out):.2f}]", med(out)
+
+
+def names(rows, case):
+    return sorted({n for (c, n) in rows if c == case})
+
+
+def search_table(rows, cg, case, pages, out):
+    out.append("| client | wall s | CPU s | ctx switches (voluntary) | peak VmHWM MiB | VmHWM − baseline MiB | ÷ libcurl wall (paired) | instructions (search only) |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    order = [n for n in ["curl", "pages-new", "resources-new", "all-new", "pages-base", "resources-base", "all-base", "kindling", "fhirpy"] if (case, n) in rows]
+    fixed = {"new": cg.get(("request", "get0-new")), "base": cg.get(("request", "get0-base")), "curl": cg.get(("request", "curl0"))}
+    for n in order:
+        key = (case, n)
+        wall = vals(rows, key, "wall_s")
+        cpu = vals(rows, key, "cpu_s")
+        vcsw = vals(rows, key, "vcsw")
+        hwm = vals(rows, key, "hwm_kb", 1 / KIB_PER_MIB) or vals(rows, key, "peak_rss_kb", 1 / KIB_PER_MIB)
+        base = vals(rows, key, "base_hwm_kb", 1 / KIB_PER_MIB) or vals(rows, key, "baseline_peak_kb", 1 / KIB_PER_MIB)
+        delta = [h - b for h, b in zip(hwm, base)] if base else []
+        ratio = paired(rows, key, (case, "curl"))[0] if n != "curl" else "1"
+        instr = cg.get(key)
+        variant = "curl" if n == "curl" else n.rsplit("-", 1)[-1]
+        if instr and fixed.get(variant):
+            instr_s = f"{(instr - fixed[variant]) / 1e6:.1f} M ({(instr - fixed[variant]) / pages:,.0f}/page)"
+        else:
+            instr_s = "–"
+        peers = {"curl": "libcurl floor (one easy handle, memmem)", "kindling": "Python fhir_kindling `query.all()`", "fhirpy": "Python fhirpy `fetch_all()`"}
+        label = peers[n] if n in peers else f"`fhir_search_{n.rsplit('-', 1)[0]}` ({n.rsplit('-', 1)[1]})"
+        out.append(f"| {label} | {spread(wall)} | {spread(cpu)} | {fmt(med(vcsw), 0) if vcsw else '–'} | {fmt(med(hwm), 1) if hwm else '–'} | {fmt(med(delta), 1) if delta else '–'} | {ratio} | {instr_s} |")
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    header, data, rows = parse(sys.argv[1])
-    lines = ["## Machine and versions", ""] + [f"- {h}" for h in header] + [""]
-    for s in data:
-        if True:
-            lines.append(f"## Set `{s}`")
-            lines.append("")
-            t, walls = table(s, data, rows)
-            lines += t
-            r = ratios(walls)
-            if r:
-                lines += [""] + r
-            lines.append("")
-    print("\n".join(lines))
-    return 0
+    path = sys.argv[1]
+    chart = sys.argv[2] if len(sys.argv) > 2 else None
+    header, rows, cg = parse(path)
+    out = ["# Benchmark results", "", "```"] + header + ["```", ""]
+    rounds = max((len(v) for v in rows.values()), default=0)
+    out.append(f"Every figure: median [min–max] of {rounds} interleaved rounds; ratios paired per round. Wall and CPU time of the measured call only (CPU: every thread of the process). Context switches: voluntary, summed over the process's threads.")
+    out.append("")
+    for case, pages, title in [("static10k", 100, "Static pages: 10,000 Patients, 100 pages of 100 (13.99 MB)"), ("static100k", 1000, "Static pages: 100,000 Patients, 1,000 pages of 100 (139.9 MB)")]:
+        if any(c == case for c, _ in rows):
+            out += [f"## {title}", ""]
+            search_table(rows, cg, case, pages, out)
+            for mode in ["pages", "resources", "all"]:
+                for v in ["new", "base"]:
+                    if (case, f"{mode}-{v}") in rows and mode != "pages":
+                        r, _ = paired(rows, (case, f"{mode}-{v}"), (case, f"pages-{v}"))
+                        out.append(f"\n`{mode}` ÷ `pages` ({v}): {r}")
+            if (case, "pages-base") in rows:
+                for mode in ["pages", "resources", "all"]:
+                    r, _ = paired(rows, (case, f"{mode}-new"), (case, f"{mode}-base"))
+                    out.append(f"\n`{mode}` new ÷ base: {r}")
+            out.append("")
+    if any(c == "request" for c, _ in rows):
+        out += ["## Per request: 2,000 GETs of a 2-byte body, one handle, one thread", "", "| client | µs per request (wall) | µs per request (CPU) | ctx switches per request | instructions per request | ÷ libcurl wall (paired) |", "|---|---|---|---|---|---|"]
+        for n in [x for x in ["curl", "get-new", "get-base"] if ("request", x) in rows]:
+            key = ("request", n)
+            wall = vals(rows, key, "wall_s", 1e6 / 2000)
+            cpu = vals(rows, key, "cpu_s", 1e6 / 2000)
+            vcsw = vals(rows, key, "vcsw", 1 / 2000)
+            fixed = cg.get(("request", "curl0" if n == "curl" else n.replace("get-", "get0-")))
+            instr = cg.get(key)
+            per = f"{(instr - fixed) / 2000:,.0f}" if instr and fixed else "–"
+            ratio = paired(rows, key, ("request", "curl"))[0] if n != "curl" else "1"
+            label = "libcurl (one easy handle)" if n == "curl" else f"fhir_server_request ({n.split('-')[1]})"
+            out.append(f"| {label} | {spread(wall, 1)} | {spread(cpu, 1)} | {fmt(med(vcsw), 3)} | {per} | {ratio} |")
+        out.append("")
+    if any(c == "threads" for c, _ in rows):
+        out += ["## Threads: GETs of a 2-byte body", "", "| client | requests/s | CPU s |", "|---|---|---|"]
+        for n, label in [("curl-t1", "libcurl, 1 thread × 4,000"), ("curl-t8", "libcurl, 8 threads × 1,000, an easy handle each"), ("t1-new", "one handle, 1 thread × 4,000 (new)"), ("t8-new", "one handle shared by 8 threads × 1,000 (new)"), ("t1-base", "one handle, 1 thread (base)"), ("t8-base", "one handle shared by 8 threads (base)")]:
+            key = ("threads", n)
+            if key in rows:
+                reqs = [float(kv["requests"]) / float(kv["wall_s"]) for kv in rows[key].values()]
+                out.append(f"| {label} | {spread(reqs, 0)} | {spread(vals(rows, key, 'cpu_s'))} |")
+        for a, b, what in [("t8-new", "curl-t8", "8 threads, one shared handle ÷ libcurl handle per thread (throughput)"), ("t8-new", "t1-new", "8 threads ÷ 1 thread, our handle (throughput)"), ("t8-base", "curl-t8", "base: 8 threads ÷ libcurl (throughput)")]:
+            if ("threads", a) in rows and ("threads", b) in rows:
+                # throughput ratio = (req_a/wall_a) / (req_b/wall_b)
+                ra, rb = rows[("threads", a)], rows[("threads", b)]
+                rs = [(float(ra[k]["requests"]) / float(ra[k]["wall_s"])) / (float(rb[k]["requests"]) / float(rb[k]["wall_s"])) for k in sorted(set(ra) & set(rb))]
+                out.append(f"\n{what}: {med(rs):.2f}× [{min(rs):.2f}–{max(rs):.2f}]")
+        out.append("")
+    if any(c == "prefetch" for c, _ in rows):
+        out += ["## Prefetch: 2,000 Patients in 20 pages, each answered 50 ms late, callback sleeping 50 ms per page", "", "| library | wall s |", "|---|---|"]
+        for n in [x for x in ["sleep-base", "sleep-new"] if ("prefetch", x) in rows]:
+            out.append(f"| `fhir_search_pages` ({n.split('-')[1]}) | {spread(vals(rows, ('prefetch', n), 'wall_s'))} |")
+        out.append("\nSequential lower bound without overlap: 20 × (50 + 50) ms = 2.0 s (plus transfer); with full overlap: ≈ 20 × 50 ms + 50 ms = 1.05 s.")
+        if ("prefetch", "sleep-base") in rows:
+            out.append(f"\nnew ÷ base: {paired(rows, ('prefetch', 'sleep-new'), ('prefetch', 'sleep-base'))[0]}")
+        out.append("")
+    if any(c == "upload" for c, _ in rows):
+        out += ["## Upload into HAPI FHIR (tests/servers)", "", "| client | resources | wall s | ÷ fhir_kindling (paired) |", "|---|---|---|---|"]
+        for n in names(rows, "upload"):
+            key = ("upload", n)
+            res = med(vals(rows, key, "resources"))
+            ratio = paired(rows, key, ("upload", "kindling"))[0] if n != "kindling" and ("upload", "kindling") in rows else "1"
+            label = "Python fhir_kindling `add_all()`" if n == "kindling" else f"`fhir_resource_create_all`, {n.split('-')[0][1:]} in flight"
+            out.append(f"| {label} | {fmt(res, 0)} | {spread(vals(rows, key, 'wall_s'))} | {ratio} |")
+        out.append("")
+    print("\n".join(out))
+    if chart:
+        draw(rows, chart)
+
+
+def draw(rows, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"(no matplotlib: {path} not drawn)", file=sys.stderr)
+        return
+    panels = []
+    for case, title, unit, field, scale, items in [
+        ("static10k", "Paging 10,000 Patients (static pages): CPU time", "ms", "cpu_s", 1e3, [("curl", "libcurl floor"), ("pages-base", "pages (0.2.0)"), ("pages-new", "pages"), ("resources-base", "resources (0.2.0)"), ("resources-new", "resources"), ("all-base", "all (0.2.0)"), ("all-new", "all")]),
+        ("static100k", "Paging 100,000 Patients: wall time", "ms", "wall_s", 1e3, [("curl", "libcurl floor"), ("pages-base", "pages (0.2.0)"), ("pages-new", "pages"), ("all-base", "all (0.2.0)"), ("all-new", "all")]),
+        ("request", "One GET of a tiny body: CPU time", "µs", "cpu_s", 1e6 / 2000, [("curl", "libcurl"), ("get-base", "0.2.0"), ("get-new", "now")]),
+        ("prefetch", "20 pages 50 ms late, callback 50 ms: wall time", "s", "wall_s", 1.0, [("sleep-base", "0.2.0 (sequential)"), ("sleep-new", "now (prefetch)")]),
+        ("upload", "2,000 Patients into HAPI: wall time", "s", "wall_s", 1.0, [(n, {"kindling": "Python fhir_kindling add_all"}.get(n, f"create_all, {n.split('-')[0][1:]} in flight")) for n in names(rows, "upload")]),
+    ]:
+        bars = [(label, vals(rows, (case, n), field, scale)) for n, label in items if (case, n) in rows]
+        if bars:
+            panels.append((title, unit, bars))
+    if not panels:
+        return
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.2 * len(panels) + 0.5))
+    if len(panels) == 1:
+        axes = [axes]
+    for ax, (title, unit, bars) in zip(axes, panels):
+        labels = [b[0] for b in bars]
+        meds = [statistics.median(b[1]) for b in bars]
+        lo = [m - min(b[1]) for m, b in zip(meds, bars)]
+        hi = [max(b[1]) - m for m, b in zip(meds, bars)]
+        colors = ["#888888" if ("curl" in lab or "0.2.0" in lab or "kindling" in lab) else "#2a7ab9" for lab in labels]
+        ax.barh(labels, meds, xerr=[lo, hi], color=colors, capsize=3)
+        ax.set_title(f"{title} — median, whiskers min–max ({unit})", fontsize=9)
+        ax.invert_yaxis()
+        ax.tick_params(labelsize=8)
+        for y, m in enumerate(meds):
+            ax.text(m, y, f" {m:.3g}", va="center", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -45,8 +45,10 @@
  * One #fhir_server_t may be used by many threads at once (connection pool and token cache are
  * shared); only fhir_server_free() must not race with other calls on that handle. Options,
  * queries and errors are not locked: do not change one from two threads at once. Blocking calls
- * run on the caller's thread, driving one internal runtime shared by all handles; search
- * callbacks run on the caller's thread too and may call the library.
+ * run on the caller's thread, which drives a runtime of its own (made at the thread's first
+ * call, dropped when it exits): each thread has its own connections to a server, while a handle's
+ * credentials, token cache and options are shared by all threads. Search callbacks run on the
+ * caller's thread too and may call the library.
  *
  * @par Secrets
  * Passwords, static tokens, access tokens (the 1,000 most recent of a handle), client secrets,
@@ -66,8 +68,8 @@
  * options: for idempotent methods, and for every method when nothing was sent.
  *
  * @par fork()
- * The internal runtime's threads do not survive it: use the library in the parent only (a child
- * process should exec, or load the library after the fork).
+ * The calling threads' runtimes and connections are not meant to be shared with a child: use the
+ * library in the parent only (a child process should exec, or load the library after the fork).
  */
 
 #ifndef FHIR_KINDLING_H
@@ -204,6 +206,42 @@ typedef enum {
 } fhir_result;
 
 /**
+ * The level of a bulk export (fhir_bulk_set_level()).
+ */
+typedef enum {
+  /**
+   * `[base]/$export`: every resource on the server (the default).
+   */
+  FHIR_BULK_SYSTEM = 0,
+  /**
+   * `[base]/Patient/$export`: the compartments of every patient.
+   */
+  FHIR_BULK_PATIENT = 1,
+  /**
+   * `[base]/Group/[id]/$export`: the compartments of a group's members.
+   */
+  FHIR_BULK_GROUP = 2,
+} fhir_bulk_level;
+
+/**
+ * What a file of an export manifest holds.
+ */
+typedef enum {
+  /**
+   * An `output[]` file: exported resources.
+   */
+  FHIR_BULK_OUTPUT = 0,
+  /**
+   * An `error[]` file: OperationOutcomes about what the server could not export.
+   */
+  FHIR_BULK_ERROR = 1,
+  /**
+   * A `deleted[]` file: Bundles naming deleted resources (exports with `_since`).
+   */
+  FHIR_BULK_DELETED = 2,
+} fhir_bulk_file_kind;
+
+/**
  * Level of a log record, from the most to the least severe. A callback registered with a
  * maximum level receives the records of that level and the more severe ones.
  */
@@ -234,6 +272,28 @@ typedef enum {
    */
   FHIR_LOG_TRACE = 5,
 } fhir_log_level;
+
+/**
+ * The parameters of a bulk export and the bounds of its polling and downloads.
+ *
+ * Defaults: system level, all types; polls at least 1 s and at most 60 s apart (a longer
+ * `Retry-After` is cut to the maximum; without one the wait doubles from the minimum); a total
+ * polling deadline of 24 h; 4 parallel downloads; lines up to 64 MiB; 5 attempts per file.
+ * Each setter checks its value, so a bad parameter is reported by the call that sets it.
+ *
+ * Not locked: do not change one object from two threads at once, nor while a call uses it. A
+ * call only reads it, so one object may serve many calls in turn.
+ *
+ * Functions: fhir_bulk_new(); the parameters fhir_bulk_set_level(), fhir_bulk_add_type(),
+ * fhir_bulk_set_since(), fhir_bulk_set_until(), fhir_bulk_add_type_filter(),
+ * fhir_bulk_set_output_format(), fhir_bulk_set_lenient(); the bounds
+ * fhir_bulk_set_poll_interval_ms(), fhir_bulk_set_timeout_ms(), fhir_bulk_set_parallel(),
+ * fhir_bulk_set_max_line_bytes(), fhir_bulk_set_file_attempts(),
+ * fhir_bulk_set_progress_callback(); the calls fhir_bulk_kickoff(), fhir_bulk_poll(),
+ * fhir_bulk_wait(), fhir_bulk_download(), fhir_bulk_download_to_dir(), fhir_bulk_cancel(),
+ * fhir_bulk_export(); then fhir_bulk_free().
+ */
+typedef struct fhir_bulk_t fhir_bulk_t;
 
 /**
  * A cancel token: trigger it from any thread to end, promptly and with `FHIR_ERR_CANCELLED`,
@@ -289,7 +349,8 @@ typedef struct fhir_headers_t fhir_headers_t;
  * fhir_options_set_retry_backoff_factor(), fhir_options_set_retry_jitter(),
  * fhir_options_set_retry_max_backoff_wait(), fhir_options_set_user_agent(),
  * fhir_options_set_oidc_scope(), fhir_options_set_oidc_auth_method(),
- * fhir_options_set_allow_foreign_links(), fhir_options_set_max_response_bytes(),
+ * fhir_options_set_allow_foreign_links(), fhir_options_set_create_all_parallel(),
+ * fhir_options_set_max_response_bytes(),
  * fhir_options_set_max_result_bytes(), fhir_options_set_max_pages(); for SMART Backend Services
  * fhir_options_set_smart_key_id(), fhir_options_set_smart_algorithm(),
  * fhir_options_set_smart_scope(), fhir_options_set_smart_token_url(),
@@ -332,6 +393,79 @@ typedef struct fhir_query_t fhir_query_t;
  * fhir_server_free().
  */
 typedef struct fhir_server_t fhir_server_t;
+
+/**
+ * Called while an export runs, after each poll that found it still in progress, on the caller's
+ * thread, outside the library's runtime. It must not unwind.
+ *
+ * @param progress The server's `X-Progress` text (or a note on a transient failure of the
+ *        status URL), NUL-terminated, at most 256 bytes; NULL when the server sent none. Borrowed
+ *        until the callback returns.
+ * @param next_poll_ms How long the library waits before the next poll (the server's
+ *        `Retry-After` clamped to the poll interval bounds, or the backoff).
+ * @param user_data The `user_data` given to fhir_bulk_set_progress_callback().
+ */
+typedef void (*fhir_bulk_progress_callback)(const char *progress,
+                                            uint64_t next_poll_ms,
+                                            void *user_data);
+
+/**
+ * Called by the bulk calls with each NDJSON line (one resource), on the caller's thread, outside
+ * the library's runtime: it may call the library, on the same handle too. It must not unwind: no
+ * C++ exception or longjmp through it.
+ *
+ * @param line The line: one JSON document, NUL-terminated, `len` bytes, without its line end;
+ *        borrowed until the callback returns.
+ * @param len The length of `line` in bytes (NUL excluded).
+ * @param resource_type The manifest's `type` of the file (such as "Patient", or
+ *        "OperationOutcome" for an error file), NUL-terminated; borrowed until the callback
+ *        returns.
+ * @param kind Whether the line comes from an `output[]`, `error[]` or `deleted[]` file.
+ * @param file_index The file's index in the manifest: `output[]` entries first, then `error[]`,
+ *        then `deleted[]`, counted from 0. Lines of one file come in file order; lines of
+ *        different files may interleave.
+ * @param user_data The `user_data` given with the callback.
+ * @return 0 to go on; non-zero to stop the download (the call then returns `FHIR_OK` with
+ *         `stopped` set in the summary).
+ */
+typedef int (*fhir_bulk_line_callback)(const char *line,
+                                       size_t len,
+                                       const char *resource_type,
+                                       fhir_bulk_file_kind kind,
+                                       size_t file_index,
+                                       void *user_data);
+
+/**
+ * Totals of a bulk download, written by fhir_bulk_download(), fhir_bulk_download_to_dir() and
+ * fhir_bulk_export().
+ */
+typedef struct {
+  /**
+   * Files downloaded completely.
+   */
+  uint64_t files;
+  /**
+   * Lines (resources) of `output[]` files handed over.
+   */
+  uint64_t resources;
+  /**
+   * Lines (OperationOutcomes) of `error[]` files handed over: the export is a partial success
+   * when this is not 0.
+   */
+  uint64_t errors;
+  /**
+   * Lines of `deleted[]` files handed over.
+   */
+  uint64_t deleted;
+  /**
+   * Bytes of the lines handed over (line ends excluded).
+   */
+  uint64_t bytes;
+  /**
+   * Whether the line callback stopped the download.
+   */
+  bool stopped;
+} fhir_bulk_summary_t;
 
 /**
  * Receives one log record.
@@ -473,6 +607,380 @@ const char *fhir_version(void);
  *        buffers: the library may use another allocator than the caller.
  */
 void fhir_string_free(char *string);
+
+/**
+ * New bulk export parameters with the defaults (see #fhir_bulk_t).
+ *
+ * @return A new object owned by the caller; free it with fhir_bulk_free(). Never NULL.
+ */
+fhir_bulk_t *fhir_bulk_new(void);
+
+/**
+ * Free bulk export parameters.
+ *
+ * @param bulk An object from fhir_bulk_new(), or NULL (ignored). It must not be used afterwards.
+ */
+void fhir_bulk_free(fhir_bulk_t *bulk);
+
+/**
+ * Choose the export level: system (`$export`), all patients (`Patient/$export`) or a group
+ * (`Group/[id]/$export`).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param level The level.
+ * @param group_id The group's id for `FHIR_BULK_GROUP` (1 to 64 letters, digits, '-' or '.';
+ *        copied); ignored (may be NULL) for the other levels.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for a malformed group id;
+ *         `FHIR_ERR_NULL_ARGUMENT` when `group_id` is NULL with `FHIR_BULK_GROUP`.
+ */
+fhir_result fhir_bulk_set_level(fhir_bulk_t *bulk,
+                                fhir_bulk_level level,
+                                const char *group_id,
+                                fhir_error_t **error_out);
+
+/**
+ * Add a resource type to `_type` (the export holds only the types added; all when none is).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param resource_type A resource type such as "Observation" (letters only; copied).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not a resource type name.
+ */
+fhir_result fhir_bulk_add_type(fhir_bulk_t *bulk,
+                               const char *resource_type,
+                               fhir_error_t **error_out);
+
+/**
+ * Set `_since`: only resources changed after this instant.
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param instant A FHIR instant such as "2024-01-31T12:00:00Z" (copied), or NULL to clear it.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not an instant.
+ */
+fhir_result fhir_bulk_set_since(fhir_bulk_t *bulk, const char *instant, fhir_error_t **error_out);
+
+/**
+ * Set `_until`: only resources changed before this instant (servers may not support it; see
+ * fhir_bulk_set_lenient()).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param instant A FHIR instant such as "2024-01-31T12:00:00Z" (copied), or NULL to clear it.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not an instant.
+ */
+fhir_result fhir_bulk_set_until(fhir_bulk_t *bulk, const char *instant, fhir_error_t **error_out);
+
+/**
+ * Add a `_typeFilter`: the resources of that type must also match these search parameters.
+ * May be called several times (one `_typeFilter` parameter each).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param filter `Type?search-parameters`, such as "Observation?status=final" (the search
+ *        parameters as in a search URL; the library encodes the whole as one parameter value;
+ *        copied; at most 4096 bytes).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when it is not `Type?parameters`.
+ */
+fhir_result fhir_bulk_add_type_filter(fhir_bulk_t *bulk,
+                                      const char *filter,
+                                      fhir_error_t **error_out);
+
+/**
+ * Set `_outputFormat` (the server's default, NDJSON, when not set).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param format Such as "application/fhir+ndjson" (1 to 128 characters; copied), or NULL to
+ *        clear it. The downloads read NDJSON whatever the format.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for an empty or over-long format.
+ */
+fhir_result fhir_bulk_set_output_format(fhir_bulk_t *bulk,
+                                        const char *format,
+                                        fhir_error_t **error_out);
+
+/**
+ * Send `Prefer: handling=lenient` with the kick-off: the server may ignore parameters it does
+ * not support instead of refusing the export.
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param lenient true to ask for lenient handling (default false).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_bulk_set_lenient(fhir_bulk_t *bulk, bool lenient, fhir_error_t **error_out);
+
+/**
+ * Bound the wait between two polls of the status URL (also used for waits before retrying the
+ * kick-off or a file): the server's `Retry-After` (seconds or an HTTP date) is clamped to
+ * `[min_ms, max_ms]`; without one the wait starts at `min_ms` and doubles up to `max_ms`.
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param min_ms The shortest wait in milliseconds (default 1000).
+ * @param max_ms The longest wait in milliseconds, at most one day (default 60000).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` when `min_ms` exceeds `max_ms` or `max_ms`
+ *         exceeds a day.
+ */
+fhir_result fhir_bulk_set_poll_interval_ms(fhir_bulk_t *bulk,
+                                           uint64_t min_ms,
+                                           uint64_t max_ms,
+                                           fhir_error_t **error_out);
+
+/**
+ * Bound the total time waiting for an export may take (fhir_bulk_wait(), fhir_bulk_export()):
+ * past it the call fails with `FHIR_ERR_TIMEOUT` (the export may still run on the server; poll
+ * its status URL again to resume).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param timeout_ms The deadline in milliseconds from the first poll; 0 for none (default 24 h).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_bulk_set_timeout_ms(fhir_bulk_t *bulk,
+                                     uint64_t timeout_ms,
+                                     fhir_error_t **error_out);
+
+/**
+ * Set how many files are downloaded at once. Memory stays bounded by this number times the
+ * buffer (256 KiB) plus one line each.
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param parallel 1 to 64 (default 4).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside 1..64.
+ */
+fhir_result fhir_bulk_set_parallel(fhir_bulk_t *bulk, size_t parallel, fhir_error_t **error_out);
+
+/**
+ * Set the longest NDJSON line (one resource) accepted; a longer one fails the download with
+ * `FHIR_ERR_LIMIT`.
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param max_line_bytes 1024 bytes to 1 GiB (default 64 MiB).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside the range.
+ */
+fhir_result fhir_bulk_set_max_line_bytes(fhir_bulk_t *bulk,
+                                         size_t max_line_bytes,
+                                         fhir_error_t **error_out);
+
+/**
+ * Set the attempts per file: a file that fails transiently (connection lost or broken off,
+ * timeout, 429, 5xx, a transient OperationOutcome) is tried again after a backoff, resuming
+ * after the lines already handed over.
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param attempts 1 to 100, the first attempt included (default 5).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` outside the range.
+ */
+fhir_result fhir_bulk_set_file_attempts(fhir_bulk_t *bulk,
+                                        uint32_t attempts,
+                                        fhir_error_t **error_out);
+
+/**
+ * Set the callback told about progress while waiting for an export (fhir_bulk_poll(),
+ * fhir_bulk_wait(), fhir_bulk_export()).
+ *
+ * @param bulk The parameters (borrowed for the call).
+ * @param callback See #fhir_bulk_progress_callback; NULL for none.
+ * @param user_data Passed to `callback` as it is; may be NULL. It must stay valid while calls
+ *        use these parameters.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`.
+ */
+fhir_result fhir_bulk_set_progress_callback(fhir_bulk_t *bulk,
+                                            fhir_bulk_progress_callback callback,
+                                            void *user_data,
+                                            fhir_error_t **error_out);
+
+/**
+ * Kick off an export: `GET` the `$export` URL of the level with the parameters, `Accept:
+ * application/fhir+json` and `Prefer: respond-async`. A 429, 503 or transient OperationOutcome is
+ * retried (up to 5 attempts, waits clamped to the poll interval bounds).
+ *
+ * @param server The handle (borrowed for the call).
+ * @param bulk The parameters (borrowed for the call).
+ * @param status_url_out On success `*status_url_out` is the absolute status URL (from the
+ *        server's `Content-Location`, checked to lie under the base URL), a new buffer owned by
+ *        the caller; free it with fhir_string_free(). Keep it to poll, download or cancel later,
+ *        also from another process. Not written on failure.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview), with the server's
+ *         OperationOutcome in the error for a refused export; `FHIR_ERR_PROTOCOL` for an answer
+ *         other than 202 with a usable `Content-Location`.
+ */
+fhir_result fhir_bulk_kickoff(const fhir_server_t *server,
+                              const fhir_bulk_t *bulk,
+                              char **status_url_out,
+                              fhir_error_t **error_out);
+
+/**
+ * Poll the status URL once. When the export is still running (or the status URL failed
+ * transiently: 429, 5xx, a transient OperationOutcome), the progress callback is told and
+ * `*done_out` is false; when it is complete, the manifest is handed over.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param bulk The parameters (borrowed for the call): the bounds and the progress callback.
+ * @param status_url The status URL from fhir_bulk_kickoff() (absolute, or relative to the base
+ *        URL; it must lie under the base URL; copied).
+ * @param done_out On success `*done_out` tells whether the export is complete.
+ * @param manifest_out On success `*manifest_out` is the completion manifest (JSON, as the server
+ *        sent it) when done, or NULL while in progress; a new buffer owned by the caller; free it
+ *        with fhir_string_free(). Not written on failure.
+ * @param len_out NULL, or receives the length of `*manifest_out` in bytes (0 while in progress).
+ * @param next_poll_ms_out NULL, or receives how long to wait before polling again (the server's
+ *        `Retry-After` clamped to the bounds); 0 when done.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview), with the server's OperationOutcome
+ *         in the error when the export failed; `FHIR_ERR_JSON`, `FHIR_ERR_PROTOCOL` or
+ *         `FHIR_ERR_LIMIT` for a malformed, unusable or too large manifest (64 MiB, 100,000
+ *         files); `FHIR_ERR_PROTOCOL` for a status URL that is not under the base URL.
+ */
+fhir_result fhir_bulk_poll(const fhir_server_t *server,
+                           const fhir_bulk_t *bulk,
+                           const char *status_url,
+                           bool *done_out,
+                           char **manifest_out,
+                           size_t *len_out,
+                           uint64_t *next_poll_ms_out,
+                           fhir_error_t **error_out);
+
+/**
+ * Poll the status URL until the export completes, then hand the manifest over. Waits follow the
+ * server's `Retry-After` clamped to the poll interval bounds (a server that says 120 s, or an
+ * hour, is polled at most `max_ms` apart); transient failures of the status URL are retried (up
+ * to 30 in a row). Also resumes an export kicked off earlier, by another process too.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param bulk The parameters (borrowed for the call): the bounds, the deadline and the progress
+ *        callback.
+ * @param status_url The status URL from fhir_bulk_kickoff() (copied).
+ * @param manifest_out On success `*manifest_out` is the completion manifest (JSON), a new buffer
+ *        owned by the caller; free it with fhir_string_free(); not written on failure.
+ * @param len_out NULL, or receives the length of `*manifest_out` in bytes on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_TIMEOUT` past the deadline (fhir_bulk_set_timeout_ms(), or the
+ *         scope's of fhir_server_scope()); `FHIR_ERR_CANCELLED` when the handle's cancel token is
+ *         triggered (also during a wait between polls); a
+ *         request code (see the file overview), with the server's OperationOutcome in the error
+ *         when the export failed; `FHIR_ERR_JSON`, `FHIR_ERR_PROTOCOL` or `FHIR_ERR_LIMIT` for an
+ *         unusable manifest or a status URL not under the base URL.
+ */
+fhir_result fhir_bulk_wait(const fhir_server_t *server,
+                           const fhir_bulk_t *bulk,
+                           const char *status_url,
+                           char **manifest_out,
+                           size_t *len_out,
+                           fhir_error_t **error_out);
+
+/**
+ * Download every file of a completion manifest, handing each NDJSON line to `callback` on the
+ * caller's thread. Up to fhir_bulk_set_parallel() files are fetched at once (`Accept:
+ * application/fhir+ndjson`, gzip accepted), each streamed: memory stays bounded whatever the
+ * export size. The bearer token (or other credentials) is sent only when the manifest says
+ * `requiresAccessToken` and only to the FHIR server's origin, never after a redirect to another
+ * origin (at most 5 redirects). A file failing transiently is tried again, resuming after the
+ * lines already handed over; a 401 restarts a file once with a fresh token. `error[]` files are
+ * handed over too (kind `FHIR_BULK_ERROR`): the call still succeeds, and the summary counts them.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param bulk The parameters (borrowed for the call): parallelism, line limit, attempts.
+ * @param manifest_json The manifest from fhir_bulk_poll() or fhir_bulk_wait() (or saved from an
+ *        earlier run), `manifest_len` bytes, borrowed for the call.
+ * @param manifest_len The length of `manifest_json` in bytes.
+ * @param callback Called once per line (see #fhir_bulk_line_callback); not NULL.
+ * @param user_data Passed to `callback` as it is; may be NULL.
+ * @param summary_out NULL, or receives the totals on success (also when `callback` stopped).
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`, also when `callback` stopped; `FHIR_ERR_CANCELLED` when the handle's cancel
+ *         token is triggered (see fhir_server_scope()): between two lines, or in the middle of a
+ *         transfer (the connections are dropped); a request code (see the file overview) for a
+ *         file that failed (after its attempts); `FHIR_ERR_LIMIT` for a line longer than the
+ *         limit; `FHIR_ERR_JSON` for a line that is not one JSON document or a malformed
+ *         manifest; `FHIR_ERR_PROTOCOL` for a file whose line count differs from the manifest's
+ *         `count`, an unusable file URL or too many redirects.
+ */
+fhir_result fhir_bulk_download(const fhir_server_t *server,
+                               const fhir_bulk_t *bulk,
+                               const char *manifest_json,
+                               size_t manifest_len,
+                               fhir_bulk_line_callback callback,
+                               void *user_data,
+                               fhir_bulk_summary_t *summary_out,
+                               fhir_error_t **error_out);
+
+/**
+ * Download every file of a completion manifest into a directory, as fhir_bulk_download() does:
+ * one file per manifest entry, named by the library (never by the server):
+ * `output-00001-Patient.ndjson`, `error-00003-OperationOutcome.ndjson`,
+ * `deleted-00004-Bundle.ndjson` (the number is the file's index + 1), each written as `*.part`
+ * and renamed once complete; the manifest is saved as `manifest.json`. Existing files of those
+ * names are replaced.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param bulk The parameters (borrowed for the call).
+ * @param manifest_json The manifest, `manifest_len` bytes, borrowed for the call.
+ * @param manifest_len The length of `manifest_json` in bytes.
+ * @param dir The directory (created if missing; copied).
+ * @param summary_out NULL, or receives the totals on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; as fhir_bulk_download(); `FHIR_ERR_IO` when a file cannot be written (the
+ *         message names it).
+ */
+fhir_result fhir_bulk_download_to_dir(const fhir_server_t *server,
+                                      const fhir_bulk_t *bulk,
+                                      const char *manifest_json,
+                                      size_t manifest_len,
+                                      const char *dir,
+                                      fhir_bulk_summary_t *summary_out,
+                                      fhir_error_t **error_out);
+
+/**
+ * Cancel an export: `DELETE` its status URL. Also tells the server a completed export's files
+ * may be removed. A 404 or 410 (the server no longer knows the export: finished, cancelled or
+ * removed) counts as done.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param status_url The status URL from fhir_bulk_kickoff() (copied).
+ * @param already_gone_out NULL, or receives on success whether the server no longer knew the
+ *        export (404/410) rather than accepting the cancellation.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; a request code (see the file overview); `FHIR_ERR_PROTOCOL` for a status URL
+ *         not under the base URL.
+ */
+fhir_result fhir_bulk_cancel(const fhir_server_t *server,
+                             const char *status_url,
+                             bool *already_gone_out,
+                             fhir_error_t **error_out);
+
+/**
+ * A whole export in one call: fhir_bulk_kickoff(), fhir_bulk_wait(), then fhir_bulk_download()
+ * with `callback`.
+ *
+ * @param server The handle (borrowed for the call).
+ * @param bulk The parameters and bounds (borrowed for the call).
+ * @param callback Called once per line (see #fhir_bulk_line_callback); not NULL.
+ * @param user_data Passed to `callback` as it is; may be NULL.
+ * @param status_url_out NULL, or receives the status URL, a new buffer owned by the caller; free
+ *        it with fhir_string_free(). Written as soon as the kick-off succeeded, also when a later
+ *        step fails (to resume with fhir_bulk_wait() or to cancel); on a failure before or during
+ *        the kick-off it is set to NULL.
+ * @param summary_out NULL, or receives the totals on success.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`, also when `callback` stopped; as fhir_bulk_kickoff(), fhir_bulk_wait() and
+ *         fhir_bulk_download() (`FHIR_ERR_CANCELLED` or `FHIR_ERR_TIMEOUT` from the handle's scope
+ *         in any of the steps).
+ */
+fhir_result fhir_bulk_export(const fhir_server_t *server,
+                             const fhir_bulk_t *bulk,
+                             fhir_bulk_line_callback callback,
+                             void *user_data,
+                             char **status_url_out,
+                             fhir_bulk_summary_t *summary_out,
+                             fhir_error_t **error_out);
 
 /**
  * A new cancel token, not triggered.
@@ -694,7 +1202,8 @@ fhir_result fhir_resource_create(const fhir_server_t *server,
                                  fhir_error_t **error_out);
 
 /**
- * Create many resources, sent as transaction Bundles of `batch_size` resources each.
+ * Create many resources, sent as transaction Bundles of `batch_size` resources each (one after
+ * the other, or several in flight: fhir_options_set_create_all_parallel()).
  *
  * @param server The handle (borrowed for the call).
  * @param json A JSON array of resources, or a Bundle whose entries' resources and `fullUrl`s are
@@ -1214,6 +1723,23 @@ fhir_result fhir_options_set_oidc_auth_method(fhir_options_t *options,
  */
 fhir_result fhir_options_set_allow_foreign_links(fhir_options_t *options,
                                                  bool allow,
+                                                 fhir_error_t **error_out);
+
+/**
+ * How many transactions fhir_resource_create_all() keeps in flight. With more than one, the next
+ * batches are sent before the earlier ones are answered (each over its own connection), which
+ * helps when the server, not the network, takes the time. The created references still come
+ * back in input order. On a failure no further batch is sent, the batches already sent are
+ * waited for, and the error names the first failed batch (in input order) and what earlier
+ * batches committed, as with one in flight, then which batches sent meanwhile were committed.
+ *
+ * @param options The options to change (borrowed for the call).
+ * @param parallel 1 (default): one transaction after the other; at most 64.
+ * @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+ * @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for 0 or more than 64.
+ */
+fhir_result fhir_options_set_create_all_parallel(fhir_options_t *options,
+                                                 size_t parallel,
                                                  fhir_error_t **error_out);
 
 /**

@@ -112,7 +112,7 @@ stage_services() {
 
 stage_integration() {
     services_up
-    cargo test --locked --test integration --test integration_env --test integration_smart --test integration_embed -- --ignored
+    cargo test --locked --test integration --test integration_env --test integration_smart --test integration_embed --test integration_bulk -- --ignored
 }
 
 stage_c() {

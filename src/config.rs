@@ -65,6 +65,8 @@ pub struct Options {
     pub(crate) oidc_auth_method: ClientAuthMethod,
     /// Follow paging links to another origin (off: credentials only ever go to the configured server).
     pub(crate) allow_foreign_links: bool,
+    /// Transactions create_all keeps in flight (default 1).
+    pub(crate) create_all_parallel: usize,
     pub(crate) limits: Limits,
     /// SMART Backend Services: key id, algorithm, scope, token endpoint, jku.
     pub(crate) smart: crate::smart::SmartOptions,
@@ -82,6 +84,8 @@ pub struct Options {
 
 /// Default URL length above which a search is sent as `POST _search`: below the 8 KiB request
 /// line and header limits of common servers and gateways, with room for headers.
+/// The most transactions create_all may keep in flight.
+pub(crate) const MAX_CREATE_ALL_PARALLEL: usize = 64;
 pub(crate) const DEFAULT_SEARCH_POST_THRESHOLD: usize = 4096;
 /// Default idle time of a pooled connection.
 pub(crate) const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -141,6 +145,7 @@ impl Default for Options {
             oidc_scope: None,
             oidc_auth_method: ClientAuthMethod::Basic,
             allow_foreign_links: false,
+            create_all_parallel: 1,
             limits: Limits::default(),
             smart: Default::default(),
             request_hook: None,
@@ -303,6 +308,18 @@ impl Options {
     /// Follow paging links to another origin, without credentials (default false).
     pub fn set_allow_foreign_links(&mut self, allow: bool) -> Result<()> {
         self.allow_foreign_links = allow;
+        Ok(())
+    }
+
+    /// Transactions `create_all` keeps in flight: 1 (default) sends one batch after the other;
+    /// more sends the next batches before the earlier ones are answered (at most 64).
+    pub fn set_create_all_parallel(&mut self, n: usize) -> Result<()> {
+        if !(1..=MAX_CREATE_ALL_PARALLEL).contains(&n) {
+            return Err(Error::invalid(format!(
+                "create_all_parallel must be 1..={MAX_CREATE_ALL_PARALLEL}, not {n}"
+            )));
+        }
+        self.create_all_parallel = n;
         Ok(())
     }
 

@@ -96,6 +96,13 @@ fn one_page(server: &FhirServer, pager: &mut Pager, body: &[u8], advance: bool) 
     assert!(e.message().starts_with("GET Patient: HTTP 400"));
     let _ = crate::server::validate_json(body);
 
+    // The single pass over a search page reads exactly what serde reads, errors included.
+    for views in [false, true] {
+        assert_eq!(
+            crate::ops::bundle::parse_search_page(body, views).map(|p| p.resolved(body)),
+            crate::ops::bundle::parse_search_page_serde(body, views).map(|p| p.resolved(body)),
+        );
+    }
     let Ok(page) = parse_page(body) else {
         return;
     };

@@ -15,6 +15,8 @@ pub struct FhirServer {
     base_str: String,
     pub(crate) transport: Transport,
     pub(crate) allow_foreign_links: bool,
+    /// Transactions `create_all` keeps in flight (1: one after the other).
+    pub(crate) create_all_parallel: usize,
 }
 
 impl std::fmt::Debug for FhirServer {
@@ -69,6 +71,7 @@ impl FhirServer {
             base_str,
             transport,
             allow_foreign_links: options.allow_foreign_links,
+            create_all_parallel: options.create_all_parallel,
         })
     }
 

@@ -686,7 +686,7 @@ impl FhirServer {
     /// token is fetched first when none is cached.
     pub async fn granted_scope(&self) -> Result<String> {
         let t = &self.transport;
-        t.auth.granted_scope(&t.client, &t.secrets).await
+        t.auth.granted_scope(&t.client()?, &t.secrets).await
     }
 }
 

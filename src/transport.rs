@@ -2,8 +2,10 @@
 //! gzip) plus the request loop that adds credentials, retries as configured and replays a
 //! request once after an OIDC 401 with a fresh token.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
@@ -25,7 +27,8 @@ use crate::retry::{parse_retry_after, RetryPolicy};
 pub const FHIR_JSON: &str = "application/fhir+json";
 
 pub struct Transport {
-    pub client: reqwest::Client,
+    /// How to build this handle's HTTP client: one is built per calling thread (see [`Self::client`]).
+    recipe: Arc<ClientRecipe>,
     pub auth: Auth,
     pub retry: RetryPolicy,
     /// Every secret of this handle, registered for redaction for as long as it lives.
@@ -43,6 +46,80 @@ pub struct Transport {
     pub(crate) search_post_threshold: usize,
     /// This handle's log sink (else the process-wide one).
     pub(crate) log: Option<std::sync::Arc<dyn crate::logging::LogSink>>,
+}
+
+/// The system's CA certificates that rustls accepts, as reqwest loads them for its built-in
+/// roots (unusable ones skipped; none usable among some is an error).
+fn native_roots() -> Result<Vec<reqwest::Certificate>> {
+    let loaded = rustls_native_certs::load_native_certs();
+    let mut check = rustls::RootCertStore::empty();
+    let (mut certs, mut invalid) = (Vec::new(), 0);
+    for der in loaded.certs {
+        match check.add(der.clone()) {
+            Ok(()) => certs.extend(reqwest::Certificate::from_der(der.as_ref()).ok()),
+            Err(_) => invalid += 1,
+        }
+    }
+    if certs.is_empty() && invalid > 0 {
+        return Err(Error::new(
+            ErrorKind::Tls,
+            "cannot build the HTTP client: zero valid certificates found in native root store",
+        ));
+    }
+    Ok(certs)
+}
+
+/// Steps that configure a `reqwest::ClientBuilder`, kept so that the same client can be built again.
+type Step = Box<dyn Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync>;
+
+/// How a handle's HTTP client is built. A reqwest client's pooled connections are driven by the
+/// runtime they were opened on, and every calling thread drives its calls on a runtime of its own
+/// (see `ffi::runtime`): so each thread gets its own client (its own connections, as libcurl
+/// users keep an easy handle per thread), while the credentials, the token cache and the options
+/// stay the handle's, shared by all threads.
+#[derive(Default)]
+pub(crate) struct ClientRecipe {
+    steps: Vec<Step>,
+}
+
+impl ClientRecipe {
+    fn add(
+        &mut self,
+        step: impl Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
+    ) {
+        self.steps.push(Box::new(step));
+    }
+
+    fn build(&self) -> Result<reqwest::Client> {
+        let mut b = reqwest::Client::builder();
+        for step in &self.steps {
+            b = step(b);
+        }
+        b.build().map_err(|e| {
+            Error::new(
+                ErrorKind::Tls,
+                format!("cannot build the HTTP client: {}", chain(&e)),
+            )
+        })
+    }
+}
+
+thread_local! {
+    /// This thread's clients, one per live handle it has used (dead handles are pruned when a
+    /// client is added, and by the handle's own drop on the thread that frees it).
+    /// Keyed by the kind of runtime too: a thread that also runs the core on a multi-thread
+    /// runtime of its own (a Rust caller) never hands that runtime a connection of its
+    /// current-thread one, which nothing would drive.
+    static CLIENTS: RefCell<Vec<(Weak<ClientRecipe>, Flavor, reqwest::Client)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+type Flavor = Option<tokio::runtime::RuntimeFlavor>;
+
+fn runtime_flavor() -> Flavor {
+    tokio::runtime::Handle::try_current()
+        .ok()
+        .map(|h| h.runtime_flavor())
 }
 
 /// One request to send. The body is shared between attempts without copying.
@@ -125,23 +202,38 @@ impl Transport {
             .user_agent
             .clone()
             .unwrap_or_else(|| format!("fhir_kindling-c/{}", env!("CARGO_PKG_VERSION")));
-        let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(ua)
-            .gzip(true)
-            .use_rustls_tls()
-            .tls_built_in_root_certs(options.use_system_roots)
-            .pool_idle_timeout(options.pool_idle_timeout)
-            .pool_max_idle_per_host(options.pool_max_idle_per_host)
-            .connector_layer(TimedConnect)
-            // Redirects are not followed: a FHIR server does not redirect API calls, and following
-            // one could carry credentials elsewhere.
-            .redirect(reqwest::redirect::Policy::none());
+        let system_roots = options.use_system_roots;
+        // The system's CA certificates, read once for the handle, as before: left to reqwest,
+        // the bundle would be read and parsed again for every client, and a handle builds one
+        // per calling thread.
+        let native = match system_roots {
+            true => native_roots()?,
+            false => Vec::new(),
+        };
+        let (idle_timeout, max_idle) = (options.pool_idle_timeout, options.pool_max_idle_per_host);
+        let mut recipe = ClientRecipe::default();
+        recipe.add(move |b| {
+            let b = native
+                .iter()
+                .fold(b, |b, cert| b.add_root_certificate(cert.clone()));
+            b.default_headers(headers.clone())
+                .user_agent(ua.clone())
+                .gzip(true)
+                .use_rustls_tls()
+                .tls_built_in_root_certs(system_roots)
+                .tls_built_in_native_certs(false)
+                .pool_idle_timeout(idle_timeout)
+                .pool_max_idle_per_host(max_idle)
+                .connector_layer(TimedConnect)
+                // Redirects are not followed: a FHIR server does not redirect API calls, and
+                // following one could carry credentials elsewhere.
+                .redirect(reqwest::redirect::Policy::none())
+        });
         if let Some(t) = options.timeout {
-            builder = builder.timeout(t);
+            recipe.add(move |b| b.timeout(t));
         }
         if let Some(t) = options.connect_timeout {
-            builder = builder.connect_timeout(t);
+            recipe.add(move |b| b.connect_timeout(t));
         }
         for path in &options.ca_files {
             let pem = read_file(path, "CA file")?;
@@ -158,7 +250,7 @@ impl Transport {
                 ));
             }
             for cert in certs {
-                builder = builder.add_root_certificate(cert);
+                recipe.add(move |b| b.add_root_certificate(cert.clone()));
             }
         }
         if let Some((cert, key)) = &options.client_cert {
@@ -175,10 +267,10 @@ impl Transport {
                     ),
                 )
             })?;
-            builder = builder.identity(identity);
+            recipe.add(move |b| b.identity(identity.clone()));
         }
         if options.insecure_skip_verify {
-            builder = builder.danger_accept_invalid_certs(true);
+            recipe.add(|b| b.danger_accept_invalid_certs(true));
         }
         for p in &options.proxies {
             let url = p.url.as_str();
@@ -188,7 +280,7 @@ impl Transport {
                 ProxyScheme::All => reqwest::Proxy::all(url),
             }
             .map_err(|e| Error::invalid(format!("proxy {} rejected: {e}", redact_url(&p.url))))?;
-            builder = builder.proxy(proxy);
+            recipe.add(move |b| b.proxy(proxy.clone()));
         }
         // Which proxy a request goes through, to name it (and say PROXY) when it cannot be
         // reached: the configured ones, or else those reqwest takes from the environment.
@@ -203,14 +295,21 @@ impl Transport {
                 secrets.add(&percent_encoding::percent_decode_str(pw).decode_utf8_lossy());
             }
         }
-        let client = builder.build().map_err(|e| {
-            Error::new(
-                ErrorKind::Tls,
-                format!("cannot build the HTTP client: {}", chain(&e)),
-            )
-        })?;
+        // Built once here so that a client that cannot be built fails the handle's creation; it
+        // becomes the client of the thread that created the handle.
+        let recipe = Arc::new(recipe);
+        let client = recipe.build()?;
+        // Created outside any runtime (the C API): this thread's calls will run on its
+        // current-thread runtime.
+        if runtime_flavor().is_none() {
+            let flavor = Some(tokio::runtime::RuntimeFlavor::CurrentThread);
+            let _ = CLIENTS.try_with(|c| {
+                c.borrow_mut()
+                    .push((Arc::downgrade(&recipe), flavor, client))
+            });
+        }
         Ok(Transport {
-            client,
+            recipe,
             auth,
             secrets,
             limits: options.limits,
@@ -222,6 +321,28 @@ impl Transport {
             search_post_threshold: options.search_post_threshold,
             log: options.log.clone(),
         })
+    }
+
+    /// This thread's client for this handle, built on first use.
+    pub(crate) fn client(&self) -> Result<reqwest::Client> {
+        let key = Arc::as_ptr(&self.recipe);
+        let flavor = runtime_flavor();
+        CLIENTS
+            .try_with(|clients| {
+                let mut clients = clients.borrow_mut();
+                if let Some((_, _, c)) = clients
+                    .iter()
+                    .find(|(w, f, _)| w.as_ptr() == key && *f == flavor)
+                {
+                    return Ok(c.clone());
+                }
+                clients.retain(|(w, _, _)| w.strong_count() > 0);
+                let c = self.recipe.build()?;
+                clients.push((Arc::downgrade(&self.recipe), flavor, c.clone()));
+                Ok(c)
+            })
+            // The thread is exiting (its thread-locals are gone): a client for this call alone.
+            .unwrap_or_else(|_| self.recipe.build())
     }
 
     fn proxy_for(&self, url: &Url) -> Option<&ProxySetting> {
@@ -252,6 +373,34 @@ impl Transport {
 
     /// Send `req`, retrying and replaying as configured. Any HTTP status is returned as a
     /// [`Response`]; only transport failures are errors.
+    /// Add what a request to the configured server carries besides its credentials: the
+    /// caller's extra headers and the request hook's (which may refuse the request). For requests
+    /// built outside [`Transport::send`] (bulk export file downloads to the server's origin).
+    pub(crate) fn decorate(
+        &self,
+        mut builder: reqwest::RequestBuilder,
+        method: &Method,
+        url: &Url,
+        what: &str,
+    ) -> Result<reqwest::RequestBuilder> {
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(hook) = &self.request_hook {
+            let mut extra = HookHeaders::default();
+            if !hook(method, url, &mut extra) {
+                return Err(Error::new(
+                    ErrorKind::Cancelled,
+                    format!("{what}: the request hook refused the request"),
+                ));
+            }
+            for (name, value) in extra.items {
+                builder = builder.header(name, value);
+            }
+        }
+        Ok(builder)
+    }
+
     pub async fn send(&self, req: &Request) -> Result<Response> {
         let mut attempt: u32 = 1;
         let mut refused_generation: Option<u64> = None;
@@ -263,6 +412,7 @@ impl Transport {
         };
         let method_retryable = self.retry.method_retryable(method);
         let what = req.describe();
+        let client = self.client()?;
         loop {
             // Nothing more is sent once the call is cancelled or past its deadline.
             crate::call::checkpoint()?;
@@ -276,14 +426,14 @@ impl Transport {
             } else {
                 // The token provider is reached through the same proxies as the server.
                 self.auth
-                    .credential(&self.client, &self.secrets, refused_generation)
+                    .credential(&client, &self.secrets, refused_generation)
                     .await
                     .map_err(|e| match self.auth.provider_url() {
                         Some(url) => self.blame_proxy(e, url),
                         None => e,
                     })?
             };
-            let mut builder = self.client.request(req.method.clone(), req.url.clone());
+            let mut builder = client.request(req.method.clone(), req.url.clone());
             if !req.anonymous {
                 for (name, value) in &self.headers {
                     builder = builder.header(name, value);
@@ -427,6 +577,19 @@ impl Transport {
     }
 }
 
+impl Drop for Transport {
+    /// The freeing thread lets go of its client at once (other threads' clients of this handle
+    /// go when those threads next add a client).
+    fn drop(&mut self) {
+        let key = Arc::as_ptr(&self.recipe);
+        let _ = CLIENTS.try_with(|clients| {
+            if let Ok(mut clients) = clients.try_borrow_mut() {
+                clients.retain(|(w, _, _)| w.as_ptr() != key && w.strong_count() > 0);
+            }
+        });
+    }
+}
+
 /// The proxies reqwest takes from the environment (`http_proxy`, `https_proxy`, `all_proxy`,
 /// lower case first, as curl does; a URL without a scheme is http) and the `no_proxy` rules.
 fn env_proxies(get: impl Fn(&str) -> Option<String>) -> (Vec<ProxySetting>, Vec<String>) {
@@ -556,7 +719,8 @@ pub(crate) async fn read_body(
     if resp.content_length().is_some_and(|n| n > limit) {
         return Err(too_big());
     }
-    let hint = resp.content_length().unwrap_or(0).min(1 << 20) as usize;
+    // One byte more than the body: room for the NUL a C caller gets after it, written in place.
+    let hint = resp.content_length().unwrap_or(0).min(1 << 20) as usize + 1;
     let mut body: Vec<u8> = Vec::new();
     reserve(&mut body, hint, context)?;
     loop {

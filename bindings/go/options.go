@@ -255,6 +255,14 @@ func (o *Options) SetMaxResultBytes(n uint64) *Options {
 	})
 }
 
+// SetCreateAllParallel sets how many transactions CreateAll keeps in flight (1..64; default 1).
+// References still come back in input order.
+func (o *Options) SetCreateAllParallel(n uint) *Options {
+	return o.simple(func(c *C.fhir_options_t, e **C.fhir_error_t) C.fhir_result {
+		return C.fhir_options_set_create_all_parallel(c, C.size_t(n), e)
+	})
+}
+
 // SetMaxPages limits the pages one call follows.
 func (o *Options) SetMaxPages(n uint64) *Options {
 	return o.simple(func(c *C.fhir_options_t, e **C.fhir_error_t) C.fhir_result {

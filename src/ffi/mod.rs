@@ -19,6 +19,7 @@
 
 mod boundary;
 pub mod buffer;
+pub mod bulk;
 pub mod embed;
 pub mod error;
 pub mod ops;

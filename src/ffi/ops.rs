@@ -105,7 +105,8 @@ pub unsafe extern "C" fn fhir_resource_create(
     })
 }
 
-/// Create many resources, sent as transaction Bundles of `batch_size` resources each.
+/// Create many resources, sent as transaction Bundles of `batch_size` resources each (one after
+/// the other, or several in flight: fhir_options_set_create_all_parallel()).
 ///
 /// @param server The handle (borrowed for the call).
 /// @param json A JSON array of resources, or a Bundle whose entries' resources and `fullUrl`s are

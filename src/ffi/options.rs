@@ -29,7 +29,8 @@ use crate::error::Result;
 /// fhir_options_set_retry_backoff_factor(), fhir_options_set_retry_jitter(),
 /// fhir_options_set_retry_max_backoff_wait(), fhir_options_set_user_agent(),
 /// fhir_options_set_oidc_scope(), fhir_options_set_oidc_auth_method(),
-/// fhir_options_set_allow_foreign_links(), fhir_options_set_max_response_bytes(),
+/// fhir_options_set_allow_foreign_links(), fhir_options_set_create_all_parallel(),
+/// fhir_options_set_max_response_bytes(),
 /// fhir_options_set_max_result_bytes(), fhir_options_set_max_pages(); for SMART Backend Services
 /// fhir_options_set_smart_key_id(), fhir_options_set_smart_algorithm(),
 /// fhir_options_set_smart_scope(), fhir_options_set_smart_token_url(),
@@ -425,6 +426,28 @@ pub unsafe extern "C" fn fhir_options_set_allow_foreign_links(
     error_out: *mut *mut fhir_error_t,
 ) -> fhir_result {
     set(options, error_out, |o| Ok(o.set_allow_foreign_links(allow)))
+}
+
+/// How many transactions fhir_resource_create_all() keeps in flight. With more than one, the next
+/// batches are sent before the earlier ones are answered (each over its own connection), which
+/// helps when the server, not the network, takes the time. The created references still come
+/// back in input order. On a failure no further batch is sent, the batches already sent are
+/// waited for, and the error names the first failed batch (in input order) and what earlier
+/// batches committed, as with one in flight, then which batches sent meanwhile were committed.
+///
+/// @param options The options to change (borrowed for the call).
+/// @param parallel 1 (default): one transaction after the other; at most 64.
+/// @param error_out NULL, or receives a new error on failure; free it with fhir_error_free().
+/// @return `FHIR_OK`; `FHIR_ERR_INVALID_ARGUMENT` for 0 or more than 64.
+#[no_mangle]
+pub unsafe extern "C" fn fhir_options_set_create_all_parallel(
+    options: *mut fhir_options_t,
+    parallel: usize,
+    error_out: *mut *mut fhir_error_t,
+) -> fhir_result {
+    set(options, error_out, |o| {
+        Ok(o.set_create_all_parallel(parallel))
+    })
 }
 
 /// The most bytes one response body may have, counted after decompression while it is read.

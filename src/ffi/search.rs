@@ -4,13 +4,16 @@
 //! the callback may call the library again.
 
 use std::ffi::{c_char, c_int, c_void};
+use std::future::Future;
 
 use super::boundary::{arg_str, guard, null_argument, out_ptr, FfiResult};
 use super::buffer::alloc_string;
 use super::error::fhir_error_t;
 use super::result::fhir_result;
 use super::server::{fhir_server_t, json_call, server_ref};
-use crate::ops::search::{page_resources, SearchStream};
+
+use super::runtime::{block_on, settle};
+use crate::ops::bundle::SearchPage;
 
 /// Called by fhir_search_pages() once per page, on the caller's thread. It may call the library, on
 /// the same handle too. It must not unwind: no C++ exception or longjmp through it.
@@ -158,41 +161,105 @@ pub unsafe extern "C" fn fhir_search_count(
     })
 }
 
-/// `bytes` and a NUL in `buf` (reused from call to call), for a callback: memory reserved
-/// fallibly, so a huge page without memory for its copy is an error, not an abort.
-fn nul_terminated(buf: &mut Vec<u8>, bytes: &[u8]) -> FfiResult<()> {
-    buf.clear();
-    crate::transport::reserve(buf, bytes.len() + 1, "handing a page to the callback")?;
-    buf.extend_from_slice(bytes);
-    buf.push(0);
+/// The search mode as a NUL-terminated string for a callback: the three FHIR modes are static,
+/// any other text is copied into `buf` (reused from call to call, reserved fallibly).
+fn mode_cstr<'b>(mode: Option<&str>, buf: &'b mut Vec<u8>) -> FfiResult<&'b [u8]> {
+    Ok(match mode.unwrap_or("match") {
+        "match" => b"match\0",
+        "include" => b"include\0",
+        "outcome" => b"outcome\0",
+        other => {
+            buf.clear();
+            crate::transport::reserve(buf, other.len() + 1, "handing a page to the callback")?;
+            buf.extend_from_slice(other.as_bytes());
+            buf.push(0);
+            buf
+        }
+    })
+}
+
+/// The page with a NUL after its last byte, written in place: the transport leaves room for it,
+/// so no copy is made (memory is reserved fallibly when there is no room).
+fn nul_terminate(page: &mut Vec<u8>) -> FfiResult<()> {
+    crate::transport::reserve(page, 1, "handing a page to the callback")?;
+    page.push(0);
     Ok(())
 }
 
-/// What a streaming loop hands to the caller's callback: one page, or the page's resources.
-/// Returns whether to go on.
-type Consume<'c> = dyn FnMut(&[u8], &mut SearchStream<'_>) -> FfiResult<bool> + 'c;
+/// What a streaming loop hands to the caller's callback: one page, or the page's resources. The
+/// page is the transport's buffer itself (the callback's NUL is written into it); the second
+/// argument is the page read in one pass. Returns whether to go on.
+type Deliver<'c> = dyn FnMut(&mut Vec<u8>, &SearchPage) -> FfiResult<bool> + 'c;
 
-/// The blocking streaming loop: fetch a page on the caller's thread, let `consume` parse and hand
-/// it over, until the search ends or the callback stops it. Writes `*next_url_out` (if not NULL):
-/// on success the URL to resume from (NULL at the end); on failure the URL of the page that could
-/// not be fetched or parsed (NULL when the failure was a refused link).
+/// Drive `fetch` until it is done or has nothing left to do without the server (its request
+/// written, its answer awaited): Some(result) when it finished.
+async fn ahead_of<F: Future + Unpin>(fetch: &mut F) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        r = fetch => Some(r),
+        _ = settle() => None,
+    }
+}
+
+/// The blocking streaming loop: fetch a page on the caller's thread, read it in one pass
+/// (`views`: with each entry's resource and mode), hand it over with `deliver`, until the
+/// search ends or the callback stops it. While the callback runs, the next page is already
+/// asked for (its request written before the callback is called, its answer read after): the
+/// server works while the caller does. Writes `*next_url_out` (if not NULL): on success the URL
+/// to resume from (NULL at the end; after a stop, the first page the caller has not seen, a
+/// prefetched answer being dropped); on failure the URL of the page that could not be fetched,
+/// parsed or handed over (NULL when the failure was a refused link).
 unsafe fn stream(
     server: *const fhir_server_t,
     query: *const c_char,
     next_url_out: *mut *mut c_char,
-    consume: &mut Consume<'_>,
+    views: bool,
+    deliver: &mut Deliver<'_>,
 ) -> FfiResult<()> {
     let s = server_ref(server)?;
     let q = arg_str(query, "query")?;
     let mut stream = s.server().search_stream(q)?;
     // One call for the whole search: one cancel token, one deadline, one record.
     let call = s.begin();
-    let outcome = (|| loop {
-        let Some(body) = s.step(&call, stream.fetch())? else {
-            return Ok(None);
-        };
-        if !consume(&body, &mut stream)? {
-            return Ok(stream.resume_url()?);
+    let outcome = (|| {
+        let mut fetched = s.step(&call, stream.fetch())?;
+        loop {
+            let Some(body) = fetched else {
+                return Ok(None);
+            };
+            // The transport's buffer, not a copy: the body's only owner is this loop.
+            let mut page = Vec::from(body);
+            let read = stream.accept_spans(&page, views)?;
+            let next = if stream.can_prefetch() {
+                // Part of the call (its cancel token and deadline govern it); dropping it (a
+                // stop, a failure, a cancelled call) abandons the request.
+                let mut ahead = Box::pin(call.run(stream.prefetch()));
+                let early = block_on(ahead_of(&mut ahead))?;
+                match deliver(&mut page, &read) {
+                    Err(e) => return Err(e),
+                    Ok(false) => {
+                        drop(ahead);
+                        stream.drop_prefetch();
+                        return Ok(stream.resume_url()?);
+                    }
+                    Ok(true) => {}
+                }
+                let next = match early {
+                    Some(r) => {
+                        drop(ahead);
+                        r
+                    }
+                    None => block_on(ahead)?,
+                };
+                stream.adopt_prefetch();
+                next?
+            } else {
+                if !deliver(&mut page, &read)? {
+                    return Ok(stream.resume_url()?);
+                }
+                s.step(&call, stream.fetch())?
+            };
+            fetched = next;
         }
     })();
     s.end(&call);
@@ -243,11 +310,10 @@ pub unsafe extern "C" fn fhir_search_pages(
 ) -> fhir_result {
     guard(error_out, || {
         let cb = callback.ok_or_else(|| null_argument("callback"))?;
-        let mut buf: Vec<u8> = Vec::new();
-        stream(server, query, next_url_out, &mut |body, stream| {
-            stream.accept(body)?;
-            nul_terminated(&mut buf, body)?;
-            Ok(cb(buf.as_ptr() as *const c_char, body.len(), user_data) == 0)
+        stream(server, query, next_url_out, false, &mut |page, _| {
+            let len = page.len();
+            nul_terminate(page)?;
+            Ok(cb(page.as_ptr() as *const c_char, len, user_data) == 0)
         })
     })
 }
@@ -284,25 +350,32 @@ pub unsafe extern "C" fn fhir_search_resources(
 ) -> fhir_result {
     guard(error_out, || {
         let cb = callback.ok_or_else(|| null_argument("callback"))?;
-        let mut buf: Vec<u8> = Vec::new();
         let mut mode_buf: Vec<u8> = Vec::new();
-        stream(server, query, next_url_out, &mut |body, stream| {
-            let page = stream.accept(body)?;
-            for item in page_resources(&page) {
-                let (res, mode) = item?;
-                nul_terminated(&mut buf, res.as_bytes())?;
-                nul_terminated(&mut mode_buf, mode.as_bytes())?;
+        stream(server, query, next_url_out, true, &mut |page, read| {
+            // Each resource is followed by at least its entry's closing brace: its NUL is
+            // written over the next byte for the callback's time, then the byte is put back.
+            nul_terminate(page)?;
+            for entry in &read.entries {
+                let Some(res) = entry.resource.clone() else {
+                    continue;
+                };
+                let mode = mode_cstr(entry.mode(page), &mut mode_buf)?.as_ptr();
+                let saved = std::mem::replace(&mut page[res.end], 0);
                 let go_on = cb(
-                    buf.as_ptr() as *const c_char,
+                    page[res.start..].as_ptr() as *const c_char,
                     res.len(),
-                    mode_buf.as_ptr() as *const c_char,
+                    mode as *const c_char,
                     user_data,
                 ) == 0;
+                page[res.end] = saved;
                 if !go_on {
                     return Ok(false);
                 }
             }
-            Ok(true)
+            match &read.malformed {
+                Some(e) => Err(e.clone().into()),
+                None => Ok(true),
+            }
         })
     })
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::boundary::{arg_str, guard, opt_bytes, out_ptr, write_opt, FfiResult, Handle};
-use super::buffer::write_string;
+use super::buffer::{write_string, write_vec, IntoBuffer};
 use super::embed::fhir_cancel_t;
 use super::error::fhir_error_t;
 use super::options::fhir_options_t;
@@ -280,7 +280,8 @@ pub unsafe extern "C" fn fhir_server_from_env(
 ///        not race with other calls on the same handle.
 #[no_mangle]
 pub unsafe extern "C" fn fhir_server_free(server: *mut fhir_server_t) {
-    fhir_server_t::free(server)
+    fhir_server_t::free(server);
+    super::runtime::settle_after_free();
 }
 
 /// The base URL of a handle, normalised (no trailing slash).
@@ -375,13 +376,13 @@ pub(crate) unsafe fn json_call<'a, T, Fut>(
 ) -> fhir_result
 where
     Fut: Future<Output = Result<T>>,
-    T: AsRef<[u8]>,
+    T: IntoBuffer,
 {
     guard(error_out, || {
         let s = server_ref(server)?;
         let out = out_ptr(json_out, "json_out")?;
         let body = s.run(call(s.server())?)?;
-        write_string(body.as_ref(), out, len_out)
+        write_vec(body.into_vec(), out, len_out)
     })
 }
 

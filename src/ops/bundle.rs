@@ -1,6 +1,8 @@
 //! Raw-JSON Bundle handling: parse a page's links, total and entries as slices of the server's
 //! bytes; build Bundles by concatenating slices.
 
+use std::ops::Range;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -146,6 +148,184 @@ pub fn parse_page(body: &[u8]) -> Result<Page<'_>> {
     })
 }
 
+/// A search page read in one pass: its `next` link and `total`, and each entry as a span of the
+/// page with its resource's span and search mode. Spans are byte ranges of the page, so the page
+/// may be handed on (or NUL-terminated in place) while they are used.
+#[derive(Debug, PartialEq)]
+pub struct SearchPage {
+    pub total: Option<u64>,
+    pub next: Option<String>,
+    /// The entries before the first malformed one (all of them when none is).
+    pub entries: Vec<SearchEntry>,
+    /// The first malformed entry's error: reported once the entries before it are handled, as
+    /// when entries were read one by one.
+    pub malformed: Option<Error>,
+}
+
+/// A [`SearchPage`] with its modes as text, to compare two readings of one page.
+#[cfg(any(test, fuzzing))]
+pub(crate) type ResolvedPage = (
+    Option<u64>,
+    Option<String>,
+    Vec<(Range<usize>, Option<Range<usize>>, Option<String>)>,
+    Option<Error>,
+);
+
+#[cfg(any(test, fuzzing))]
+impl SearchPage {
+    pub(crate) fn resolved(self, page: &[u8]) -> ResolvedPage {
+        let entries = self
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.raw.clone(),
+                    e.resource.clone(),
+                    e.mode(page).map(str::to_owned),
+                )
+            })
+            .collect();
+        (self.total, self.next, entries, self.malformed)
+    }
+}
+
+/// One entry of a [`SearchPage`] (byte ranges of the page).
+#[derive(Debug, PartialEq)]
+pub struct SearchEntry {
+    pub raw: Range<usize>,
+    /// The resource, if the entry has one (only when views were asked for).
+    pub resource: Option<Range<usize>>,
+    pub mode: Option<EntryMode>,
+}
+
+/// A search mode: a span of the page, or text unescaped by serde.
+#[derive(Debug, PartialEq)]
+pub enum EntryMode {
+    Span(Range<usize>),
+    Owned(String),
+}
+
+impl SearchEntry {
+    /// The search mode's text, None when the entry gives none.
+    pub fn mode<'p>(&'p self, page: &'p [u8]) -> Option<&'p str> {
+        match &self.mode {
+            None => None,
+            // The page's spans are UTF-8: checked when it was read.
+            Some(EntryMode::Span(r)) => std::str::from_utf8(&page[r.clone()]).ok(),
+            Some(EntryMode::Owned(s)) => Some(s),
+        }
+    }
+
+    /// Whether a searchset entry is a match (no mode counts as a match), as [`is_match`].
+    pub fn is_match(&self, page: &[u8]) -> bool {
+        self.mode(page).is_none_or(|m| m == "match")
+    }
+}
+
+/// Read a search page in one pass (see [`crate::ops::scan`]); `views`: with each entry's resource
+/// and mode. The same result, and the same errors, as [`parse_page`] then [`entry_view`] per
+/// entry, which is what this falls back to for anything the single pass leaves to serde.
+pub fn parse_search_page(body: &[u8], views: bool) -> Result<SearchPage> {
+    let Some(scanned) = crate::ops::scan::scan_page(body, views, MAX_PAGE_ENTRIES) else {
+        return parse_search_page_serde(body, views);
+    };
+    let mut page = SearchPage {
+        total: scanned.total,
+        // The span holds no escape: its text is the link.
+        next: scanned
+            .next
+            .map(|r| String::from_utf8_lossy(&body[r]).into_owned()),
+        entries: Vec::with_capacity(scanned.entries.len()),
+        malformed: None,
+    };
+    for e in scanned.entries {
+        if !views {
+            page.entries.push(SearchEntry {
+                raw: e.raw,
+                resource: None,
+                mode: None,
+            });
+            continue;
+        }
+        let entry = match e.view {
+            Some(v) => SearchEntry {
+                raw: e.raw,
+                resource: v.resource,
+                mode: v.mode.map(EntryMode::Span),
+            },
+            None => match serde_entry(body, e.raw) {
+                Ok(entry) => entry,
+                Err(err) => {
+                    page.malformed = Some(err);
+                    break;
+                }
+            },
+        };
+        page.entries.push(entry);
+    }
+    Ok(page)
+}
+
+/// [`parse_search_page`] by serde alone (the reference the single pass is checked against).
+pub fn parse_search_page_serde(body: &[u8], views: bool) -> Result<SearchPage> {
+    let parsed = parse_page(body)?;
+    let mut page = SearchPage {
+        total: parsed.total,
+        next: parsed.next,
+        entries: Vec::with_capacity(parsed.entries.len()),
+        malformed: None,
+    };
+    for raw in parsed.entries {
+        let range = span_of(body, raw.get())?;
+        if !views {
+            page.entries.push(SearchEntry {
+                raw: range,
+                resource: None,
+                mode: None,
+            });
+            continue;
+        }
+        match serde_entry(body, range) {
+            Ok(entry) => page.entries.push(entry),
+            Err(err) => {
+                page.malformed = Some(err);
+                break;
+            }
+        }
+    }
+    Ok(page)
+}
+
+/// An entry's view by serde, as spans of the page.
+fn serde_entry(body: &[u8], raw: Range<usize>) -> Result<SearchEntry> {
+    let text = std::str::from_utf8(&body[raw.clone()])
+        .map_err(|_| Error::json("a Bundle entry is not valid UTF-8"))?;
+    let view: EntryView = serde_json::from_str(text).map_err(|e| {
+        Error::json(format!(
+            "a Bundle entry is malformed: {}",
+            quote(&e.to_string(), 300)
+        ))
+    })?;
+    let resource = match view.resource {
+        Some(r) => Some(span_of(body, r.get())?),
+        None => None,
+    };
+    Ok(SearchEntry {
+        raw,
+        resource,
+        mode: view.search.and_then(|s| s.mode).map(EntryMode::Owned),
+    })
+}
+
+/// The byte range of `part`, a slice borrowed from `whole`.
+fn span_of(whole: &[u8], part: &str) -> Result<Range<usize>> {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    if start > whole.len() || whole.len() - start < part.len() {
+        return Err(Error::protocol("internal: a JSON span outside its page"));
+    }
+    Ok(start..start + part.len())
+}
+
 pub fn entry_view(entry: &RawValue) -> Result<EntryView<'_>> {
     serde_json::from_str(entry.get()).map_err(|e| {
         Error::json(format!(
@@ -156,6 +336,7 @@ pub fn entry_view(entry: &RawValue) -> Result<EntryView<'_>> {
 }
 
 /// Whether a searchset entry is a match (no mode counts as a match).
+#[cfg(any(test, fuzzing))]
 pub fn is_match(view: &EntryView) -> bool {
     view.search
         .as_ref()
@@ -251,6 +432,11 @@ impl BundleWriter {
 
     /// Append one entry; past the limit, or without memory for it, an error (`Limit`).
     pub fn push_raw(&mut self, entry: &str) -> Result<()> {
+        self.push_raw_bytes(entry.as_bytes())
+    }
+
+    /// [`Self::push_raw`] for an entry already known to be UTF-8 JSON (a span of a read page).
+    pub fn push_raw_bytes(&mut self, entry: &[u8]) -> Result<()> {
         if (self.out.len() + entry.len() + 1) as u64 > self.limit {
             return Err(Error::new(
                 ErrorKind::Limit,
@@ -265,7 +451,7 @@ impl BundleWriter {
         if self.count > 0 {
             self.out.push(b',');
         }
-        self.out.extend_from_slice(entry.as_bytes());
+        self.out.extend_from_slice(entry);
         self.count += 1;
         Ok(())
     }
@@ -318,6 +504,76 @@ mod tests {
             r#"{"resourceType":"Patient","id":"1"}"#
         );
         assert!(!is_match(&entry_view(p.entries[1]).unwrap()));
+    }
+
+    /// The single pass agrees with serde on every page: same entries, spans, modes, link,
+    /// total, and the same error when there is one.
+    #[test]
+    fn single_pass_agrees_with_serde() {
+        let pages: &[&str] = &[
+            r#"{"resourceType":"Bundle","type":"searchset","total":3,"link":[{"relation":"self","url":"s"},{"relation":"next","url":"http://h/fhir?p=2"}],"entry":[{"fullUrl":"u","resource":{"resourceType":"Patient","id":"1","name":[{"family":"Ünïcödé \"q\" \u00e9"}]},"search":{"mode":"match","score":1.5e-3}},{"resource":{"resourceType":"Practitioner"},"search":{"mode":"include"}},{"search":{"mode":"outcome"}},{"resource":null},{}]}"#,
+            " \n{ \"entry\" : [ { \"resource\" : { \"a\" : [ 1 , -0.5 , true , false , null ] } , \"search\" : { } } ] , \"resourceType\" : \"Bundle\" } \r\n",
+            r#"{"resourceType":"Bundle","entry":[1,"x",[],{"resource":{}}]}"#,
+            r#"{"resourceType":"Bundle","entry":[{"resource":{},"resource":{}}]}"#,
+            r#"{"resourceType":"Bundle","entry":[{"resource":{}},{"search":{"mode":5}},{"resource":{}}]}"#,
+            r#"{"resourceType":"Bundle","entry":[{"search":{"mode":"m\u0061tch"},"resource":{}}]}"#,
+            r#"{"resourceType":"Bundle","entry":[{"res\u006furce":{"x":1}}]}"#,
+            r#"{"resourceType":"Bundle","entry":[{"search":["include"],"resource":{}}]}"#,
+            r#"{"resourceType":"Bundle","entry":[{"response":{"status":"201 Created","location":"Patient/1","outcome":{}},"resource":{}}]}"#,
+            r#"{"resourceType":"Bundle","entry":[{"response":{"status":201},"resource":{}}]}"#,
+            r#"{"resourceType":"Bundle","link":[{"relation":"next","url":""},{"relation":"next","url":"x"}]}"#,
+            r#"{"resourceType":"Bundle","link":[{"relation":"next"},{"relation":"next","url":"x"}]}"#,
+            r#"{"resourceType":"Bundle","link":[["next","x"]]}"#,
+            r#"{"resourceType":"Bundle","link":[{"relation":"next","url":"http:\/\/h\/x"}]}"#,
+            r#"{"resourceType":"Bundle","link":null}"#,
+            r#"{"resourceType":"Bundle","entry":null}"#,
+            r#"{"resourceType":"Bundle","total":null,"type":null}"#,
+            r#"{"resourceType":"Bundle","total":1.0}"#,
+            r#"{"resourceType":"Bundle","total":-1}"#,
+            r#"{"resourceType":"Bundle","total":18446744073709551616}"#,
+            r#"{"resourceType":"Bundle","total":01}"#,
+            r#"{"resourceType":"Bundle","total":7,"total":7}"#,
+            r#"{"resourceType":"Patient"}"#,
+            r#"{"resourceType":"Bund\u006ce"}"#,
+            r#"{"resourceType":"Bundle"} x"#,
+            r#"{"resourceType":"Bundle",}"#,
+            r#"{"resourceType":"Bundle","entry":[{"resource":{"a":"\x"}}]}"#,
+            r#"{"resourceType":"Bundle","entry":[{"resource":{"a":"\u12g4"}}]}"#,
+            r#"{"resourceType":"Bundle","entry":[{"resource":{"a":"tab	here"}}]}"#,
+            r#"{"resourceType":"Bundle","entry":[{"resource":{"a":01}}]}"#,
+            r#"{"resourceType":"Bundle","entry":[{"resource":{"a":1.}}]}"#,
+            r#"{"resourceType":"Bundle","entry":[{"resource":{"a":tru}}]}"#,
+            r#"{"resourceType":"Bundle","entry":[{"resource":{"a":1]}}"#,
+            r#"{}"#,
+            r#"[]"#,
+            "",
+            r#"{"resourceType":"Bundle","entry":[{"resource":{"a":"\ud800"}}]}"#,
+        ];
+        let deep = format!(
+            r#"{{"resourceType":"Bundle","entry":[{{"resource":{}1{}}}]}}"#,
+            "[".repeat(150),
+            "]".repeat(150)
+        );
+        let mut all: Vec<Vec<u8>> = pages.iter().map(|p| p.as_bytes().to_vec()).collect();
+        all.push(deep.into_bytes());
+        all.push(
+            b"{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"a\":\"\xff\"}}]}".to_vec(),
+        );
+        for (i, page) in all.iter().enumerate() {
+            for views in [false, true] {
+                assert_eq!(
+                    parse_search_page(page, views).map(|p| p.resolved(page)),
+                    parse_search_page_serde(page, views).map(|p| p.resolved(page)),
+                    "page {i} views {views}: {}",
+                    String::from_utf8_lossy(page)
+                );
+            }
+        }
+        // The common shape takes the single pass (no entry left to serde).
+        let fast =
+            crate::ops::scan::scan_page(pages[0].as_bytes(), true, MAX_PAGE_ENTRIES).unwrap();
+        assert!(fast.entries.iter().all(|e| e.view.is_some()));
+        assert_eq!(fast.entries.len(), 5);
     }
 
     #[test]

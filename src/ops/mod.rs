@@ -6,9 +6,11 @@
 //! Bundles are handled as raw JSON: entries are kept as slices of the server's bytes and
 //! concatenated, never parsed into a tree and re-serialised.
 
+pub mod bulk;
 pub mod bundle;
 pub mod query;
 pub mod reference;
 pub mod resource;
+pub(crate) mod scan;
 pub mod search;
 pub mod transaction;

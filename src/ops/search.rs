@@ -15,7 +15,9 @@ use url::Url;
 
 use crate::config::Limits;
 use crate::error::{Error, ErrorKind, Result};
-use crate::ops::bundle::{entry_view, is_match, parse_page, BundleWriter, Page};
+use crate::ops::bundle::{
+    entry_view, parse_page, parse_search_page, BundleWriter, Page, SearchPage,
+};
 use crate::ops::query::{has_param, remove_param, set_param};
 use crate::server::{check_path_segments, is_http_url, FhirServer};
 use crate::transport::Request;
@@ -250,17 +252,19 @@ impl FhirServer {
             return Ok(out.finish(Some(0), Some(pager.first_url())));
         }
         'pages: while let Some(body) = pager.fetch().await? {
-            let page = parse_page(&body)?;
+            let page = parse_search_page(&body, true)?;
             pager.advance(page.next.as_deref());
             for entry in &page.entries {
-                let view = entry_view(entry)?;
-                if is_match(&view) {
+                if entry.is_match(&body) {
                     if limit.is_some_and(|l| matches >= l) {
                         continue;
                     }
                     matches += 1;
                 }
-                out.push_raw(entry.get())?;
+                out.push_raw_bytes(&body[entry.raw.clone()])?;
+            }
+            if let Some(e) = page.malformed {
+                return Err(e);
             }
             if limit.is_some_and(|l| matches >= l) {
                 break 'pages;
@@ -294,6 +298,7 @@ impl FhirServer {
         Ok(SearchStream {
             pager: Pager::new(self, query)?,
             in_flight: None,
+            prefetching: None,
         })
     }
 }
@@ -306,6 +311,8 @@ pub struct SearchStream<'s> {
     /// The URL of the page fetched last: the one to retry when it cannot be fetched, parsed or
     /// handed over. None when the last `next` link was refused.
     in_flight: Option<String>,
+    /// The URL of the page being fetched ahead of the caller, if any.
+    prefetching: Option<Url>,
 }
 
 impl SearchStream<'_> {
@@ -331,6 +338,42 @@ impl SearchStream<'_> {
         let page = parse_page(body)?;
         self.pager.advance(page.next.as_deref());
         Ok(page)
+    }
+
+    /// Read a fetched page in one pass (checked to be a Bundle; `views`: with each entry's
+    /// resource and mode) and record its `next` link.
+    pub(crate) fn accept_spans(&mut self, body: &[u8], views: bool) -> Result<SearchPage> {
+        let page = parse_search_page(body, views)?;
+        self.pager.advance(page.next.as_deref());
+        Ok(page)
+    }
+
+    /// Whether the next page can be fetched ahead of the caller: there is a `next` link and no
+    /// refused link is pending.
+    pub(crate) fn can_prefetch(&self) -> bool {
+        self.pager.next.is_some() && self.pager.pending.is_none()
+    }
+
+    /// Fetch the next page ahead of the caller, while the current page is still being handed
+    /// over: a failure to hand the current page over still names the current page. Call
+    /// [`Self::adopt_prefetch`] once the current page is handed over, or
+    /// [`Self::drop_prefetch`] when the caller stopped.
+    pub(crate) async fn prefetch(&mut self) -> Result<Option<Bytes>> {
+        self.prefetching = self.pager.next.clone();
+        self.pager.fetch().await
+    }
+
+    /// The prefetched page is now the one in flight: the page to retry from if it failed.
+    pub(crate) fn adopt_prefetch(&mut self) {
+        self.in_flight = self.prefetching.take().map(|u| u.to_string());
+    }
+
+    /// The caller stopped while the next page was fetched ahead: that page was never seen, so it
+    /// is where a resumed search starts (the prefetched answer, if any, is dropped).
+    pub(crate) fn drop_prefetch(&mut self) {
+        if let Some(url) = self.prefetching.take() {
+            self.pager.next = Some(url);
+        }
     }
 
     /// After a stop by the caller: the absolute URL of the page that would come next (to

@@ -2,6 +2,9 @@
 //! `delete_many` as one batch, `create_all` split into transactions of `batch_size`, and the
 //! capabilities summary (resource counts) as one batch.
 
+use std::future::Future;
+use std::task::Poll;
+
 use bytes::Bytes;
 use reqwest::Method;
 use serde::Deserialize;
@@ -41,6 +44,28 @@ struct Item<'a> {
     json: &'a str,
     resource_type: String,
     full_url: Option<String>,
+}
+
+/// One transaction Bundle creating `chunk` (each item POSTed with its fullUrl, or a new
+/// `urn:uuid:`).
+fn transaction_body(chunk: &[Item<'_>]) -> Result<Vec<u8>> {
+    let mut w = BundleWriter::with_capacity(
+        "transaction",
+        chunk.iter().map(|i| i.json.len() + 120).sum(),
+    );
+    for item in chunk {
+        let full_url = item
+            .full_url
+            .clone()
+            .unwrap_or_else(|| format!("urn:uuid:{}", uuid_v4()));
+        w.push_raw(&format!(
+            "{{\"fullUrl\":{},\"resource\":{},\"request\":{{\"method\":\"POST\",\"url\":\"{}\"}}}}",
+            json_str(&full_url),
+            item.json,
+            item.resource_type
+        ))?;
+    }
+    Ok(w.finish(None, None))
 }
 
 fn parse_items(input: &[u8]) -> Result<Vec<Item<'_>>> {
@@ -222,24 +247,12 @@ impl FhirServer {
             batch_size
         };
         let batches = items.len().div_ceil(size);
+        if self.create_all_parallel > 1 && batches > 1 {
+            return self.create_all_parallel(&items, size).await;
+        }
         let mut created: Vec<String> = Vec::with_capacity(items.len());
         for (b, chunk) in items.chunks(size).enumerate() {
-            let mut w = BundleWriter::with_capacity(
-                "transaction",
-                chunk.iter().map(|i| i.json.len() + 120).sum(),
-            );
-            for item in chunk {
-                let full_url = item
-                    .full_url
-                    .clone()
-                    .unwrap_or_else(|| format!("urn:uuid:{}", uuid_v4()));
-                w.push_raw(&format!(
-                    "{{\"fullUrl\":{},\"resource\":{},\"request\":{{\"method\":\"POST\",\"url\":\"{}\"}}}}",
-                    json_str(&full_url),
-                    item.json,
-                    item.resource_type
-                ))?;
-            }
+            let body = transaction_body(chunk)?;
             let first = b * size;
             let context = |e: Error| {
                 let mut e = e;
@@ -254,7 +267,7 @@ impl FhirServer {
                 e.set_message(message);
                 e
             };
-            let req = Request::new(Method::POST, self.resolve("")?).body(w.finish(None, None));
+            let req = Request::new(Method::POST, self.resolve("")?).body(body);
             log::debug!(
                 target: "fhir_kindling::transaction",
                 "create_all: batch {} of {batches} ({} resources)",
@@ -284,6 +297,109 @@ impl FhirServer {
         }
         let list: Vec<String> = created.iter().map(|r| json_str(r)).collect();
         Ok(format!("{{\"created\":[{}],\"batches\":{batches}}}", list.join(",")).into_bytes())
+    }
+
+    /// [`Self::create_all`] with up to `create_all_parallel` transactions in flight: batch k+1
+    /// is sent before batch k is answered. The references come back in input order; on a
+    /// failure no further batch is sent, the batches already in flight are waited for, and the
+    /// error names the first failed batch (in input order) with what earlier batches committed,
+    /// as sequentially, plus what the batches sent meanwhile committed.
+    async fn create_all_parallel(&self, items: &[Item<'_>], size: usize) -> Result<Vec<u8>> {
+        let batches = items.len().div_ceil(size);
+        let window = self.create_all_parallel;
+        let url = self.resolve("")?;
+        let send = |b: usize| {
+            let chunk = &items[b * size..((b + 1) * size).min(items.len())];
+            let url = url.clone();
+            async move {
+                let body = transaction_body(chunk).map_err(|e| (e, false))?;
+                log::debug!(
+                    target: "fhir_kindling::transaction",
+                    "create_all: batch {} of {batches} ({} resources, up to {window} in flight)",
+                    b + 1,
+                    chunk.len()
+                );
+                let req = Request::new(Method::POST, url).body(body);
+                let resp = crate::call::interruptible(self.send_ok(req))
+                    .await
+                    .map_err(|e| (e, false))?;
+                Self::created_refs(&resp.body, chunk.len()).map_err(|e| (e, true))
+            }
+        };
+        // (batch, its future, its outcome once done), in input order.
+        let mut flight = std::collections::VecDeque::new();
+        let mut created: Vec<String> = Vec::with_capacity(items.len());
+        let mut failed: Option<(usize, Error, bool)> = None;
+        let mut later: Vec<(usize, bool)> = Vec::new(); // after a failure: (batch, committed)
+        let mut next = 0;
+        loop {
+            while failed.is_none() && flight.len() < window && next < batches {
+                let fut = send(next);
+                flight.push_back((next, Box::pin(fut), None));
+                next += 1;
+            }
+            if flight.is_empty() {
+                break;
+            }
+            std::future::poll_fn(|cx| {
+                for (_, fut, done) in flight.iter_mut() {
+                    if done.is_none() {
+                        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                            *done = Some(out);
+                        }
+                    }
+                }
+                match flight.front() {
+                    Some((_, _, Some(_))) => Poll::Ready(()),
+                    _ => Poll::Pending,
+                }
+            })
+            .await;
+            while let Some((b, _, Some(_))) = flight.front() {
+                let b = *b;
+                let Some((_, _, Some(out))) = flight.pop_front() else {
+                    unreachable!("the front was checked")
+                };
+                match (out, failed.is_some()) {
+                    (Ok(refs), false) => created.extend(refs),
+                    (Err((e, committed)), false) => failed = Some((b, e, committed)),
+                    (out, true) => later.push((b, matches!(out, Ok(_) | Err((_, true))))),
+                }
+            }
+        }
+        let Some((b, e, committed)) = failed else {
+            let list: Vec<String> = created.iter().map(|r| json_str(r)).collect();
+            return Ok(
+                format!("{{\"created\":[{}],\"batches\":{batches}}}", list.join(",")).into_bytes(),
+            );
+        };
+        let first = b * size;
+        let last = ((b + 1) * size).min(items.len()) - 1;
+        let what = match committed {
+            false => "failed;",
+            true => "was committed but its answer could not be read;",
+        };
+        let mut message = format!(
+            "create_all: batch {} of {batches} (input items {first}..{last}) {what} {} items in earlier batches were committed: {}",
+            b + 1,
+            created.len(),
+            e.message()
+        );
+        if !later.is_empty() {
+            let ok: Vec<String> = later
+                .iter()
+                .filter(|(_, c)| *c)
+                .map(|(k, _)| (k + 1).to_string())
+                .collect();
+            message.push_str(&format!(
+                " (with {window} transactions in flight, {} later batches had been sent; committed: {})",
+                later.len(),
+                if ok.is_empty() { "none".to_owned() } else { format!("batches {}", ok.join(", ")) }
+            ));
+        }
+        let mut e = e;
+        e.set_message(message);
+        Err(e)
     }
 
     /// `Type/id` of every entry of a transaction answer, in order.

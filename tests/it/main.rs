@@ -6,6 +6,7 @@
 mod common;
 
 mod auth;
+mod bulk;
 mod embed;
 mod ffi_boundary;
 mod hostile;

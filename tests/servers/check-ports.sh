@@ -106,7 +106,7 @@ log "ok tinyproxy logged CONNECT 127.0.0.1:$FHIR_NGINX_HTTPS_PORT"
 
 trap - EXIT
 "$SERVICES" stop
-for p in $FHIR_HAPI_PORT $FHIR_OIDC_PORT $FHIR_OIDC_GATEWAY_PORT $FHIR_NGINX_HTTPS_PORT $FHIR_NGINX_HTTP_PORT $FHIR_SLOW_PORT $FHIR_PROXY_PORT; do
+for p in $FHIR_HAPI_PORT $FHIR_OIDC_PORT $FHIR_OIDC_GATEWAY_PORT $FHIR_NGINX_HTTPS_PORT $FHIR_NGINX_HTTP_PORT $FHIR_NGINX_FILES_PORT $FHIR_SLOW_PORT $FHIR_PROXY_PORT; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then die "port $p is still open after stop"; fi
 done
 log "every service moved with the ports file (all ports +$SHIFT) and stopped again"

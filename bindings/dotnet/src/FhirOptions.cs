@@ -141,6 +141,9 @@ namespace FhirKindling
         /// <summary>The most pages one call follows.</summary>
         public FhirOptions SetMaxPages(ulong n) { return Set((OptionsHandle o, out ErrorHandle e) => Native.fhir_options_set_max_pages(o, n, out e)); }
 
+        /// <summary>Transactions CreateAll keeps in flight (1..64; default 1); references still come back in input order.</summary>
+        public FhirOptions SetCreateAllParallel(uint n) { return Set((OptionsHandle o, out ErrorHandle e) => Native.fhir_options_set_create_all_parallel(o, new UIntPtr(n), out e)); }
+
         /// <summary>The key id (kid) of the SMART Backend Services key.</summary>
         public FhirOptions SetSmartKeyId(string kid)
         {

@@ -71,6 +71,7 @@ namespace FhirKindling
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_max_response_bytes(OptionsHandle o, ulong n, out ErrorHandle e);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_max_result_bytes(OptionsHandle o, ulong n, out ErrorHandle e);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_max_pages(OptionsHandle o, ulong n, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_create_all_parallel(OptionsHandle o, UIntPtr n, out ErrorHandle e);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_smart_key_id(OptionsHandle o, byte[] kid, out ErrorHandle e);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_smart_algorithm(OptionsHandle o, byte[] alg, out ErrorHandle e);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_smart_scope(OptionsHandle o, byte[] scope, out ErrorHandle e);

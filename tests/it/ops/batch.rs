@@ -199,3 +199,118 @@ fn summary_counts_in_one_batch() {
     );
     b.assert();
 }
+
+/// A transaction answer whose locations are `Patient/{base}`, `Patient/{base+1}`, ...
+fn batch_answer_from(base: usize, n: usize) -> String {
+    let entries: Vec<Value> = (0..n)
+        .map(|i| json!({"response": {"status": "201 Created", "location": format!("Patient/{}/_history/1", base + i)}}))
+        .collect();
+    json!({"resourceType": "Bundle", "type": "transaction-response", "entry": entries}).to_string()
+}
+
+/// Items 0..n, each carrying its batch number (`"b{k}"`) so the mock can tell batches apart.
+fn tagged_items(n: usize, size: usize) -> Vec<u8> {
+    let items: Vec<Value> = (0..n)
+        .map(|i| json!({"resourceType": "Patient", "identifier": [{"value": format!("b{}", i / size)}]}))
+        .collect();
+    serde_json::to_vec(&items).unwrap()
+}
+
+fn parallel_server(mock: &MockServer, n: usize) -> fhir_kindling::FhirServer {
+    let mut o = fhir_kindling::Options::default();
+    o.set_create_all_parallel(n).unwrap();
+    fhir_kindling::FhirServer::new(&mock.url("/fhir"), fhir_kindling::Auth::None, &o).unwrap()
+}
+
+#[test]
+fn create_all_in_parallel_keeps_input_order_when_answers_come_out_of_order() {
+    let mock = MockServer::start();
+    let delay = std::time::Duration::from_millis(400);
+    let mocks: Vec<_> = (0..4)
+        .map(|k| {
+            mock.mock(|when, then| {
+                when.method(POST)
+                    .path("/fhir")
+                    .body_contains(format!("\"value\":\"b{k}\""));
+                // The first batch answers last.
+                let then = then.status(200).body(batch_answer_from(100 * (k + 1), 2));
+                if k == 0 {
+                    then.delay(delay);
+                }
+            })
+        })
+        .collect();
+    let s = parallel_server(&mock, 3);
+    let started = std::time::Instant::now();
+    let out = block_on(s.create_all(&tagged_items(8, 2), 2)).unwrap();
+    let elapsed = started.elapsed();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        v,
+        json!({"created": ["Patient/100", "Patient/101", "Patient/200", "Patient/201", "Patient/300", "Patient/301", "Patient/400", "Patient/401"], "batches": 4})
+    );
+    for m in &mocks {
+        m.assert_hits(1);
+    }
+    // Batches 2..4 went out while batch 1 was answered: about one delay, not one per batch.
+    assert!(elapsed < delay * 2, "{elapsed:?}");
+}
+
+#[test]
+fn create_all_in_parallel_reports_the_first_failed_batch_and_what_was_committed_meanwhile() {
+    let mock = MockServer::start();
+    let oo = r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"bad batch"}]}"#;
+    let first = mock.mock(|when, then| {
+        when.method(POST)
+            .path("/fhir")
+            .body_contains("\"value\":\"b0\"");
+        then.status(200)
+            .body(batch_answer_from(100, 2))
+            .delay(std::time::Duration::from_millis(300));
+    });
+    mock.mock(|when, then| {
+        when.method(POST)
+            .path("/fhir")
+            .body_contains("\"value\":\"b1\"");
+        then.status(400).body(oo);
+    });
+    let third = mock.mock(|when, then| {
+        when.method(POST)
+            .path("/fhir")
+            .body_contains("\"value\":\"b2\"");
+        then.status(200).body(batch_answer_from(300, 2));
+    });
+    let fourth = mock.mock(|when, then| {
+        when.method(POST)
+            .path("/fhir")
+            .body_contains("\"value\":\"b3\"");
+        then.status(200).body(batch_answer_from(400, 2));
+    });
+    let s = parallel_server(&mock, 3);
+    let e = block_on(s.create_all(&tagged_items(8, 2), 2)).unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    assert_create_all_failure(e.message(), "batch 2 of 4 (input items 2..3)", 2);
+    assert!(e.message().contains("bad batch"), "{}", e.message());
+    assert!(
+        e.message()
+            .contains("1 later batches had been sent; committed: batches 3"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(e.body(), Some(oo.as_bytes()));
+    first.assert_hits(1);
+    third.assert_hits(1);
+    // Nothing is sent after the failure is known.
+    fourth.assert_hits(0);
+}
+
+#[test]
+fn create_all_parallel_option_is_bounded() {
+    let mut o = fhir_kindling::Options::default();
+    assert_eq!(
+        o.set_create_all_parallel(0).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert!(o.set_create_all_parallel(65).is_err());
+    o.set_create_all_parallel(64).unwrap();
+}

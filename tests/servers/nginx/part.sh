@@ -5,6 +5,7 @@
 #
 #   https://127.0.0.1:$FHIR_NGINX_HTTPS_PORT  server cert from STATE_DIR/pki, optional client certs
 #   http://127.0.0.1:$FHIR_NGINX_HTTP_PORT    same locations except /mtls
+#   http://127.0.0.1:$FHIR_NGINX_FILES_PORT   bulk export files of /oidcfiles/fhir (refuses Authorization)
 #   slow-server.py on 127.0.0.1:$FHIR_SLOW_PORT, upstream of /slow
 #
 # `start` also starts the pki part (nginx needs its certificates) and renders nginx.conf.template
@@ -16,7 +17,7 @@ PART=nginx
 LOG_TAG=$PART
 # shellcheck source=tests/servers/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-PART_PORTS="$FHIR_NGINX_HTTPS_PORT $FHIR_NGINX_HTTP_PORT $FHIR_SLOW_PORT"
+PART_PORTS="$FHIR_NGINX_HTTPS_PORT $FHIR_NGINX_HTTP_PORT $FHIR_NGINX_FILES_PORT $FHIR_SLOW_PORT"
 
 HERE=$SERVERS_DIR/nginx
 NGINX_DIR=$STATE_DIR/nginx
@@ -80,7 +81,7 @@ part_start() {
         part_stop
         die "nginx failed to start"
     fi
-    for p in "$FHIR_NGINX_HTTPS_PORT" "$FHIR_NGINX_HTTP_PORT"; do
+    for p in "$FHIR_NGINX_HTTPS_PORT" "$FHIR_NGINX_HTTP_PORT" "$FHIR_NGINX_FILES_PORT"; do
         if ! wait_for_port "$p" 10; then
             tail -n 20 "$NGINX_DIR/error.log" >&2
             part_stop
@@ -109,6 +110,7 @@ part_env() {
     write_env \
         "FHIR_NGINX_HTTPS=$https" \
         "FHIR_NGINX_HTTP=http://127.0.0.1:$FHIR_NGINX_HTTP_PORT" \
+        "FHIR_NGINX_FILES=http://127.0.0.1:$FHIR_NGINX_FILES_PORT" \
         "FHIR_NGINX_ACCESS_LOG=$NGINX_DIR/access.log" \
         "FHIR_NGINX_ERROR_LOG=$NGINX_DIR/error.log" \
         "FHIR_BASIC_USER=$BASIC_USER" \

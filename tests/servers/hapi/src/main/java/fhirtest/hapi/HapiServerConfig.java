@@ -1,6 +1,7 @@
 package fhirtest.hapi;
 
 import ca.uhn.fhir.batch2.jobs.config.Batch2JobsConfig;
+import ca.uhn.fhir.batch2.jobs.export.BulkDataExportProvider;
 import ca.uhn.fhir.batch2.maintenance.JobMaintenanceServiceImpl;
 import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.context.support.IValidationSupport;
@@ -56,6 +57,8 @@ public class HapiServerConfig {
 	public static final int DEFAULT_PAGE_SIZE = 20;
 	public static final int MAX_PAGE_SIZE = 1000;
 	public static final long BATCH2_MAINTENANCE_MILLIS = 1000;
+	/** Resources per bulk export file: small, so that a test export spans several files. */
+	public static final int BULK_EXPORT_FILE_CAPACITY = 500;
 
 	@Bean(destroyMethod = "close")
 	public BasicDataSource dataSource() {
@@ -83,6 +86,10 @@ public class HapiServerConfig {
 		s.setReuseCachedSearchResultsForMillis(null); // never reuse cached search results
 		s.setEnforceReferentialIntegrityOnDelete(false);
 		s.setFetchSizeDefaultMaximum(MAX_PAGE_SIZE);
+		// Bulk Data $export: every kick-off is a new job (tests export the same data several times
+		// and cancel jobs), and files are small so that an export produces several of them.
+		s.setEnableBulkExportJobReuse(false);
+		s.setBulkExportFileMaximumCapacity(BULK_EXPORT_FILE_CAPACITY);
 		// No fulltext / lucene / hibernate-search
 		s.setHibernateSearchIndexFullText(false);
 		s.setHibernateSearchIndexSearchParams(false);
@@ -158,10 +165,13 @@ public class HapiServerConfig {
 			JpaStorageSettings storageSettings,
 			ISearchParamRegistry searchParamRegistry,
 			IValidationSupport validationSupport,
-			DatabaseBackedPagingProvider pagingProvider) {
+			DatabaseBackedPagingProvider pagingProvider,
+			BulkDataExportProvider bulkDataExportProvider) {
 		RestfulServer server = new RestfulServer(systemDao.getContext());
 		server.registerProviders(resourceProviderFactory.createProviders());
 		server.registerProvider(systemProvider);
+		// $export (system, Patient, Group) and $export-poll-status; the files are Binary resources.
+		server.registerProvider(bulkDataExportProvider);
 
 		JpaCapabilityStatementProvider cs = new JpaCapabilityStatementProvider(
 				server, systemDao, storageSettings, searchParamRegistry, validationSupport);
