@@ -627,6 +627,11 @@ class Options {
         return detail::invoke([&](fhir_error_t **e) { return fhir_options_set_smart_jku(get(), u.ptr(), e); });
     }
 
+    /// Up to `parallel` (1..64) transactions of create_all() in flight (default 1).
+    Result<void> try_set_create_all_parallel(std::size_t parallel) {
+        return detail::invoke(
+            [&](fhir_error_t **e) { return fhir_options_set_create_all_parallel(get(), parallel, e); });
+    }
     /// Searches whose URL is longer than `url_len` are sent as POST _search (0: always; SIZE_MAX: never).
     Result<void> try_set_search_post_threshold(std::size_t url_len) {
         return detail::invoke(
@@ -688,6 +693,7 @@ class Options {
     }
 
 #if FHIR_KINDLING_HPP_EXCEPTIONS
+    Options &set_create_all_parallel(std::size_t n) { return done(try_set_create_all_parallel(n)); }
     Options &set_search_post_threshold(std::size_t url_len) { return done(try_set_search_post_threshold(url_len)); }
     Options &set_pool_idle_timeout_ms(std::uint64_t ms) { return done(try_set_pool_idle_timeout_ms(ms)); }
     Options &set_pool_max_idle_per_host(std::size_t n) { return done(try_set_pool_max_idle_per_host(n)); }
@@ -750,6 +756,165 @@ inline Result<void> Headers::try_add(std::string_view name, std::string_view val
         return Error(rc, err);
     return {};
 }
+
+// ------------------------------------------------------------------------------------------------
+// Bulk Data export
+
+/// The level of an export (fhir_bulk_level).
+enum class BulkLevel : int { system = FHIR_BULK_SYSTEM, patient = FHIR_BULK_PATIENT, group = FHIR_BULK_GROUP };
+/// Which kind of manifest file a line comes from (fhir_bulk_file_kind).
+enum class BulkFileKind : int { output = FHIR_BULK_OUTPUT, error = FHIR_BULK_ERROR, deleted = FHIR_BULK_DELETED };
+/// The totals of a download (fhir_bulk_summary_t: files, resources, errors, deleted, bytes, stopped).
+using BulkSummary = fhir_bulk_summary_t;
+
+/// The answer of Server::bulk_poll(): done with the manifest, or the wait before the next poll.
+struct BulkStatus {
+    bool done = false;
+    Json manifest;
+    std::uint64_t next_poll_ms = 0;
+};
+
+/// The outcome of Server::bulk_export(): the status URL (to cancel) and the totals.
+struct BulkExport {
+    Json status_url;
+    BulkSummary summary{};
+};
+
+namespace detail {
+// A progress callback: `fn(std::string_view progress, std::uint64_t next_poll_ms)`.
+template <class Fn> struct ProgressTramp {
+    static void call(const char *progress, std::uint64_t next_poll_ms, void *ud) noexcept {
+        (void)call_guarded(*static_cast<Fn *>(ud), std::string_view(progress ? progress : ""), next_poll_ms);
+    }
+};
+// A line callback: `fn(std::string_view line, std::string_view resource_type, BulkFileKind kind,
+// std::size_t file_index)` returning void or bool (false stops the download).
+template <class Fn> struct LineTramp {
+    static int call(const char *line, std::size_t len, const char *type, fhir_bulk_file_kind kind, std::size_t index,
+                    void *ud) noexcept {
+        return call_guarded(*static_cast<Fn *>(ud), std::string_view(line, len), std::string_view(type ? type : ""),
+                            static_cast<BulkFileKind>(kind), index);
+    }
+};
+} // namespace detail
+
+/**
+ * The parameters and bounds of a Bulk Data `$export` (fhir_bulk_t): level, types, `_since`,
+ * `_until`, `_typeFilter`, output format, poll interval, timeout, parallel downloads, line limit,
+ * attempts, progress callback. Used by the Server::bulk_* calls; not locked.
+ */
+class Bulk {
+  public:
+    Bulk() : ptr_(fhir_bulk_new()) {
+        if (!ptr_) {
+#if FHIR_KINDLING_HPP_EXCEPTIONS
+            throw std::bad_alloc();
+#else
+            std::abort();
+#endif
+        }
+    }
+    const fhir_bulk_t *get() const noexcept { return ptr_.get(); }
+    fhir_bulk_t *get() noexcept { return ptr_.get(); }
+
+    /// The level; `group_id` for BulkLevel::group only.
+    Result<void> try_set_level(BulkLevel level, std::string_view group_id = {}) {
+        FHIR_HPP_CSTR_OPT(g, group_id, "group id");
+        return detail::invoke([&](fhir_error_t **e) {
+            return fhir_bulk_set_level(get(), static_cast<fhir_bulk_level>(level), g.ptr(), e);
+        });
+    }
+    Result<void> try_add_type(std::string_view type) {
+        FHIR_HPP_CSTR(t, type, "resource type");
+        return detail::invoke([&](fhir_error_t **e) { return fhir_bulk_add_type(get(), t.ptr(), e); });
+    }
+    Result<void> try_set_since(std::string_view instant) {
+        FHIR_HPP_CSTR(i, instant, "since");
+        return detail::invoke([&](fhir_error_t **e) { return fhir_bulk_set_since(get(), i.ptr(), e); });
+    }
+    Result<void> try_set_until(std::string_view instant) {
+        FHIR_HPP_CSTR(i, instant, "until");
+        return detail::invoke([&](fhir_error_t **e) { return fhir_bulk_set_until(get(), i.ptr(), e); });
+    }
+    Result<void> try_add_type_filter(std::string_view filter) {
+        FHIR_HPP_CSTR(f, filter, "type filter");
+        return detail::invoke([&](fhir_error_t **e) { return fhir_bulk_add_type_filter(get(), f.ptr(), e); });
+    }
+    Result<void> try_set_output_format(std::string_view format) {
+        FHIR_HPP_CSTR(f, format, "output format");
+        return detail::invoke([&](fhir_error_t **e) { return fhir_bulk_set_output_format(get(), f.ptr(), e); });
+    }
+    Result<void> try_set_lenient(bool lenient) {
+        return detail::invoke([&](fhir_error_t **e) { return fhir_bulk_set_lenient(get(), lenient, e); });
+    }
+    Result<void> try_set_poll_interval_ms(std::uint64_t min_ms, std::uint64_t max_ms) {
+        return detail::invoke(
+            [&](fhir_error_t **e) { return fhir_bulk_set_poll_interval_ms(get(), min_ms, max_ms, e); });
+    }
+    Result<void> try_set_timeout_ms(std::uint64_t ms) {
+        return detail::invoke([&](fhir_error_t **e) { return fhir_bulk_set_timeout_ms(get(), ms, e); });
+    }
+    Result<void> try_set_parallel(std::size_t n) {
+        return detail::invoke([&](fhir_error_t **e) { return fhir_bulk_set_parallel(get(), n, e); });
+    }
+    Result<void> try_set_max_line_bytes(std::size_t n) {
+        return detail::invoke([&](fhir_error_t **e) { return fhir_bulk_set_max_line_bytes(get(), n, e); });
+    }
+    Result<void> try_set_file_attempts(std::uint32_t n) {
+        return detail::invoke([&](fhir_error_t **e) { return fhir_bulk_set_file_attempts(get(), n, e); });
+    }
+    /// `fn(std::string_view progress, std::uint64_t next_poll_ms)` while an export runs, on the
+    /// calling thread; an exception it throws is rethrown when the call returns. Kept alive here.
+    template <class F> Result<void> try_set_progress_callback(F &&fn) {
+        using Fn = std::decay_t<F>;
+        auto holder = std::make_shared<Fn>(std::forward<F>(fn));
+        Result<void> r = detail::invoke([&](fhir_error_t **e) {
+            return fhir_bulk_set_progress_callback(get(), &detail::ProgressTramp<Fn>::call, holder.get(), e);
+        });
+        if (r.ok())
+            progress_ = std::move(holder);
+        return r;
+    }
+    Result<void> try_clear_progress_callback() {
+        Result<void> r = detail::invoke(
+            [&](fhir_error_t **e) { return fhir_bulk_set_progress_callback(get(), nullptr, nullptr, e); });
+        if (r.ok())
+            progress_.reset();
+        return r;
+    }
+
+#if FHIR_KINDLING_HPP_EXCEPTIONS
+    Bulk &set_level(BulkLevel level, std::string_view group_id = {}) { return done(try_set_level(level, group_id)); }
+    Bulk &add_type(std::string_view type) { return done(try_add_type(type)); }
+    Bulk &set_since(std::string_view instant) { return done(try_set_since(instant)); }
+    Bulk &set_until(std::string_view instant) { return done(try_set_until(instant)); }
+    Bulk &add_type_filter(std::string_view filter) { return done(try_add_type_filter(filter)); }
+    Bulk &set_output_format(std::string_view format) { return done(try_set_output_format(format)); }
+    Bulk &set_lenient(bool lenient) { return done(try_set_lenient(lenient)); }
+    Bulk &set_poll_interval_ms(std::uint64_t min_ms, std::uint64_t max_ms) {
+        return done(try_set_poll_interval_ms(min_ms, max_ms));
+    }
+    Bulk &set_timeout_ms(std::uint64_t ms) { return done(try_set_timeout_ms(ms)); }
+    Bulk &set_parallel(std::size_t n) { return done(try_set_parallel(n)); }
+    Bulk &set_max_line_bytes(std::size_t n) { return done(try_set_max_line_bytes(n)); }
+    Bulk &set_file_attempts(std::uint32_t n) { return done(try_set_file_attempts(n)); }
+    template <class F> Bulk &set_progress_callback(F &&fn) { return done(try_set_progress_callback(std::forward<F>(fn))); }
+    Bulk &clear_progress_callback() { return done(try_clear_progress_callback()); }
+#endif
+
+  private:
+#if FHIR_KINDLING_HPP_EXCEPTIONS
+    Bulk &done(const Result<void> &r) {
+        r.value();
+        return *this;
+    }
+#endif
+    struct Deleter {
+        void operator()(fhir_bulk_t *p) const noexcept { fhir_bulk_free(p); }
+    };
+    std::shared_ptr<void> progress_; // declared first: outlives ptr_
+    std::unique_ptr<fhir_bulk_t, Deleter> ptr_;
+};
 
 // ------------------------------------------------------------------------------------------------
 // Query
@@ -1084,6 +1249,98 @@ class Server {
         return resp;
     }
 
+    // --- Bulk Data export ---
+
+    /// Kick off an export; the status URL (keep it to poll, download or cancel).
+    Result<Json> try_bulk_kickoff(const Bulk &bulk) const {
+        return detail::invoke_json([&](char **o, std::size_t *l, fhir_error_t **e) {
+            fhir_result rc = fhir_bulk_kickoff(get(), bulk.get(), o, e);
+            *l = (rc == FHIR_OK && *o) ? std::strlen(*o) : 0;
+            return rc;
+        });
+    }
+    /// Poll once: done with the manifest, or the wait before the next poll.
+    Result<BulkStatus> try_bulk_poll(const Bulk &bulk, std::string_view status_url) const {
+        FHIR_HPP_CSTR(u, status_url, "status URL");
+        BulkStatus st;
+        Result<void> r = detail::invoke([&](fhir_error_t **e) {
+            char *m = nullptr;
+            std::size_t len = 0;
+            fhir_result rc = fhir_bulk_poll(get(), bulk.get(), u.ptr(), &st.done, &m, &len, &st.next_poll_ms, e);
+            st.manifest = Json(m, len);
+            return rc;
+        });
+        if (!r.ok())
+            return r.error();
+        return st;
+    }
+    /// Poll until the export completes (or the Bulk's timeout); the manifest.
+    Result<Json> try_bulk_wait(const Bulk &bulk, std::string_view status_url) const {
+        FHIR_HPP_CSTR(u, status_url, "status URL");
+        return detail::invoke_json([&](char **o, std::size_t *l, fhir_error_t **e) {
+            return fhir_bulk_wait(get(), bulk.get(), u.ptr(), o, l, e);
+        });
+    }
+    /**
+     * Download every file of a manifest: `on_line(std::string_view line, std::string_view
+     * resource_type, fhir::BulkFileKind kind, std::size_t file_index)` returning void or bool
+     * (false stops), on the calling thread; an exception stops the download and is rethrown.
+     */
+    template <class F>
+    Result<BulkSummary> try_bulk_download(const Bulk &bulk, std::string_view manifest, F &&on_line) const {
+        using Fn = std::remove_reference_t<F>;
+        BulkSummary sum{};
+        Result<void> r = detail::invoke([&](fhir_error_t **e) {
+            return fhir_bulk_download(get(), bulk.get(), manifest.data(), manifest.size(), &detail::LineTramp<Fn>::call,
+                                      const_cast<void *>(static_cast<const void *>(&on_line)), &sum, e);
+        });
+        if (!r.ok())
+            return r.error();
+        return sum;
+    }
+    /// Download every file of a manifest into `dir` (one NDJSON file per manifest entry).
+    Result<BulkSummary> try_bulk_download_to_dir(const Bulk &bulk, std::string_view manifest,
+                                                 std::string_view dir) const {
+        FHIR_HPP_CSTR(d, dir, "directory");
+        BulkSummary sum{};
+        Result<void> r = detail::invoke([&](fhir_error_t **e) {
+            return fhir_bulk_download_to_dir(get(), bulk.get(), manifest.data(), manifest.size(), d.ptr(), &sum, e);
+        });
+        if (!r.ok())
+            return r.error();
+        return sum;
+    }
+    /// Cancel an export (DELETE its status URL); true when the server no longer knew it (404/410).
+    Result<bool> try_bulk_cancel(std::string_view status_url) const {
+        FHIR_HPP_CSTR(u, status_url, "status URL");
+        bool gone = false;
+        Result<void> r = detail::invoke([&](fhir_error_t **e) { return fhir_bulk_cancel(get(), u.ptr(), &gone, e); });
+        if (!r.ok())
+            return r.error();
+        return gone;
+    }
+    /// A whole export (kick-off, wait, download with `on_line` as for try_bulk_download()). On a
+    /// failure after the kick-off, the error's resume_url() is the status URL.
+    template <class F> Result<BulkExport> try_bulk_export(const Bulk &bulk, F &&on_line) const {
+        using Fn = std::remove_reference_t<F>;
+        BulkExport out;
+        Result<void> r = detail::invoke([&](fhir_error_t **e) {
+            char *url = nullptr;
+            fhir_result rc =
+                fhir_bulk_export(get(), bulk.get(), &detail::LineTramp<Fn>::call,
+                                 const_cast<void *>(static_cast<const void *>(&on_line)), &url, &out.summary, e);
+            out.status_url = Json::adopt_cstr(url); // written on failures too: owned before a rethrow
+            return rc;
+        });
+        if (!r.ok()) {
+            Error err = r.error();
+            if (out.status_url)
+                err.set_resume_url(std::make_shared<Json>(std::move(out.status_url)));
+            return err;
+        }
+        return out;
+    }
+
     // --- search ---
 
     Result<Json> try_search_all(std::string_view query) const {
@@ -1221,6 +1478,22 @@ class Server {
     Response request(std::string_view method, std::string_view path, std::string_view body = {}) const {
         return try_request(method, path, body).value();
     }
+    Json bulk_kickoff(const Bulk &bulk) const { return try_bulk_kickoff(bulk).value(); }
+    BulkStatus bulk_poll(const Bulk &bulk, std::string_view status_url) const {
+        return try_bulk_poll(bulk, status_url).value();
+    }
+    Json bulk_wait(const Bulk &bulk, std::string_view status_url) const { return try_bulk_wait(bulk, status_url).value(); }
+    template <class F> BulkSummary bulk_download(const Bulk &bulk, std::string_view manifest, F &&on_line) const {
+        return try_bulk_download(bulk, manifest, std::forward<F>(on_line)).value();
+    }
+    BulkSummary bulk_download_to_dir(const Bulk &bulk, std::string_view manifest, std::string_view dir) const {
+        return try_bulk_download_to_dir(bulk, manifest, dir).value();
+    }
+    bool bulk_cancel(std::string_view status_url) const { return try_bulk_cancel(status_url).value(); }
+    template <class F> BulkExport bulk_export(const Bulk &bulk, F &&on_line) const {
+        return try_bulk_export(bulk, std::forward<F>(on_line)).value();
+    }
+
     Json search_all(std::string_view query) const { return try_search_all(query).value(); }
     Json search_all(const Query &query) const { return try_search_all(query).value(); }
     Json search_limit(std::string_view query, std::uint64_t limit) const { return try_search_limit(query, limit).value(); }
