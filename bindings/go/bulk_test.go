@@ -257,17 +257,17 @@ func TestBulkCancel(t *testing.T) {
 	d := bulkDataSet(t)
 	s := hapiBulk(t)
 	// Polls 5 s apart: the cancel comes in the wait after the first poll.
+	// The one-call export gives the status URL also when a later step fails, to resume or cancel.
 	b := ourPatients(d).SetPollInterval(5*time.Second, 5*time.Second)
-	status, err := s.BulkKickoff(ctx, b)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c, cancel := context.WithCancel(ctx)
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
-	_, err = s.BulkWait(c, b, status)
+	status, _, err := s.BulkExport(c, b, func(BulkFile, []byte) error { return nil })
 	if el := time.Since(start); !errors.Is(err, context.Canceled) || !errors.Is(err, ErrCancelled) || el > 2*time.Second {
-		t.Fatalf("wait cancelled by its context: %v after %v", err, el)
+		t.Fatalf("export cancelled by its context: %v after %v", err, el)
+	}
+	if !strings.HasPrefix(status, s.BaseURL()+"/") {
+		t.Fatalf("no status URL after a cancelled wait: %q", status)
 	}
 	// A context deadline shorter than the next wait: the library does not start a wait that
 	// would outlive the deadline, so the call ends with ErrTimeout at once.

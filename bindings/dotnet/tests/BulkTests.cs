@@ -193,15 +193,19 @@ namespace FhirKindling.Tests
             using (var s = Hapi())
             using (var b = OurPatients(d).SetPollInterval(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5)))
             {
-                var status = s.BulkKickoff(b);
+                // The one-call export gives the status URL also when a later step fails, to resume or cancel.
+                string status = null;
                 using (var cts = new CancellationTokenSource(300))
                 {
                     var sw = Stopwatch.StartNew();
-                    var ex = Assert.Throws<OperationCanceledException>(() => s.BulkWait(b, status, cts.Token));
+                    var ex = Assert.Throws<OperationCanceledException>(() => s.BulkExport(b, (f, l) => true, out status, cts.Token));
                     Assert.Less(sw.ElapsedMilliseconds, 2000, "cancelled promptly");
                     Assert.AreEqual(cts.Token, ex.CancellationToken);
                     Assert.AreEqual(FhirResult.Cancelled, ((FhirException)ex.InnerException).Code);
                 }
+                StringAssert.StartsWith(s.BaseUrl + "/", status);
+                using (var cts = new CancellationTokenSource(300))
+                    Assert.Throws<OperationCanceledException>(() => s.BulkWait(b, status, cts.Token));
                 Assert.AreEqual(FhirBulkCancelOutcome.Cancelled, s.BulkCancel(status));
                 var fe = Assert.Throws<FhirException>(() => s.BulkPoll(b, status));
                 Assert.AreEqual(FhirResult.NotFound, fe.Code);
