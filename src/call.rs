@@ -252,7 +252,15 @@ pub(crate) async fn sleep(wait: Duration) -> Result<()> {
     let deadline = with(|c| c.scope.clone()).and_then(|s| s.deadline.map(|d| (d, s)));
     if let Some((deadline, scope)) = deadline {
         if Instant::now() + wait >= deadline {
-            return Err(scope.deadline_error());
+            let ms = scope.timeout.map(|t| t.as_millis()).unwrap_or(0);
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the call's deadline ({ms} ms, all attempts and waits included) would pass \
+                     during the next wait of {} ms; the wait was not started",
+                    wait.as_millis()
+                ),
+            ));
         }
     }
     tokio::time::sleep(wait).await;

@@ -61,7 +61,7 @@ done
 cp "$PKG/lib/netstandard2.0/FhirKindling.dll" "$PKG/runtimes/linux-x64/native/libfhir_kindling.so" "$SCRATCH/bin/"
 cp "$NUNIT_FRAMEWORK" "$SCRATCH/bin/"
 "${MCS[@]}" -target:library -r:"$SCRATCH/bin/FhirKindling.dll" -r:"$NUNIT_FRAMEWORK" -r:System.Core.dll \
-    -out:"$SCRATCH/bin/FhirKindling.Tests.dll" "$HERE/tests/FhirKindlingTests.cs"
+    -out:"$SCRATCH/bin/FhirKindling.Tests.dll" "$HERE"/tests/*.cs
 "${MCS[@]}" -r:"$SCRATCH/bin/FhirKindling.dll" -out:"$SCRATCH/bin/fhir-example.exe" "$REPO/examples/csharp/Program.cs"
 echo "built in $SCRATCH/bin: FhirKindling.Tests.dll, fhir-example.exe (from the package)"
 if [ "${DOTNET_BUILD_ONLY:-0}" = 1 ]; then exit 0; fi

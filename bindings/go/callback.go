@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"runtime/cgo"
+	"time"
 	"unsafe"
 )
 
@@ -87,4 +88,56 @@ func fhirGoHook(method, url *C.char, headers unsafe.Pointer, handle C.uintptr_t)
 		return 1
 	}
 	return 0
+}
+
+func (bc *bulkCall) guard(rc *C.int) {
+	if r := recover(); r != nil {
+		bc.panicked, bc.panicVal = true, r
+		*rc = 1
+	}
+}
+
+//export fhirGoBulkLine
+func fhirGoBulkLine(line *C.char, n C.size_t, resourceType *C.char, kind C.int, file C.size_t, userData unsafe.Pointer) (rc C.int) {
+	bc, ok := cgo.Handle(uintptr(userData)).Value().(*bulkCall)
+	if !ok || bc.line == nil || bc.panicked || bc.err != nil {
+		return 1
+	}
+	defer bc.guard(&rc)
+	// One Go buffer per call, reused: the line is valid Go memory while fn runs, and a slice kept
+	// past it sees later lines rather than freed C memory.
+	bc.buf = append(bc.buf[:0], unsafe.Slice((*byte)(unsafe.Pointer(line)), int(n))...)
+	idx := int(file)
+	t, seen := bc.types[idx]
+	if !seen {
+		if bc.types == nil {
+			bc.types = make(map[int]string)
+		}
+		t = C.GoString(resourceType)
+		bc.types[idx] = t
+	}
+	if err := bc.line(BulkFile{ResourceType: t, Kind: BulkFileKind(kind), Index: idx}, bc.buf); err != nil {
+		bc.err = err
+		return 1
+	}
+	return 0
+}
+
+//export fhirGoBulkProgress
+func fhirGoBulkProgress(progress *C.char, nextPollMs C.uint64_t, userData unsafe.Pointer) {
+	bc, ok := cgo.Handle(uintptr(userData)).Value().(*bulkCall)
+	if !ok || bc.progress == nil || bc.panicked {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			bc.panicked, bc.panicVal = true, r
+			bc.stop() // the progress callback cannot stop the wait itself: cancel the call
+		}
+	}()
+	var text string
+	if progress != nil {
+		text = C.GoString(progress)
+	}
+	bc.progress(text, time.Duration(nextPollMs)*time.Millisecond)
 }

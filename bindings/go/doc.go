@@ -3,7 +3,8 @@
 // static token, OpenID Connect, SMART Backend Services, the environment), every option, reads,
 // searches (collected, limited, first page, count, streamed by page or by resource), the query
 // builder, create/update/delete in their plain, conditional and batch forms, transaction and
-// batch Bundles, history, operations, the server summary, capabilities and raw requests.
+// batch Bundles, history, operations, the server summary, capabilities, raw requests and the
+// HL7 Bulk Data export.
 //
 // # Getting it
 //
@@ -44,6 +45,19 @@
 // records on the goroutine of the call they belong to; Options.SetRequestHook adds headers (a
 // traceparent) to every attempt or refuses it. A panic in either is re-raised by the method that
 // made the call, after the C call returned.
+//
+// # Bulk Data export
+//
+// A Bulk holds an export's parameters (level, _type, _since, _typeFilter, ...) and the bounds of
+// its polling and downloads; like Options it is plain Go data checked by the call that uses it.
+// BulkExport does it all in one call; BulkKickoff returns the status URL to keep (resume later,
+// from another process too), BulkPoll polls once, BulkWait polls until done (Retry-After clamped
+// to SetPollInterval's bounds), BulkDownload streams every NDJSON line to a BulkLineFunc and
+// BulkDownloadToDir writes the files, BulkCancel deletes the export. The line passed to a
+// BulkLineFunc is borrowed: valid until it returns, overwritten by the next line (copy it to keep
+// it); returning ErrBulkStop stops the download without an error. A context cancels a wait
+// between polls or a download between two lines; a panic in the line or progress function ends
+// the call and is re-raised by it.
 //
 // # Errors
 //

@@ -170,5 +170,3 @@ func (o *Options) SetPoolMaxIdlePerHost(n uint) *Options {
 		return C.fhir_options_set_pool_max_idle_per_host(c, C.size_t(n), e)
 	})
 }
-
-// Bulk export (fhir_bulk_*): to be bound here once the C API has it.

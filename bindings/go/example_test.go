@@ -102,3 +102,49 @@ func ExampleServer_Request_deadline() {
 	fmt.Println(errors.Is(err, context.DeadlineExceeded), errors.Is(err, fhirkindling.ErrTimeout), info.Total < 2*time.Second)
 	// Output: true true true
 }
+
+// A Bulk Data export step by step: kick off, keep the status URL (a later run may resume from it
+// with BulkWait), wait with HAPI's "Retry-After: 120" clamped to 2 s, stream every line, then
+// delete the export on the server. (Compiled, not run: the package's tests run exports.)
+func ExampleServer_BulkKickoff() {
+	s, err := fhirkindling.NewServer(os.Getenv("FHIR_HAPI_URL"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	b := (&fhirkindling.Bulk{}).SetLevel(fhirkindling.BulkPatient, "").AddType("Patient").
+		SetPollInterval(200*time.Millisecond, 2*time.Second).
+		SetProgress(func(progress string, next time.Duration) { log.Printf("running (%s), next poll in %v", progress, next) })
+	status, err := s.BulkKickoff(ctx, b)
+	if err != nil {
+		log.Fatal(err)
+	}
+	manifest, err := s.BulkWait(ctx, b, status)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ids := map[string]bool{}
+	sum, err := s.BulkDownload(ctx, b, manifest, func(f fhirkindling.BulkFile, line []byte) error {
+		if f.Kind == fhirkindling.BulkError {
+			log.Printf("export error: %s", line)
+			return nil
+		}
+		var r struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(line, &r); err != nil { // line is borrowed: keep copies only
+			return err
+		}
+		ids[r.ID] = true
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sum.Resources == uint64(len(ids)), sum.Errors)
+	if _, err := s.BulkCancel(ctx, status); err != nil { // done: the server may delete the files
+		log.Fatal(err)
+	}
+}

@@ -311,7 +311,5 @@ namespace FhirKindling
             if (cs.Error != null) cs.Error.Throw();
             return result;
         }
-
-        // Bulk export (fhir_bulk_*): to be bound here once the C API has it.
     }
 }

@@ -115,7 +115,10 @@ namespace FhirKindling
         /// call (so Dispose waits), the call runs under the token (CallScoped), and a failure throws.
         /// A failure caused by the token throws OperationCanceledException with the FhirException inside.
         /// </summary>
-        void Invoke(CancellationToken ct, Call f)
+        void Invoke(CancellationToken ct, Call f) { Invoke(ct, ct, f); }
+
+        /// <summary>Invoke with the call scoped by callToken (ct linked with the library's own cancel), ct being the caller's.</summary>
+        void Invoke(CancellationToken ct, CancellationToken callToken, Call f)
         {
             ct.ThrowIfCancellationRequested();
             bool added = false;
@@ -123,7 +126,7 @@ namespace FhirKindling
             try
             {
                 handle.DangerousAddRef(ref added);
-                ex = CallScoped(handle.DangerousGetHandle(), ct, f);
+                ex = CallScoped(handle.DangerousGetHandle(), callToken, f);
             }
             finally { if (added) handle.DangerousRelease(); }
             if (ex == null) return;

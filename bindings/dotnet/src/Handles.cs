@@ -51,6 +51,12 @@ namespace FhirKindling
         protected override bool ReleaseHandle() { Native.fhir_cancel_free(handle); return true; }
     }
 
+    /// <summary>A fhir_bulk_t (fhir_bulk_free).</summary>
+    internal sealed class BulkHandle : NativeHandle
+    {
+        protected override bool ReleaseHandle() { Native.fhir_bulk_free(handle); return true; }
+    }
+
     /// <summary>A fhir_error_t (fhir_error_free).</summary>
     internal sealed class ErrorHandle : NativeHandle
     {
@@ -100,6 +106,8 @@ namespace FhirKindling
         internal static void Wipe(byte[] b) { if (b != null) Array.Clear(b, 0, b.Length); }
 
         internal static string Decode(byte[] b) { return b == null ? null : Strict.GetString(b); }
+
+        internal static string Decode(byte[] b, int offset, int count) { return Strict.GetString(b, offset, count); }
 
         internal static byte[] Encode(string s) { return Strict.GetBytes(s); }
 

@@ -18,6 +18,24 @@ namespace FhirKindling
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate int RequestHookCallback(IntPtr method, IntPtr url, IntPtr headers, IntPtr userData);
 
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate int BulkLineCallback(IntPtr line, UIntPtr len, IntPtr resourceType, int kind, UIntPtr fileIndex, IntPtr userData);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void BulkProgressCallback(IntPtr progress, ulong nextPollMs, IntPtr userData);
+
+    /// <summary>fhir_bulk_summary_t (the bool as a byte: the struct stays blittable).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct BulkSummaryNative
+    {
+        internal ulong files;
+        internal ulong resources;
+        internal ulong errors;
+        internal ulong deleted;
+        internal ulong bytes;
+        internal byte stopped;
+    }
+
     /// <summary>fhir_call_info_t (natural alignment, as the C compiler lays it out).</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct CallInfoNative
@@ -139,6 +157,30 @@ namespace FhirKindling
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_search_post_threshold(OptionsHandle o, UIntPtr urlLen, out ErrorHandle e);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_pool_idle_timeout_ms(OptionsHandle o, ulong ms, out ErrorHandle e);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_options_set_pool_max_idle_per_host(OptionsHandle o, UIntPtr n, out ErrorHandle e);
+
+        // Bulk Data export (issue 10)
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern BulkHandle fhir_bulk_new();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void fhir_bulk_free(IntPtr b);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_set_level(BulkHandle b, int level, byte[] groupId, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_add_type(BulkHandle b, byte[] resourceType, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_set_since(BulkHandle b, byte[] instant, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_set_until(BulkHandle b, byte[] instant, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_add_type_filter(BulkHandle b, byte[] filter, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_set_output_format(BulkHandle b, byte[] format, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_set_lenient(BulkHandle b, [MarshalAs(UnmanagedType.I1)] bool lenient, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_set_poll_interval_ms(BulkHandle b, ulong minMs, ulong maxMs, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_set_timeout_ms(BulkHandle b, ulong ms, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_set_parallel(BulkHandle b, UIntPtr n, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_set_max_line_bytes(BulkHandle b, UIntPtr n, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_set_file_attempts(BulkHandle b, uint n, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_set_progress_callback(BulkHandle b, BulkProgressCallback cb, IntPtr userData, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_kickoff(IntPtr s, BulkHandle b, out NativeString statusUrl, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_poll(IntPtr s, BulkHandle b, byte[] statusUrl, [MarshalAs(UnmanagedType.I1)] out bool done, out NativeString manifest, out UIntPtr len, out ulong nextPollMs, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_wait(IntPtr s, BulkHandle b, byte[] statusUrl, out NativeString manifest, out UIntPtr len, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_download(IntPtr s, BulkHandle b, IntPtr manifest, UIntPtr manifestLen, BulkLineCallback cb, IntPtr userData, out BulkSummaryNative summary, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_download_to_dir(IntPtr s, BulkHandle b, IntPtr manifest, UIntPtr manifestLen, byte[] dir, out BulkSummaryNative summary, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_cancel(IntPtr s, byte[] statusUrl, [MarshalAs(UnmanagedType.I1)] out bool alreadyGone, out ErrorHandle e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_bulk_export(IntPtr s, BulkHandle b, BulkLineCallback cb, IntPtr userData, out NativeString statusUrl, out BulkSummaryNative summary, out ErrorHandle e);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern FhirResult fhir_search_resources(IntPtr s, byte[] query, ResourceCallback cb, IntPtr userData, out NativeString nextUrl, out ErrorHandle e);
     }
