@@ -161,7 +161,14 @@ func TestLogAndRequestHook(t *testing.T) {
 	if len(urls) != 1 || !strings.HasPrefix(urls[0], "GET "+env(t, "FHIR_NGINX_HTTP")) {
 		t.Fatalf("hook saw %v", urls)
 	}
-	log, err := os.ReadFile(env(t, "FHIR_NGINX_ACCESS_LOG"))
+	// nginx writes its access log line after the answer: wait for it (up to 5 s).
+	var log []byte
+	for i := 0; i < 50; i++ {
+		if log, err = os.ReadFile(env(t, "FHIR_NGINX_ACCESS_LOG")); err == nil && strings.Contains(string(log), `test="`+id+`"`) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil || !strings.Contains(string(log), `test="`+id+`"`) {
 		t.Fatalf("nginx did not log the hook's header %s (%v)", id, err)
 	}

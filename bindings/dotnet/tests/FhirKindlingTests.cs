@@ -383,7 +383,11 @@ namespace FhirKindling.Tests
                 s.SearchCount("Patient");
                 Assert.AreEqual(1, urls.Count);
                 StringAssert.StartsWith("GET " + Env("FHIR_NGINX_HTTP"), urls[0]);
-                StringAssert.Contains("test=\"" + id + "\"", System.IO.File.ReadAllText(Env("FHIR_NGINX_ACCESS_LOG")), "nginx logged the hook's header");
+                // nginx writes its access log line after the answer: wait for it (up to 5 s).
+                var needle = "test=\"" + id + "\"";
+                for (int i = 0; i < 50 && !System.IO.File.ReadAllText(Env("FHIR_NGINX_ACCESS_LOG")).Contains(needle); i++)
+                    System.Threading.Thread.Sleep(100);
+                StringAssert.Contains(needle, System.IO.File.ReadAllText(Env("FHIR_NGINX_ACCESS_LOG")), "nginx logged the hook's header");
                 lock (records) Assert.IsNotEmpty(records, "debug records");
                 var info = s.LastCall();
                 Assert.AreEqual(200, info.Status);
