@@ -146,6 +146,18 @@ fn a_deadline_ends_real_retries_at_the_deadline() {
     }
 }
 
+/// The lines of `log` holding `needle`, once there are `want` of them or after 5 s: nginx writes
+/// a line after its answer.
+fn logged(log: &str, needle: &str, want: usize) -> usize {
+    for _ in 0..50 {
+        if lines_containing(log, needle) >= want {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lines_containing(log, needle)
+}
+
 /// Adds `traceparent: 00-<trace id in user_data>-00f067aa0ba902b7-01` to every attempt.
 unsafe extern "C" fn traceparent(
     _: *const c_char,
@@ -190,12 +202,7 @@ fn the_hooks_traceparent_reaches_the_gateway_on_every_attempt() {
     assert_eq!(get(s, "metadata").0, fhir_result::FHIR_ERR_HTTP_STATUS);
     let info = last_call(s);
     assert_eq!((info.status, info.attempts), (503, 3));
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(
-        lines_containing(&log, &trace_str),
-        3,
-        "every attempt carries it"
-    );
+    assert_eq!(logged(&log, &trace_str, 3), 3, "every attempt carries it");
     // And through the gateway to the real HAPI server.
     let h = handle(&format!("{}/fhir", var("FHIR_NGINX_HTTPS")), |o| unsafe {
         fhir_options_set_request_hook(
@@ -206,7 +213,7 @@ fn the_hooks_traceparent_reaches_the_gateway_on_every_attempt() {
         );
     });
     assert_eq!(get(h, "metadata").0, fhir_result::FHIR_OK);
-    std::thread::sleep(Duration::from_millis(200));
+    logged(&log, &trace_str, 4);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.lines().any(|l| l.contains(&trace_str)
@@ -291,13 +298,8 @@ fn a_600_id_search_goes_as_post_search_to_hapi_and_pages_to_the_end() {
     let info = last_call(h);
     assert_eq!(info.requests, 7, "7 pages of 40: {info:?}");
     assert!(info.bytes_sent as usize >= query.len() - "Patient?".len());
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        lines_containing(
-            &var("FHIR_NGINX_ACCESS_LOG"),
-            "\"POST /fhir/Patient/_search HTTP"
-        ) > 0
-    );
+    let posted = "\"POST /fhir/Patient/_search HTTP";
+    assert!(logged(&var("FHIR_NGINX_ACCESS_LOG"), posted, 1) > 0);
 
     // The same search as a GET is refused by the gateway: why POST is needed.
     let never = handle(&format!("{}/fhir", var("FHIR_NGINX_HTTP")), |o| unsafe {
