@@ -1871,7 +1871,10 @@ fhir_result fhir_options_set_search_post_threshold(fhir_options_t *options,
                                                    fhir_error_t **error_out);
 
 /**
- * How long an idle connection stays in the handle's pool before it is closed.
+ * How long an idle connection stays in the handle's pool before it is closed. Connections
+ * belong to the calling thread that opened them and are driven only during that thread's calls:
+ * an expired one is closed (never reused) when that thread next calls the library, or when the
+ * thread exits.
  *
  * @param options The options (borrowed for the call).
  * @param idle_timeout_ms Milliseconds; 0 keeps idle connections until the server closes them.
