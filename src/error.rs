@@ -115,7 +115,8 @@ impl Error {
     }
 
     /// An error for an HTTP error status, choosing the most specific kind and keeping the body.
-    pub(crate) fn from_status(status: u16, context: &str, body: bytes::Bytes) -> Self {
+    pub(crate) fn from_status(status: u16, context: &str, body: impl Into<bytes::Bytes>) -> Self {
+        let body: bytes::Bytes = body.into();
         let kind = match status {
             401 | 403 => ErrorKind::Auth,
             404 => ErrorKind::NotFound,

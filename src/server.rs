@@ -223,7 +223,7 @@ impl FhirServer {
     }
 
     /// `GET [base]/metadata`: the CapabilityStatement.
-    pub async fn capabilities(&self) -> Result<Bytes> {
+    pub async fn capabilities(&self) -> Result<Vec<u8>> {
         let resp = self
             .send_ok(Request::new(Method::GET, self.resolve("metadata")?))
             .await?;

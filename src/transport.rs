@@ -2,7 +2,7 @@
 //! gzip) plus the request loop that adds credentials, retries as configured and replays a
 //! request once after an OIDC 401 with a fresh token.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
@@ -167,7 +167,8 @@ impl Request {
 pub struct Response {
     pub status: u16,
     pub headers: HeaderMap,
-    pub body: Bytes,
+    /// The body as read, with room for one more byte (a C caller's NUL, written in place).
+    pub body: Vec<u8>,
     pub attempts: u32,
 }
 
@@ -706,7 +707,7 @@ pub(crate) async fn read_body(
     mut resp: reqwest::Response,
     limit: u64,
     context: &str,
-) -> Result<std::result::Result<Bytes, reqwest::Error>> {
+) -> Result<std::result::Result<Vec<u8>, reqwest::Error>> {
     let too_big = || {
         Error::new(
             ErrorKind::Limit,
@@ -721,7 +722,7 @@ pub(crate) async fn read_body(
     }
     // One byte more than the body: room for the NUL a C caller gets after it, written in place.
     let hint = resp.content_length().unwrap_or(0).min(1 << 20) as usize + 1;
-    let mut body: Vec<u8> = Vec::new();
+    let mut body = SPARE_BODY.try_with(Cell::take).unwrap_or_default();
     reserve(&mut body, hint, context)?;
     loop {
         match resp.chunk().await {
@@ -732,10 +733,28 @@ pub(crate) async fn read_body(
                 reserve(&mut body, chunk.len(), context)?;
                 body.extend_from_slice(&chunk);
             }
-            Ok(None) => return Ok(Ok(Bytes::from(body))),
+            Ok(None) => return Ok(Ok(body)),
             Err(e) => return Ok(Err(e)),
         }
     }
+}
+
+thread_local! {
+    /// A body buffer a streaming search handed back after the caller saw its page: the next
+    /// body read on this thread fills it instead of a new allocation (no malloc/free, no fresh
+    /// pages from the kernel, per page). Held only during that search (see [`recycle_body`]).
+    static SPARE_BODY: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Hand a body buffer back for the next body read on this thread (`Some`), or drop the one held
+/// (`None`: at the end of the search, so that nothing stays allocated between calls).
+pub(crate) fn recycle_body(buf: Option<Vec<u8>>) {
+    let _ = SPARE_BODY.try_with(|spare| {
+        spare.set(buf.map_or_else(Vec::new, |mut b| {
+            b.clear();
+            b
+        }))
+    });
 }
 
 /// Grow `buf` by `more` bytes or fail with a `Limit` error instead of aborting the process.

@@ -42,7 +42,7 @@ fn unique(tag: &str) -> String {
     format!("urn:it:{tag}:{n}")
 }
 
-fn caps(s: &FhirServer) -> fhir_kindling::Result<bytes::Bytes> {
+fn caps(s: &FhirServer) -> fhir_kindling::Result<Vec<u8>> {
     block_on(s.capabilities())
 }
 

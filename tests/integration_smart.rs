@@ -33,7 +33,7 @@ fn smart(client: &str, key: &str, kid: &str) -> FhirServer {
     FhirServer::new_smart_backend(&smart_base(), client, key, &options(kid)).unwrap()
 }
 
-fn read_patients(s: &FhirServer) -> fhir_kindling::Result<bytes::Bytes> {
+fn read_patients(s: &FhirServer) -> fhir_kindling::Result<Vec<u8>> {
     block_on(s.request("GET", "Patient?_count=1", None)).map(|r| r.body)
 }
 

@@ -228,7 +228,7 @@ unsafe fn stream(
                 return Ok(None);
             };
             // The transport's buffer, not a copy: the body's only owner is this loop.
-            let mut page = Vec::from(body);
+            let mut page = body;
             let read = stream.accept_spans(&page, views)?;
             let next = if stream.can_prefetch() {
                 // Part of the call (its cancel token and deadline govern it); dropping it (a
@@ -244,6 +244,8 @@ unsafe fn stream(
                     }
                     Ok(true) => {}
                 }
+                // The next page is read into this one's buffer (unless it has arrived already).
+                crate::transport::recycle_body(Some(page));
                 let next = match early {
                     Some(r) => {
                         drop(ahead);
@@ -257,12 +259,14 @@ unsafe fn stream(
                 if !deliver(&mut page, &read)? {
                     return Ok(stream.resume_url()?);
                 }
+                crate::transport::recycle_body(Some(page));
                 s.step(&call, stream.fetch())?
             };
             fetched = next;
         }
     })();
     s.end(&call);
+    crate::transport::recycle_body(None);
     let url = match &outcome {
         Ok(next) => next.as_deref(),
         Err(_) => stream.failed_url(),

@@ -662,7 +662,8 @@ impl FhirServer {
                 transient: None,
             }),
             200 => Ok(PollStatus::Complete(
-                Manifest::parse(self, resp.body, options).map_err(|e| e.with_context(&what))?,
+                Manifest::parse(self, resp.body.into(), options)
+                    .map_err(|e| e.with_context(&what))?,
             )),
             s if is_transient(s, &resp.body) => {
                 let err = Error::from_status(s, &what, resp.body);

@@ -57,7 +57,7 @@ fn conditional_path(resource_type: &str, query: &str) -> Result<String> {
 
 impl FhirServer {
     /// `GET Type/id` or `GET Type/id/_history/vid`.
-    pub async fn read(&self, reference: &str) -> Result<Bytes> {
+    pub async fn read(&self, reference: &str) -> Result<Vec<u8>> {
         let r = Reference::parse(reference)?;
         let resp = self
             .send_ok(Request::new(Method::GET, self.resolve(&r.full_path())?))
@@ -72,7 +72,7 @@ impl FhirServer {
         resp: Response,
         resource_type: &str,
         fallback: Option<Reference>,
-    ) -> Result<Bytes> {
+    ) -> Result<Vec<u8>> {
         if carries_resource(&resp, resource_type) {
             return Ok(resp.body);
         }
@@ -88,14 +88,14 @@ impl FhirServer {
             Ok(body) => Ok(body),
             // The write is committed: reporting a failure would make callers write it again.
             // Hand back what the server said about it instead.
-            Err(_) => Ok(minimal_resource(&located).into_bytes().into()),
+            Err(_) => Ok(minimal_resource(&located).into_bytes()),
         }
     }
 
     /// POST a resource; the created resource (with id and version) comes back. With
     /// `if_none_exist` (search parameters, e.g. `identifier=sys%7C1`) the server creates it only
     /// when nothing matches, and answers with the existing one otherwise.
-    pub async fn create(&self, resource: &[u8], if_none_exist: Option<&str>) -> Result<Bytes> {
+    pub async fn create(&self, resource: &[u8], if_none_exist: Option<&str>) -> Result<Vec<u8>> {
         let (rtype, _) = type_and_id(resource)?;
         let mut req = Request::new(Method::POST, self.resolve(&rtype)?)
             .body(Bytes::copy_from_slice(resource))
@@ -115,7 +115,7 @@ impl FhirServer {
 
     /// PUT a resource by its id. `if_match` is a version id ("3") or an ETag (`W/"3"`): the
     /// update happens only if the current version matches (a `Conflict` error otherwise).
-    pub async fn update(&self, resource: &[u8], if_match: Option<&str>) -> Result<Bytes> {
+    pub async fn update(&self, resource: &[u8], if_match: Option<&str>) -> Result<Vec<u8>> {
         let (rtype, id) = type_and_id(resource)?;
         let id = id.filter(|i| valid_id(i)).ok_or_else(|| {
             Error::invalid(
@@ -144,7 +144,7 @@ impl FhirServer {
     }
 
     /// PUT `Type?condition`: update the one resource matching the condition, or create it.
-    pub async fn update_conditional(&self, resource: &[u8], condition: &str) -> Result<Bytes> {
+    pub async fn update_conditional(&self, resource: &[u8], condition: &str) -> Result<Vec<u8>> {
         let (rtype, _) = type_and_id(resource)?;
         let path = conditional_path(&rtype, condition)?;
         let req = Request::new(Method::PUT, self.resolve(&path)?)
@@ -155,7 +155,7 @@ impl FhirServer {
     }
 
     /// DELETE `Type/id`. Returns the server's answer body (often an OperationOutcome, may be empty).
-    pub async fn delete(&self, reference: &str) -> Result<Bytes> {
+    pub async fn delete(&self, reference: &str) -> Result<Vec<u8>> {
         let r = Reference::parse(reference)?;
         if r.version.is_some() {
             return Err(Error::invalid("delete takes Type/id, not a version"));
@@ -168,7 +168,7 @@ impl FhirServer {
 
     /// Conditional delete: `DELETE Type?params`. Parameters are required (deleting a whole type
     /// by accident is refused).
-    pub async fn delete_by_query(&self, query: &str) -> Result<Bytes> {
+    pub async fn delete_by_query(&self, query: &str) -> Result<Vec<u8>> {
         let (t, params) = query
             .trim()
             .split_once('?')
@@ -200,7 +200,7 @@ impl FhirServer {
         name: &str,
         method: &str,
         parameters: Option<&[u8]>,
-    ) -> Result<Bytes> {
+    ) -> Result<Vec<u8>> {
         let target = target.trim().trim_matches('/');
         if !target.is_empty() && !valid_type(target) {
             Reference::parse(target)?;

@@ -9,7 +9,6 @@
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use bytes::Bytes;
 use reqwest::Method;
 use url::Url;
 
@@ -102,7 +101,7 @@ impl<'s> Pager<'s> {
         self.next.as_ref().map(|u| u.to_string())
     }
 
-    pub async fn fetch(&mut self) -> Result<Option<Bytes>> {
+    pub async fn fetch(&mut self) -> Result<Option<Vec<u8>>> {
         if let Some(e) = self.pending.take() {
             return Err(e);
         }
@@ -274,7 +273,7 @@ impl FhirServer {
     }
 
     /// The first page, as the server sent it (checked to be a Bundle).
-    pub async fn search_first(&self, query: &str) -> Result<Bytes> {
+    pub async fn search_first(&self, query: &str) -> Result<Vec<u8>> {
         let mut pager = Pager::new(self, query)?;
         let body = pager
             .fetch()
@@ -318,7 +317,7 @@ pub struct SearchStream<'s> {
 impl SearchStream<'_> {
     /// The next page's body (checked to be a Bundle, its `next` link recorded), or None once the
     /// search is exhausted.
-    pub async fn next_page(&mut self) -> Result<Option<Bytes>> {
+    pub async fn next_page(&mut self) -> Result<Option<Vec<u8>>> {
         let Some(body) = self.fetch().await? else {
             return Ok(None);
         };
@@ -327,7 +326,7 @@ impl SearchStream<'_> {
     }
 
     /// The next page's body, or None once the search is exhausted.
-    pub(crate) async fn fetch(&mut self) -> Result<Option<Bytes>> {
+    pub(crate) async fn fetch(&mut self) -> Result<Option<Vec<u8>>> {
         // None when the last link was refused: then there is no page to retry.
         self.in_flight = self.pager.next_url();
         self.pager.fetch().await
@@ -358,7 +357,7 @@ impl SearchStream<'_> {
     /// over: a failure to hand the current page over still names the current page. Call
     /// [`Self::adopt_prefetch`] once the current page is handed over, or
     /// [`Self::drop_prefetch`] when the caller stopped.
-    pub(crate) async fn prefetch(&mut self) -> Result<Option<Bytes>> {
+    pub(crate) async fn prefetch(&mut self) -> Result<Option<Vec<u8>>> {
         self.prefetching = self.pager.next.clone();
         self.pager.fetch().await
     }

@@ -147,7 +147,7 @@ fn entry_result(reference: &str, entry: &RawValue) -> Result<String> {
 
 impl FhirServer {
     /// POST a caller-built `transaction` or `batch` Bundle to the base URL; returns the response Bundle.
-    pub async fn send_bundle(&self, bundle: &[u8]) -> Result<Bytes> {
+    pub async fn send_bundle(&self, bundle: &[u8]) -> Result<Vec<u8>> {
         crate::ops::bundle::check_utf8(bundle)?;
         let page = parse_page(bundle).map_err(|e| match e.kind() {
             ErrorKind::Protocol => Error::invalid("the JSON to send is not a Bundle"),
@@ -169,7 +169,7 @@ impl FhirServer {
         Ok(resp.body)
     }
 
-    async fn batch_of(&self, requests: &[(&str, String)]) -> Result<Bytes> {
+    async fn batch_of(&self, requests: &[(&str, String)]) -> Result<Vec<u8>> {
         let mut w = BundleWriter::with_capacity("batch", requests.len() * 64);
         for (method, url) in requests {
             w.push_raw(&format!(

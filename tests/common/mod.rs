@@ -195,7 +195,7 @@ pub const CAPS: &str =
     r#"{"resourceType":"CapabilityStatement","status":"active","fhirVersion":"4.0.1"}"#;
 
 /// `GET metadata` through `s`.
-pub fn caps(s: &FhirServer) -> fhir_kindling::Result<bytes::Bytes> {
+pub fn caps(s: &FhirServer) -> fhir_kindling::Result<Vec<u8>> {
     block_on(s.capabilities())
 }
 
