@@ -15,6 +15,9 @@
 
 use std::ops::Range;
 
+#[cfg(target_arch = "x86_64")]
+mod skip;
+
 /// serde_json refuses nesting past 128 levels; stay well below so that a page this accepts is
 /// never one serde refuses.
 const MAX_DEPTH: u32 = 100;
@@ -458,6 +461,22 @@ impl<'a> Scanner<'a> {
     /// Any JSON value at nesting `depth` (the page object is depth 1): one loop with its own
     /// stack of open containers (a bit each: object or array), no recursion.
     fn value(&mut self, depth: u32) -> Option<()> {
+        // Objects and arrays are skipped 64 bytes at a time when the processor can (most of a
+        // page is its entries' resources); the loop below is the reference and the fallback.
+        #[cfg(target_arch = "x86_64")]
+        {
+            let i = skip_ws(self.b, self.i);
+            if self.b.len() - i >= 64 && matches!(self.b[i], b'{' | b'[') && skip::available() {
+                // SAFETY: the processor has the features `container` is compiled for.
+                self.i = unsafe { skip::container(self.b, i, depth, MAX_DEPTH) }?;
+                return Some(());
+            }
+        }
+        self.value_bytes(depth)
+    }
+
+    /// [`Self::value`] a byte at a time.
+    fn value_bytes(&mut self, depth: u32) -> Option<()> {
         let b = self.b;
         let mut i = self.i;
         let mut stack: u128 = 0; // bit 0: the innermost open container is an object
@@ -667,6 +686,93 @@ fn skip_string(b: &[u8], i: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    /// The 64-bytes-at-a-time skip (`skip::container`) agrees with the byte loop on where a
+    /// value ends and on what it refuses: realistic entries mutated at random (quotes,
+    /// backslashes, brackets, separators, control bytes, digits, literal letters inserted,
+    /// replaced or removed), every object or array start of each, at several depths.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn block_skip_agrees_with_the_byte_loop() {
+        if !super::skip::available() {
+            eprintln!("no AVX2/PCLMULQDQ here: nothing to compare");
+            return;
+        }
+        let seeds: [&[u8]; 4] = [
+            br#"{"fullUrl":"http://x/fhir/Patient/1","resource":{"resourceType":"Patient","id":"p-1","meta":{"versionId":"1"},"active":true,"deceasedBoolean":false,"multipleBirthInteger":-12,"x":1.5e-3,"y":0,"z":null,"name":[{"family":"M\u00fcller","given":["Anna","B\"en\\\\"],"text":"tab\there / \/ \b\f\n\r"}],"empty":{},"list":[],"nested":[[[{}]],[1,2,[3]]]},"search":{"mode":"match"}}"#,
+            "{\"a\":[\"K\u{f6}ln\",\"\u{1F600}\",{\"b\":[true,false,null,-0.0,12E+2,0.5]}] , \"c\" : { \"d\" :\n[ 1 ,\t2 ]\r} }".as_bytes(),
+            br#"[{"k":"\\\\\\\""},"\\\\","x\\\"y\\","\u0041\u00e9\uD83D\uDE00",[],{},[[]],"................................................................"]"#,
+            br#"{"resourceType":"Bundle","link":[{"relation":"next","url":"http://127.0.0.1/fhir?_page=2&x=%22"}],"entry":[{"resource":{"id":"1"}},{"resource":{"id":"2","text":{"div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">a &amp; b</div>"}}}]}"#,
+        ];
+        let specials: &[u8] = b"\"\\{}[]:, \t\n\r\x0c\x1a\x01\x1f0-.eE+tfnlrsuax\xc3\xbc\x7f";
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut compared = 0u64;
+        for round in 0..6000 {
+            let seed = seeds[round % seeds.len()];
+            // Long enough for several blocks, with the seed repeated inside an array.
+            let mut doc = b"[".to_vec();
+            for k in 0..(1 + round % 5) {
+                if k > 0 {
+                    doc.push(b',');
+                }
+                doc.extend_from_slice(seed);
+            }
+            doc.push(b']');
+            for _ in 0..(next() % 4) {
+                let at = (next() as usize) % doc.len();
+                let c = specials[(next() as usize) % specials.len()];
+                match next() % 3 {
+                    0 => doc[at] = c,
+                    1 => doc.insert(at, c),
+                    _ => {
+                        doc.remove(at);
+                    }
+                }
+            }
+            // Bytes after the value: the skip must not judge them.
+            if next() % 2 == 0 {
+                doc.extend_from_slice(b" ,\x01\"\\u");
+            }
+            for start in 0..doc.len() {
+                if !matches!(doc[start], b'{' | b'[') || doc.len() - start < 64 {
+                    continue;
+                }
+                let depth = 1 + (next() % 3) as u32;
+                let mut s = super::Scanner { b: &doc, i: start };
+                let bytes = s.value_bytes(depth).map(|_| s.i);
+                // SAFETY: available() was checked above.
+                let blocks =
+                    unsafe { super::skip::container(&doc, start, depth, super::MAX_DEPTH) };
+                assert_eq!(
+                    blocks,
+                    bytes,
+                    "start {start} depth {depth} in {:?}",
+                    String::from_utf8_lossy(&doc)
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared > 10_000, "{compared}");
+        // Nesting one level below, at and past the limit, in one block and across blocks.
+        for pad in [0, 70] {
+            for levels in [super::MAX_DEPTH - 2, super::MAX_DEPTH - 1, super::MAX_DEPTH] {
+                let mut doc = vec![b'['; levels as usize];
+                doc.extend(std::iter::repeat_n(b' ', pad));
+                doc.extend(std::iter::repeat_n(b']', levels as usize));
+                let mut s = super::Scanner { b: &doc, i: 0 };
+                let bytes = s.value_bytes(1).map(|_| s.i);
+                // SAFETY: available() was checked above.
+                let blocks = unsafe { super::skip::container(&doc, 0, 1, super::MAX_DEPTH) };
+                assert_eq!(blocks, bytes, "{levels} levels");
+            }
+        }
+    }
+
     /// The eight-bytes-at-a-time search stops exactly where a byte-by-byte one does: every byte
     /// value at every position of a chunk, with a second special byte after it.
     #[test]
