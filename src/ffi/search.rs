@@ -229,12 +229,22 @@ unsafe fn stream(
             };
             // The transport's buffer, not a copy: the body's only owner is this loop.
             let mut page = body;
-            let read = stream.accept_spans(&page, views)?;
+            // When the page gives its `next` link before its entries (servers do), the next
+            // page is asked for before this one is read: the server works meanwhile.
+            let early_link = stream.accept_next_link(&page);
+            let mut read = match early_link {
+                None => Some(stream.accept_spans(&page, views)?),
+                Some(_) => None,
+            };
             let next = if stream.can_prefetch() {
                 // Part of the call (its cancel token and deadline govern it); dropping it (a
                 // stop, a failure, a cancelled call) abandons the request.
                 let mut ahead = Box::pin(call.run(stream.prefetch()));
                 let early = block_on(ahead_of(&mut ahead))?;
+                let read = match read.take() {
+                    Some(read) => read,
+                    None => crate::SearchStream::read_page(&page, views, early_link.as_deref())?,
+                };
                 match deliver(&mut page, &read) {
                     Err(e) => return Err(e),
                     Ok(false) => {
@@ -256,6 +266,10 @@ unsafe fn stream(
                 stream.adopt_prefetch();
                 next?
             } else {
+                let read = match read.take() {
+                    Some(read) => read,
+                    None => crate::SearchStream::read_page(&page, views, early_link.as_deref())?,
+                };
                 if !deliver(&mut page, &read)? {
                     return Ok(stream.resume_url()?);
                 }

@@ -60,6 +60,46 @@ pub(crate) fn scan_page(body: &[u8], views: bool, max_entries: usize) -> Option<
     (s.i == body.len()).then_some(page)
 }
 
+/// The `next` link of a page read only up to its entries: Some when the Bundle's members before
+/// `entry` include a `link` with a next URL, all of them well-formed as [`scan_page`] reads
+/// them. Then a page that is valid JSON has this link and no other (a second `link` member is
+/// refused by serde too), so the next page can be asked for before the rest of this one is
+/// read; a page that turns out malformed fails as it would have. None means nothing is known
+/// yet (no link before the entries, the last page, or something [`scan_page`] would leave to
+/// serde).
+pub(crate) fn scan_next_link(body: &[u8]) -> Option<&str> {
+    let mut s = Scanner { b: body, i: 0 };
+    s.eat(b'{')?;
+    let (mut saw_rt, mut saw_type, mut saw_total) = (false, false, false);
+    loop {
+        let key = s.key()?;
+        match &s.b[key] {
+            b"resourceType" => {
+                once(&mut saw_rt)?;
+                s.opt_plain_string()?;
+            }
+            b"type" => {
+                once(&mut saw_type)?;
+                s.opt_plain_string()?;
+            }
+            b"total" => {
+                once(&mut saw_total)?;
+                s.opt_u64()?;
+            }
+            b"link" => {
+                let next = s.links()??;
+                // The page's UTF-8 is checked later, with the rest of it.
+                return std::str::from_utf8(&body[next]).ok();
+            }
+            b"entry" => return None,
+            _ => s.value(1)?,
+        }
+        if !s.more(b'}')? {
+            return None;
+        }
+    }
+}
+
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,

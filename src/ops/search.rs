@@ -213,6 +213,20 @@ impl<'s> Pager<'s> {
     }
 }
 
+/// Drive `fetch` until it waits for the server (its request written) without waiting for the
+/// answer: Some when it finished already.
+async fn started<F: std::future::Future + Unpin>(fetch: &mut F) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        r = fetch => Some(r),
+        _ = async {
+            // Twice: once for the connection's task to run, once for it to write.
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+        } => None,
+    }
+}
+
 fn url_key(url: &str) -> u64 {
     let mut h = DefaultHasher::new();
     url.hash(&mut h);
@@ -250,11 +264,10 @@ impl FhirServer {
         if limit == Some(0) {
             return Ok(out.finish(Some(0), Some(pager.first_url())));
         }
-        'pages: while let Some(body) = pager.fetch().await? {
-            let page = parse_search_page(&body, true)?;
-            pager.advance(page.next.as_deref());
+        // The entries of one page into `out`; Ok(true) once `limit` matches are in.
+        let mut take = |body: &[u8], page: SearchPage| -> Result<bool> {
             for entry in &page.entries {
-                if entry.is_match(&body) {
+                if entry.is_match(body) {
                     if limit.is_some_and(|l| matches >= l) {
                         continue;
                     }
@@ -265,10 +278,43 @@ impl FhirServer {
             if let Some(e) = page.malformed {
                 return Err(e);
             }
-            if limit.is_some_and(|l| matches >= l) {
-                break 'pages;
+            Ok(limit.is_some_and(|l| matches >= l))
+        };
+        let mut fetched = pager.fetch().await?;
+        while let Some(body) = fetched.take() {
+            // Without a limit every page is read: when the page gives its `next` link before
+            // its entries, the next page is asked for first and this one read meanwhile.
+            let early = match limit {
+                None => crate::ops::scan::scan_next_link(&body).map(str::to_owned),
+                Some(_) => None,
+            };
+            if let Some(link) = &early {
+                pager.advance(Some(link));
+            }
+            if early.is_some() && pager.next.is_some() && pager.pending.is_none() {
+                let mut ahead = Box::pin(pager.fetch());
+                let arrived = started(&mut ahead).await;
+                let page = parse_search_page(&body, true)?;
+                debug_assert_eq!(page.next, early);
+                take(&body, page)?;
+                crate::transport::recycle_body(Some(body));
+                fetched = match arrived {
+                    Some(next) => next?,
+                    None => ahead.await?,
+                };
+            } else {
+                let page = parse_search_page(&body, true)?;
+                if early.is_none() {
+                    pager.advance(page.next.as_deref());
+                }
+                if take(&body, page)? {
+                    break;
+                }
+                crate::transport::recycle_body(Some(body));
+                fetched = pager.fetch().await?;
             }
         }
+        crate::transport::recycle_body(None);
         Ok(out.finish(Some(matches), Some(pager.first_url())))
     }
 
@@ -344,6 +390,29 @@ impl SearchStream<'_> {
     pub(crate) fn accept_spans(&mut self, body: &[u8], views: bool) -> Result<SearchPage> {
         let page = parse_search_page(body, views)?;
         self.pager.advance(page.next.as_deref());
+        Ok(page)
+    }
+
+    /// Record the `next` link of a fetched page from its members before the entries (see
+    /// [`crate::ops::scan::scan_next_link`]), so that the next page can be fetched while this
+    /// one is read; read the page with [`Self::read_page`] then. None (nothing recorded): read
+    /// it with [`Self::accept_spans`].
+    pub(crate) fn accept_next_link(&mut self, body: &[u8]) -> Option<String> {
+        let link = crate::ops::scan::scan_next_link(body)?;
+        self.pager.advance(Some(link));
+        Some(link.to_owned())
+    }
+
+    /// Read a page whose `next` link [`Self::accept_next_link`] recorded: as
+    /// [`Self::accept_spans`], the link not recorded again. A page that reads at all has that
+    /// link (a second `link` member is refused).
+    pub(crate) fn read_page(
+        body: &[u8],
+        views: bool,
+        recorded: Option<&str>,
+    ) -> Result<SearchPage> {
+        let page = parse_search_page(body, views)?;
+        debug_assert_eq!(page.next.as_deref(), recorded);
         Ok(page)
     }
 
