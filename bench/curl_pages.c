@@ -7,6 +7,9 @@
  *   curl_pages get N URL              N GETs of URL on one easy handle
  *   curl_pages threads T N URL        T threads, each with its own easy handle, N GETs each
  *
+ * CURL_PAGES_GZIP=1 asks for gzip and `Accept: application/fhir+json` (what the library sends; for
+ * a real server, where compression matters).
+ *
  * Prints `mode=curl-MODE pages= bytes= requests=` then the measure.h figures.
  */
 #include "measure.h"
@@ -38,6 +41,14 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud) {
 
 static CURL *handle(buf *b) {
     CURL *c = curl_easy_init();
+    /* CURL_PAGES_GZIP=1: ask for gzip and FHIR JSON, as the library does (for a real server). */
+    const char *gzip = getenv("CURL_PAGES_GZIP");
+    if (gzip != NULL && strcmp(gzip, "1") == 0) {
+        static struct curl_slist *accept = NULL;
+        if (accept == NULL) accept = curl_slist_append(NULL, "Accept: application/fhir+json");
+        curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, accept);
+    }
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);

@@ -8,6 +8,9 @@
                           what a caller typically reads next)
          fhirpy           fhirpy: SyncFHIRClient(BASE).resources("Patient").fetch_all()
                           (follows `next`; every entry becomes a fhirpy resource object)
+         fhirclient       fhirclient (SMART on FHIR): Patient.where({'_count': '100'})
+                          .perform_resources_iter(server) (follows `next`; every entry becomes a
+                          fhirclient model object)
   py_peers.py kindling-upload BASE_URL FILE [BATCH]
                           fhir_kindling: FhirServer(api_address=BASE).add_all(resources,
                           batch_size=BATCH) of the JSON array in FILE (default BATCH 250)
@@ -29,7 +32,7 @@ def peak_kb() -> int:
 def main() -> int:
     if len(sys.argv) >= 4 and sys.argv[1] == "kindling-upload":
         return upload(sys.argv[2].rstrip("/"), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 250)
-    if len(sys.argv) != 3 or sys.argv[1] not in ("kindling", "kindling-models", "fhirpy"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("kindling", "kindling-models", "fhirpy", "fhirclient"):
         print(__doc__, file=sys.stderr)
         return 2
     lib, base = sys.argv[1], sys.argv[2].rstrip("/")
@@ -51,6 +54,17 @@ def main() -> int:
             n = len(resp.response.get("entry", []))
         t1 = time.monotonic()
         version = _version("fhir-kindling")
+    elif lib == "fhirclient":
+        from fhirclient import client
+        from fhirclient.models.patient import Patient
+
+        smart = client.FHIRClient(settings={"app_id": "bench", "api_base": base + "/"})
+        search = Patient.where(struct={"_count": "100"})
+        base_peak = peak_kb()
+        t0 = time.monotonic()
+        n = sum(1 for _ in search.perform_resources_iter(smart.server))
+        t1 = time.monotonic()
+        version = _version("fhirclient")
     else:
         from fhirpy import SyncFHIRClient
 

@@ -9,7 +9,8 @@
 #   static10k / static100k  10,000 / 100,000 Patients in pages of 100 on nginx: fhir_search_pages,
 #                           fhir_search_resources, fhir_search_all; curl_pages (libcurl, one easy
 #                           handle, memmem for the next link: the floor); Python fhir_kindling
-#                           query.all() and fhirpy fetch_all() (10k only)
+#                           query.all(), fhirpy fetch_all() and fhirclient
+#                           perform_resources_iter() (10k only)
 #   request                 2,000 GETs of a 2-byte body on one handle; the same with libcurl
 #   threads                 one handle shared by 8 threads (1,000 GETs each) and by 1 thread (4,000);
 #                           libcurl with an easy handle per thread, the same counts
@@ -19,6 +20,8 @@
 #                           when not running) with fhir_resource_create_all, batches of
 #                           BENCH_UPLOAD_BATCH, 1 and BENCH_UPLOAD_PARALLEL transactions in flight;
 #                           Python fhir_kindling add_all() of the same resources
+#   hapi                    then paging those Patients on HAPI (pages of 100): fhir_search_pages
+#                           against libcurl asking for gzip (CURL_PAGES_GZIP=1), BENCH_REPEAT rounds
 # Instructions: one run of the static10k and request cases under callgrind (valgrind).
 #
 # Environment (all optional):
@@ -60,7 +63,7 @@ BASE=http://127.0.0.1:$PORT/fhir
 SLOW_BASE=http://127.0.0.1:$PORT/slow/fhir
 RESULTS=$STATE/results.txt
 # fhir-kindling 1.0.3 needs httpx < 0.28 (it passes the `proxies=` argument httpx 0.28 removed).
-PY_PACKAGES=${BENCH_PY_PACKAGES:-"fhir-kindling==1.0.3 fhirpy==2.3.1 httpx<0.28 matplotlib==3.9.2"}
+PY_PACKAGES=${BENCH_PY_PACKAGES:-"fhir-kindling==1.0.3 fhirpy==2.3.1 fhirclient==4.3.1 httpx<0.28 matplotlib==3.9.2"}
 
 log() { printf '\n== %s\n' "$*" >&2; }
 die() {
@@ -111,8 +114,8 @@ if [ ! -x "$PY" ]; then
     [ "$NO_INSTALL" = 1 ] && die "$VENV missing"
     python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
 fi
-if ! "$PY" -c 'import fhir_kindling, fhirpy, matplotlib' 2>/dev/null; then
-    [ "$NO_INSTALL" = 1 ] && die "fhir_kindling / fhirpy / matplotlib missing in $VENV"
+if ! "$PY" -c 'import fhir_kindling, fhirpy, fhirclient, matplotlib' 2>/dev/null; then
+    [ "$NO_INSTALL" = 1 ] && die "fhir_kindling / fhirpy / fhirclient / matplotlib missing in $VENV"
     log "pip install $PY_PACKAGES"
     # shellcheck disable=SC2086  # a list of requirement specifiers
     "$VENV/bin/pip" install -q $PY_PACKAGES
@@ -262,6 +265,7 @@ for ((r = 1; r <= REPEAT; r++)); do
     if [ "$PY_PEERS" = 1 ]; then
         run static10k kindling "$PY" "$BENCH/py_peers.py" kindling "$BASE"
         run static10k fhirpy "$PY" "$BENCH/py_peers.py" fhirpy "$BASE"
+        run static10k fhirclient "$PY" "$BENCH/py_peers.py" fhirclient "$BASE"
     fi
 done
 if [ "$CALLGRIND" = 1 ]; then
@@ -310,6 +314,13 @@ if [ "$UPLOAD" -gt 0 ]; then
         if [ "$PY_PEERS" = 1 ]; then
             run_soft upload kindling "$PY" "$BENCH/py_peers.py" kindling-upload "$HAPI" "$UPLOAD_FILE" "$UPLOAD_BATCH"
         fi
+    done
+    # Paging what was uploaded, on the real server: the library against a libcurl loop that asks
+    # for gzip as the library does (the server's work dominates here).
+    log "paging the uploaded Patients on HAPI, pages of 100 ($REPEAT rounds)"
+    for ((r = 1; r <= REPEAT; r++)); do
+        run_soft hapi pages-new "$STATE/stream_bench" pages "$HAPI" "Patient?_count=100"
+        run_soft hapi curl-gzip env CURL_PAGES_GZIP=1 "$STATE/curl_pages" pages "$HAPI/Patient?_count=100"
     done
 fi
 

@@ -74,7 +74,7 @@ def names(rows, case):
 def search_table(rows, cg, case, pages, out):
     out.append("| client | wall s | CPU s | ctx switches (voluntary) | peak VmHWM MiB | VmHWM − baseline MiB | ÷ libcurl wall (paired) | instructions (search only) |")
     out.append("|---|---|---|---|---|---|---|---|")
-    order = [n for n in ["curl", "pages-new", "resources-new", "all-new", "pages-base", "resources-base", "all-base", "kindling", "fhirpy"] if (case, n) in rows]
+    order = [n for n in ["curl", "pages-new", "resources-new", "all-new", "pages-base", "resources-base", "all-base", "kindling", "fhirpy", "fhirclient"] if (case, n) in rows]
     fixed = {"new": cg.get(("request", "get0-new")), "base": cg.get(("request", "get0-base")), "curl": cg.get(("request", "curl0"))}
     for n in order:
         key = (case, n)
@@ -91,7 +91,7 @@ def search_table(rows, cg, case, pages, out):
             instr_s = f"{(instr - fixed[variant]) / 1e6:.1f} M ({(instr - fixed[variant]) / pages:,.0f}/page)"
         else:
             instr_s = "–"
-        peers = {"curl": "libcurl floor (one easy handle, memmem)", "kindling": "Python fhir_kindling `query.all()`", "fhirpy": "Python fhirpy `fetch_all()`"}
+        peers = {"curl": "libcurl floor (one easy handle, memmem)", "kindling": "Python fhir_kindling `query.all()`", "fhirpy": "Python fhirpy `fetch_all()`", "fhirclient": "Python fhirclient `perform_resources_iter()`"}
         label = peers[n] if n in peers else f"`fhir_search_{n.rsplit('-', 1)[0]}` ({n.rsplit('-', 1)[1]})"
         out.append(f"| {label} | {spread(wall)} | {spread(cpu)} | {fmt(med(vcsw), 0) if vcsw else '–'} | {fmt(med(hwm), 1) if hwm else '–'} | {fmt(med(delta), 1) if delta else '–'} | {ratio} | {instr_s} |")
 
@@ -162,6 +162,16 @@ def main():
             ratio = paired(rows, key, ("upload", "kindling"))[0] if n != "kindling" and ("upload", "kindling") in rows else "1"
             label = "Python fhir_kindling `add_all()`" if n == "kindling" else f"`fhir_resource_create_all`, {n.split('-')[0][1:]} in flight"
             out.append(f"| {label} | {fmt(res, 0)} | {spread(vals(rows, key, 'wall_s'))} | {ratio} |")
+        out.append("")
+    if any(c == "hapi" for c, _ in rows):
+        out += ["## Paging on HAPI FHIR: the uploaded Patients, pages of 100", "", "| client | pages | MB received | wall s | CPU s | ÷ libcurl gzip wall (paired) |", "|---|---|---|---|---|---|"]
+        for n, label in [("curl-gzip", "libcurl, gzip asked for"), ("pages-new", "`fhir_search_pages`")]:
+            key = ("hapi", n)
+            if key not in rows:
+                continue
+            ratio = paired(rows, key, ("hapi", "curl-gzip"))[0] if n != "curl-gzip" and ("hapi", "curl-gzip") in rows else "1"
+            mb = med(vals(rows, key, "bytes", 1e-6))
+            out.append(f"| {label} | {fmt(med(vals(rows, key, 'pages')), 0)} | {fmt(mb, 1)} | {spread(vals(rows, key, 'wall_s'))} | {spread(vals(rows, key, 'cpu_s'))} | {ratio} |")
         out.append("")
     print("\n".join(out))
     if chart:
