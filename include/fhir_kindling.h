@@ -2151,7 +2151,9 @@ fhir_result fhir_search_count(const fhir_server_t *server,
 
 /**
  * Stream a search page by page: `callback` gets each page's Bundle in turn, on the caller's
- * thread, with one page in memory at a time, until the pages end or it returns non-zero.
+ * thread, until the pages end or it returns non-zero. Memory is bounded by two pages: the one
+ * handed over and the next, which is asked for ahead (before the callback is called, and when
+ * the page gives its `next` link before its entries, before the page is read); a stop drops it.
  *
  * @param server The handle (borrowed for the call).
  * @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
@@ -2183,8 +2185,8 @@ fhir_result fhir_search_pages(const fhir_server_t *server,
 
 /**
  * Stream a search resource by resource: `callback` gets each entry's resource and its search mode
- * in server order, on the caller's thread, with one page in memory at a time, until the pages end
- * or it returns non-zero. Entries without a resource are skipped.
+ * in server order, on the caller's thread, until the pages end or it returns non-zero. Entries
+ * without a resource are skipped. Memory is bounded by two pages, as for fhir_search_pages().
  *
  * @param server The handle (borrowed for the call).
  * @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an

@@ -71,7 +71,8 @@ func (s *Server) stream(ctx context.Context, query string, v *visit,
 }
 
 // SearchPages streams a search page by page: fn gets each page's Bundle (a copy it may keep) on
-// the calling goroutine, one page in memory at a time, and returns true to go on, false to stop.
+// the calling goroutine (the library holds at most two pages: the next is asked for ahead), and
+// returns true to go on, false to stop.
 // It returns the URL to resume from ("" when the search is exhausted; on a paging failure the
 // page to retry) and the error. fn may call methods of s. A panic in fn stops the search and is
 // re-raised here after the C call returned (it never unwinds through C frames).

@@ -205,7 +205,8 @@ async fn ahead_of<F: Future + Unpin>(fetch: &mut F) -> Option<F::Output> {
 /// (`views`: with each entry's resource and mode), hand it over with `deliver`, until the
 /// search ends or the callback stops it. While the callback runs, the next page is already
 /// asked for (its request written before the callback is called, its answer read after): the
-/// server works while the caller does. Writes `*next_url_out` (if not NULL): on success the URL
+/// server works while the caller does; when the page gives its `next` link before its entries,
+/// even while the page is read. Writes `*next_url_out` (if not NULL): on success the URL
 /// to resume from (NULL at the end; after a stop, the first page the caller has not seen, a
 /// prefetched answer being dropped); on failure the URL of the page that could not be fetched,
 /// parsed or handed over (NULL when the failure was a refused link).
@@ -295,7 +296,9 @@ unsafe fn stream(
 }
 
 /// Stream a search page by page: `callback` gets each page's Bundle in turn, on the caller's
-/// thread, with one page in memory at a time, until the pages end or it returns non-zero.
+/// thread, until the pages end or it returns non-zero. Memory is bounded by two pages: the one
+/// handed over and the next, which is asked for ahead (before the callback is called, and when
+/// the page gives its `next` link before its entries, before the page is read); a stop drops it.
 ///
 /// @param server The handle (borrowed for the call).
 /// @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
@@ -337,8 +340,8 @@ pub unsafe extern "C" fn fhir_search_pages(
 }
 
 /// Stream a search resource by resource: `callback` gets each entry's resource and its search mode
-/// in server order, on the caller's thread, with one page in memory at a time, until the pages end
-/// or it returns non-zero. Entries without a resource are skipped.
+/// in server order, on the caller's thread, until the pages end or it returns non-zero. Entries
+/// without a resource are skipped. Memory is bounded by two pages, as for fhir_search_pages().
 ///
 /// @param server The handle (borrowed for the call).
 /// @param query `Type?params` (percent-encoded; fhir_query_build() makes one), a type alone, or an
