@@ -240,8 +240,8 @@ check_counts() { # EXPECTED BASE
         for m in pages resources all; do
             line=$(STREAM_BENCH_COUNT=1 "$(prog "$v")" "$m" "$2") || die "checking run failed: $m ($v)"
             case " $line " in
-            *" resources=$1 "*) ;;
-            *) die "checking run: $m ($v) did not hand over $1 Patients: $line" ;;
+                *" resources=$1 "*) ;;
+                *) die "checking run: $m ($v) did not hand over $1 Patients: $line" ;;
             esac
         done
     done
