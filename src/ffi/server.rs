@@ -70,7 +70,10 @@ impl fhir_server_t {
         call: &Arc<Call>,
         future: impl Future<Output = Result<T>>,
     ) -> FfiResult<T> {
-        Ok(block_on(call.run(future))??)
+        // Boxed once, here: a request's future is several kilobytes (reqwest's, hyper's and our
+        // state machines nested), and every wrapper below (the call's task-local and select, the
+        // runtime's block_on) would otherwise copy it again as it moves in.
+        Ok(block_on(call.run(Box::pin(future)))??)
     }
 
     /// Record what `call` did as this handle's last call.
