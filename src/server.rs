@@ -226,12 +226,11 @@ impl FhirServer {
 
     /// Send a request; an HTTP error status becomes an [`Error`] carrying the status and body.
     pub(crate) async fn send_ok(&self, req: Request) -> Result<Response> {
-        let what = req.describe();
         let resp = self.transport.send(&req).await?;
         if resp.is_success() {
             return Ok(resp);
         }
-        let mut err = Error::from_status(resp.status, &what, resp.body);
+        let mut err = Error::from_status(resp.status, &req.describe(), resp.body);
         if resp.attempts > 1 {
             err.push_message(&format!(" (after {} attempts)", resp.attempts));
         }

@@ -159,7 +159,22 @@ impl Request {
 
     /// "GET /fhir/Patient" — for messages; the query string is left out (it may hold patient data).
     pub fn describe(&self) -> String {
-        format!("{} {}", self.method, self.url.path())
+        self.what().to_string()
+    }
+
+    /// [`Self::describe`], written only when a message needs it (most requests make none).
+    pub(crate) fn what(&self) -> What<'_> {
+        What(self)
+    }
+}
+
+/// A request as messages name it: see [`Request::describe`].
+#[derive(Clone, Copy)]
+pub(crate) struct What<'a>(&'a Request);
+
+impl std::fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.0.method, self.0.url.path())
     }
 }
 
@@ -411,7 +426,7 @@ impl Transport {
             false => req.method.as_str(),
         };
         let method_retryable = self.retry.method_retryable(method);
-        let what = req.describe();
+        let what = req.what();
         let client = self.client()?;
         loop {
             // Nothing more is sent once the call is cancelled or past its deadline.
@@ -474,16 +489,17 @@ impl Transport {
             let started = Instant::now();
             // Whether a failure came before any byte of the answer (the head) or while reading it.
             let outcome = match builder.send().await {
-                Ok(resp) => {
+                Ok(mut resp) => {
                     let status = resp.status().as_u16();
                     let first_byte = started.elapsed();
                     crate::call::record(|i| {
                         i.status = status;
                         i.first_byte = first_byte;
                     });
-                    let headers = resp.headers().clone();
+                    // Taken, not copied: the response is read for its body only from here on.
+                    let headers = std::mem::take(resp.headers_mut());
                     let limit = Limits::get(self.limits.max_response_bytes);
-                    match read_body(resp, limit, &what).await? {
+                    match read_body(resp, limit, what).await? {
                         Ok(body) => {
                             crate::call::record(|i| i.bytes_received += body.len() as u64);
                             log::debug!(
@@ -550,7 +566,7 @@ impl Transport {
                             continue;
                         }
                     }
-                    let mut err = map_reqwest_error(e, &what);
+                    let mut err = map_reqwest_error(e, &what.to_string());
                     let transient = matches!(err.kind, ErrorKind::Connect | ErrorKind::Timeout);
                     if transient && method_retryable && attempt < self.retry.max_attempts {
                         let wait = self.retry.wait(attempt, None, fastrand::f64());
@@ -705,7 +721,7 @@ const MAX_STALE_RETRIES: u32 = 3;
 pub(crate) async fn read_body(
     mut resp: reqwest::Response,
     limit: u64,
-    context: &str,
+    context: impl std::fmt::Display,
 ) -> Result<std::result::Result<Bytes, reqwest::Error>> {
     let too_big = || {
         Error::new(
@@ -722,14 +738,14 @@ pub(crate) async fn read_body(
     // One byte more than the body: room for the NUL a C caller gets after it, written in place.
     let hint = resp.content_length().unwrap_or(0).min(1 << 20) as usize + 1;
     let mut body: Vec<u8> = Vec::new();
-    reserve(&mut body, hint, context)?;
+    reserve(&mut body, hint, &context)?;
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
                 if (body.len() + chunk.len()) as u64 > limit {
                     return Err(too_big());
                 }
-                reserve(&mut body, chunk.len(), context)?;
+                reserve(&mut body, chunk.len(), &context)?;
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(Ok(Bytes::from(body))),
@@ -739,7 +755,11 @@ pub(crate) async fn read_body(
 }
 
 /// Grow `buf` by `more` bytes or fail with a `Limit` error instead of aborting the process.
-pub(crate) fn reserve(buf: &mut Vec<u8>, more: usize, context: &str) -> Result<()> {
+pub(crate) fn reserve(
+    buf: &mut Vec<u8>,
+    more: usize,
+    context: impl std::fmt::Display,
+) -> Result<()> {
     buf.try_reserve(more).map_err(|_| {
         Error::new(
             ErrorKind::Limit,
