@@ -304,6 +304,13 @@ impl Transport {
         } else {
             (options.proxies.clone(), Vec::new())
         };
+        // No proxy configured and none in the environment when the handle is made: the clients
+        // of this handle (built later, per calling thread) say so to reqwest, which otherwise
+        // matches every request against the environment's (empty) proxy rules, twice. The
+        // environment is read here, once for the handle, as for naming the proxy above.
+        if options.proxies.is_empty() && !env_sets_proxy(|k| std::env::var_os(k)) {
+            recipe.add(|b| b.no_proxy());
+        }
         for p in &proxies {
             if let Some(pw) = p.url.password() {
                 secrets.add(pw);
@@ -643,6 +650,23 @@ fn env_proxies(get: impl Fn(&str) -> Option<String>) -> (Vec<ProxySetting>, Vec<
     (proxies, no_proxy)
 }
 
+/// Whether the environment names any proxy reqwest would use: one of the variables it reads
+/// (hyper-util's `Matcher::from_system`, without the system-configuration feature: environment
+/// only) with a value other than blanks. Without one, reqwest's system proxy matcher matches
+/// nothing.
+fn env_sets_proxy(get: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ]
+    .iter()
+    .any(|k| get(k).is_some_and(|v| !v.to_string_lossy().trim().is_empty()))
+}
+
 /// A `no_proxy` rule: `*`, a host name (also matching its subdomains; a leading dot is the same),
 /// or an address, optionally with `:port`.
 fn no_proxy_matches(rule: &str, url: &Url) -> bool {
@@ -890,5 +914,25 @@ mod proxy_env_tests {
         assert!(!matches("http://localhost:8081/fhir"));
         assert!(!matches("http://notinternal.example/fhir"));
         assert!(no_proxy_matches("*", &url("http://any/")));
+    }
+
+    #[test]
+    fn a_proxy_in_the_environment_is_seen_in_any_variable() {
+        let only = |name: &'static str, value: &'static str| {
+            move |k: &str| (k == name).then(|| std::ffi::OsString::from(value))
+        };
+        assert!(!env_sets_proxy(|_| None));
+        assert!(!env_sets_proxy(only("HTTP_PROXY", "  ")));
+        assert!(!env_sets_proxy(only("NO_PROXY", "*")));
+        for name in [
+            "http_proxy",
+            "HTTP_PROXY",
+            "https_proxy",
+            "HTTPS_PROXY",
+            "all_proxy",
+            "ALL_PROXY",
+        ] {
+            assert!(env_sets_proxy(only(name, "127.0.0.1:3128")), "{name}");
+        }
     }
 }
