@@ -30,6 +30,11 @@ pub struct Transport {
     /// How to build this handle's HTTP client: one is built per calling thread (see [`Self::client`]).
     recipe: Arc<ClientRecipe>,
     pub auth: Auth,
+    /// The `Authorization` header of an auth mode whose credential never changes (basic, static
+    /// token), made once for the handle instead of for every request. `None` without auth, for
+    /// token clients (OIDC, SMART: their token is fetched and renewed), and if it cannot be made
+    /// (each request then asks [`Auth::credential`] and fails as before).
+    fixed_credential: Option<HeaderValue>,
     pub retry: RetryPolicy,
     /// Every secret of this handle, registered for redaction for as long as it lives.
     pub(crate) secrets: Secrets,
@@ -321,6 +326,17 @@ impl Transport {
         // becomes the client of the thread that created the handle.
         let recipe = Arc::new(recipe);
         let client = recipe.build()?;
+        let fixed_credential = match &auth {
+            Auth::Basic { .. } | Auth::Token(_) => {
+                use futures_util::FutureExt;
+                // Ready at once: only token clients wait for anything.
+                auth.credential(&client, &secrets, None)
+                    .now_or_never()
+                    .and_then(|c| c.ok())
+                    .and_then(|c| c.header)
+            }
+            _ => None,
+        };
         // Created outside any runtime (the C API): this thread's calls will run on its
         // current-thread runtime.
         if runtime_flavor().is_none() {
@@ -333,6 +349,7 @@ impl Transport {
         Ok(Transport {
             recipe,
             auth,
+            fixed_credential,
             secrets,
             limits: options.limits,
             retry: options.retry.clone(),
@@ -443,6 +460,11 @@ impl Transport {
             let credential = if req.anonymous {
                 crate::auth::Credential {
                     header: None,
+                    generation: 0,
+                }
+            } else if let Some(header) = &self.fixed_credential {
+                crate::auth::Credential {
+                    header: Some(header.clone()),
                     generation: 0,
                 }
             } else {
