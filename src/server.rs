@@ -313,11 +313,16 @@ const DOT_SEGMENT: &str =
     "the path contains a '.' or '..' segment; paths must stay under the base URL";
 
 pub(crate) fn parse_method(method: &str) -> Result<Method> {
-    let m = method.trim().to_ascii_uppercase();
+    let m = method.trim();
     if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(Error::invalid(format!("'{method}' is not an HTTP method")));
     }
-    Method::from_bytes(m.as_bytes())
+    // Upper-cased into a copy only when it is not already (callers mostly pass "GET").
+    let upper = match m.bytes().all(|b| b.is_ascii_uppercase()) {
+        true => std::borrow::Cow::Borrowed(m),
+        false => std::borrow::Cow::Owned(m.to_ascii_uppercase()),
+    };
+    Method::from_bytes(upper.as_bytes())
         .map_err(|_| Error::invalid(format!("'{method}' is not an HTTP method")))
 }
 
@@ -514,6 +519,9 @@ mod tests {
     #[test]
     fn methods_are_checked() {
         assert_eq!(parse_method("get").unwrap(), Method::GET);
+        assert_eq!(parse_method(" Post ").unwrap(), Method::POST);
+        assert_eq!(parse_method("PATCH").unwrap(), Method::PATCH);
+        assert_eq!(parse_method("purge").unwrap().as_str(), "PURGE");
         assert!(parse_method("").is_err());
         assert!(parse_method("GE T").is_err());
     }
