@@ -677,17 +677,20 @@ fn env_proxies(get: impl Fn(&str) -> Option<String>) -> (Vec<ProxySetting>, Vec<
 /// only) with a value other than blanks. Without one, reqwest's system proxy matcher matches
 /// nothing.
 fn env_sets_proxy(get: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
-    [
-        "http_proxy",
-        "HTTP_PROXY",
-        "https_proxy",
-        "HTTPS_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-    ]
-    .iter()
-    .any(|k| get(k).is_some_and(|v| !v.to_string_lossy().trim().is_empty()))
+    PROXY_VARIABLES
+        .iter()
+        .any(|k| get(k).is_some_and(|v| !v.to_string_lossy().trim().is_empty()))
 }
+
+/// The variables that name a proxy for reqwest (`NO_PROXY` only makes exceptions).
+const PROXY_VARIABLES: [&str; 6] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
 
 /// A `no_proxy` rule: `*`, a host name (also matching its subdomains; a leading dot is the same),
 /// or an address, optionally with `:port`.
@@ -946,14 +949,7 @@ mod proxy_env_tests {
         assert!(!env_sets_proxy(|_| None));
         assert!(!env_sets_proxy(only("HTTP_PROXY", "  ")));
         assert!(!env_sets_proxy(only("NO_PROXY", "*")));
-        for name in [
-            "http_proxy",
-            "HTTP_PROXY",
-            "https_proxy",
-            "HTTPS_PROXY",
-            "all_proxy",
-            "ALL_PROXY",
-        ] {
+        for name in PROXY_VARIABLES {
             assert!(env_sets_proxy(only(name, "127.0.0.1:3128")), "{name}");
         }
     }
