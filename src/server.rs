@@ -187,22 +187,50 @@ impl FhirServer {
         if rest.is_empty() {
             return Ok(self.base.clone());
         }
-        let url = Url::parse(&format!("{}/{}", self.base_str, rest))
-            .map_err(|e| Error::invalid(format!("the path does not make a valid URL: {e}")))?;
+        let url = self.join(rest);
         if !self.under_base(&url) {
             return Err(Error::invalid("the path leaves the base URL's path"));
         }
         Ok(url)
     }
 
+    /// `[base]/rest`, built on the parsed base URL: only the path, query and fragment of `rest`
+    /// are parsed, not the scheme and host again (their parsing, IDNA and IPv4 forms included,
+    /// was most of the cost of a request's URL). The same URL as parsing `"[base]/rest"` whole
+    /// (`join_is_parsing_the_joined_string` checks it).
+    fn join(&self, rest: &str) -> Url {
+        // As a URL parser splits them: the fragment first, then the query.
+        let (rest, fragment) = match rest.split_once('#') {
+            Some((r, f)) => (r, Some(f)),
+            None => (rest, None),
+        };
+        let (rel, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (rest, None),
+        };
+        let base_path = self.base.path().trim_end_matches('/');
+        let mut path = String::with_capacity(base_path.len() + 1 + rel.len());
+        path.push_str(base_path);
+        path.push('/');
+        path.push_str(rel);
+        let mut url = self.base.clone();
+        url.set_path(&path);
+        if query.is_some() {
+            url.set_query(query);
+        }
+        if fragment.is_some() {
+            url.set_fragment(fragment);
+        }
+        url
+    }
+
     /// Send a request; an HTTP error status becomes an [`Error`] carrying the status and body.
     pub(crate) async fn send_ok(&self, req: Request) -> Result<Response> {
-        let what = req.describe();
         let resp = self.transport.send(&req).await?;
         if resp.is_success() {
             return Ok(resp);
         }
-        let mut err = Error::from_status(resp.status, &what, resp.body);
+        let mut err = Error::from_status(resp.status, &req.describe(), resp.body);
         if resp.attempts > 1 {
             err.push_message(&format!(" (after {} attempts)", resp.attempts));
         }
@@ -235,8 +263,12 @@ impl FhirServer {
 
 /// Whether `s` starts with `http://` or `https://`, in any case.
 pub(crate) fn is_http_url(s: &str) -> bool {
-    let head = s.get(..8).unwrap_or(s).to_ascii_lowercase();
-    head.starts_with("http://") || head.starts_with("https://")
+    let starts = |prefix: &str| {
+        s.as_bytes()
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
+    starts("http://") || starts("https://")
 }
 
 /// Refuse a path (the part before `?`, after any scheme and authority) with a `.` or `..`
@@ -252,6 +284,14 @@ pub(crate) fn check_path_segments(raw: &str) -> std::result::Result<(), &'static
         return Err("the path contains a backslash");
     }
     for segment in path.split('/') {
+        if !segment.contains('%') {
+            // Nothing encoded (the common case): no copy to make.
+            let name = segment.split(';').next().unwrap_or("");
+            if name == "." || name == ".." {
+                return Err(DOT_SEGMENT);
+            }
+            continue;
+        }
         let lower = segment.to_ascii_lowercase();
         if lower.contains("%2f") || lower.contains("%5c") {
             return Err("the path contains an encoded slash or backslash");
@@ -263,20 +303,26 @@ pub(crate) fn check_path_segments(raw: &str) -> std::result::Result<(), &'static
         let decoded = lower.replace("%2e", ".").replace("%3b", ";");
         let name = decoded.split(';').next().unwrap_or("");
         if name == "." || name == ".." {
-            return Err(
-                "the path contains a '.' or '..' segment; paths must stay under the base URL",
-            );
+            return Err(DOT_SEGMENT);
         }
     }
     Ok(())
 }
 
+const DOT_SEGMENT: &str =
+    "the path contains a '.' or '..' segment; paths must stay under the base URL";
+
 pub(crate) fn parse_method(method: &str) -> Result<Method> {
-    let m = method.trim().to_ascii_uppercase();
+    let m = method.trim();
     if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(Error::invalid(format!("'{method}' is not an HTTP method")));
     }
-    Method::from_bytes(m.as_bytes())
+    // Upper-cased into a copy only when it is not already (callers mostly pass "GET").
+    let upper = match m.bytes().all(|b| b.is_ascii_uppercase()) {
+        true => std::borrow::Cow::Borrowed(m),
+        false => std::borrow::Cow::Owned(m.to_ascii_uppercase()),
+    };
+    Method::from_bytes(upper.as_bytes())
         .map_err(|_| Error::invalid(format!("'{method}' is not an HTTP method")))
 }
 
@@ -410,8 +456,72 @@ mod tests {
     }
 
     #[test]
+    fn join_is_parsing_the_joined_string() {
+        let rests = [
+            "Patient/1",
+            "Patient",
+            "Patient/",
+            "Patient?name=a%2Bb&_count=2",
+            "Patient?",
+            "Patient?name=x#frag",
+            "Patient#frag?notquery",
+            "?x=1",
+            "#only",
+            "Observation?code=http://loinc.org%7C8867-4",
+            "Patient?name=Müller&given=Zoë",
+            "Patient/ä ö/x y?q=a b&r=\"<>`{}|^'",
+            "Patient/a%20b/%7Bc%7D?x=%ZZ&y=%",
+            "Patient/@x:y/$everything",
+            "Patient/1/_history/2?_format=json&_pretty=true",
+            "Patient;x=1/a;b",
+            "Binary/1?x=\u{1F600}#\u{1F600} y",
+            "a/b//c///d",
+            "x?a?b#c#d",
+            "Patient?name=..&x=%2e%2e",
+        ];
+        for base in [
+            "http://h:8080/fhir",
+            "https://h",
+            "https://h/",
+            "http://[::1]:9/a/b/",
+            "https://xn--mller-kva.example/r4",
+            "https://MÜLLER.example/R4",
+            "http://127.0.0.1/fhir%20x",
+        ] {
+            let s = server(base);
+            for rest in rests {
+                let joined = Url::parse(&format!("{}/{}", s.base_str, rest)).unwrap();
+                assert_eq!(s.join(rest), joined, "{base} + {rest}");
+                assert_eq!(s.join(rest).as_str(), joined.as_str(), "{base} + {rest}");
+            }
+        }
+    }
+
+    #[test]
+    fn http_urls_are_recognised_in_any_case() {
+        for yes in ["http://h", "HTTPS://h", "hTtP://", "https://"] {
+            assert!(is_http_url(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "http:/",
+            "https:",
+            "ftp://h",
+            "Patient",
+            "httpx://h",
+            "ü",
+            "httpü://",
+        ] {
+            assert!(!is_http_url(no), "{no}");
+        }
+    }
+
+    #[test]
     fn methods_are_checked() {
         assert_eq!(parse_method("get").unwrap(), Method::GET);
+        assert_eq!(parse_method(" Post ").unwrap(), Method::POST);
+        assert_eq!(parse_method("PATCH").unwrap(), Method::PATCH);
+        assert_eq!(parse_method("purge").unwrap().as_str(), "PURGE");
         assert!(parse_method("").is_err());
         assert!(parse_method("GE T").is_err());
     }

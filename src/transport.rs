@@ -30,6 +30,11 @@ pub struct Transport {
     /// How to build this handle's HTTP client: one is built per calling thread (see [`Self::client`]).
     recipe: Arc<ClientRecipe>,
     pub auth: Auth,
+    /// The `Authorization` header of an auth mode whose credential never changes (basic, static
+    /// token), made once for the handle instead of for every request. `None` without auth, for
+    /// token clients (OIDC, SMART: their token is fetched and renewed), and if it cannot be made
+    /// (each request then asks [`Auth::credential`] and fails as before).
+    fixed_credential: Option<HeaderValue>,
     pub retry: RetryPolicy,
     /// Every secret of this handle, registered for redaction for as long as it lives.
     pub(crate) secrets: Secrets,
@@ -159,7 +164,22 @@ impl Request {
 
     /// "GET /fhir/Patient" — for messages; the query string is left out (it may hold patient data).
     pub fn describe(&self) -> String {
-        format!("{} {}", self.method, self.url.path())
+        self.what().to_string()
+    }
+
+    /// [`Self::describe`], written only when a message needs it (most requests make none).
+    pub(crate) fn what(&self) -> What<'_> {
+        What(self)
+    }
+}
+
+/// A request as messages name it: see [`Request::describe`].
+#[derive(Clone, Copy)]
+pub(crate) struct What<'a>(&'a Request);
+
+impl std::fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.0.method, self.0.url.path())
     }
 }
 
@@ -290,6 +310,13 @@ impl Transport {
         } else {
             (options.proxies.clone(), Vec::new())
         };
+        // No proxy configured and none in the environment when the handle is made: the clients
+        // of this handle (built later, per calling thread) say so to reqwest, which otherwise
+        // matches every request against the environment's (empty) proxy rules, twice. The
+        // environment is read here, once for the handle, as for naming the proxy above.
+        if options.proxies.is_empty() && !env_sets_proxy(|k| std::env::var_os(k)) {
+            recipe.add(|b| b.no_proxy());
+        }
         for p in &proxies {
             if let Some(pw) = p.url.password() {
                 secrets.add(pw);
@@ -300,6 +327,17 @@ impl Transport {
         // becomes the client of the thread that created the handle.
         let recipe = Arc::new(recipe);
         let client = recipe.build()?;
+        let fixed_credential = match &auth {
+            Auth::Basic { .. } | Auth::Token(_) => {
+                use futures_util::FutureExt;
+                // Ready at once: only token clients wait for anything.
+                auth.credential(&client, &secrets, None)
+                    .now_or_never()
+                    .and_then(|c| c.ok())
+                    .and_then(|c| c.header)
+            }
+            _ => None,
+        };
         // Created outside any runtime (the C API): this thread's calls will run on its
         // current-thread runtime.
         if runtime_flavor().is_none() {
@@ -312,6 +350,7 @@ impl Transport {
         Ok(Transport {
             recipe,
             auth,
+            fixed_credential,
             secrets,
             limits: options.limits,
             retry: options.retry.clone(),
@@ -412,7 +451,7 @@ impl Transport {
             false => req.method.as_str(),
         };
         let method_retryable = self.retry.method_retryable(method);
-        let what = req.describe();
+        let what = req.what();
         let client = self.client()?;
         loop {
             // Nothing more is sent once the call is cancelled or past its deadline.
@@ -422,6 +461,11 @@ impl Transport {
             let credential = if req.anonymous {
                 crate::auth::Credential {
                     header: None,
+                    generation: 0,
+                }
+            } else if let Some(header) = &self.fixed_credential {
+                crate::auth::Credential {
+                    header: Some(header.clone()),
                     generation: 0,
                 }
             } else {
@@ -475,16 +519,17 @@ impl Transport {
             let started = Instant::now();
             // Whether a failure came before any byte of the answer (the head) or while reading it.
             let outcome = match builder.send().await {
-                Ok(resp) => {
+                Ok(mut resp) => {
                     let status = resp.status().as_u16();
                     let first_byte = started.elapsed();
                     crate::call::record(|i| {
                         i.status = status;
                         i.first_byte = first_byte;
                     });
-                    let headers = resp.headers().clone();
+                    // Taken, not copied: the response is read for its body only from here on.
+                    let headers = std::mem::take(resp.headers_mut());
                     let limit = Limits::get(self.limits.max_response_bytes);
-                    match read_body(resp, limit, &what).await? {
+                    match read_body(resp, limit, what).await? {
                         Ok(body) => {
                             crate::call::record(|i| i.bytes_received += body.len() as u64);
                             log::debug!(
@@ -551,7 +596,7 @@ impl Transport {
                             continue;
                         }
                     }
-                    let mut err = map_reqwest_error(e, &what);
+                    let mut err = map_reqwest_error(e, &what.to_string());
                     let transient = matches!(err.kind, ErrorKind::Connect | ErrorKind::Timeout);
                     if transient && method_retryable && attempt < self.retry.max_attempts {
                         let wait = self.retry.wait(attempt, None, fastrand::f64());
@@ -627,6 +672,26 @@ fn env_proxies(get: impl Fn(&str) -> Option<String>) -> (Vec<ProxySetting>, Vec<
         .unwrap_or_default();
     (proxies, no_proxy)
 }
+
+/// Whether the environment names any proxy reqwest would use: one of the variables it reads
+/// (hyper-util's `Matcher::from_system`, without the system-configuration feature: environment
+/// only) with a value other than blanks. Without one, reqwest's system proxy matcher matches
+/// nothing.
+fn env_sets_proxy(get: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    PROXY_VARIABLES
+        .iter()
+        .any(|k| get(k).is_some_and(|v| !v.to_string_lossy().trim().is_empty()))
+}
+
+/// The variables that name a proxy for reqwest (`NO_PROXY` only makes exceptions).
+const PROXY_VARIABLES: [&str; 6] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
 
 /// A `no_proxy` rule: `*`, a host name (also matching its subdomains; a leading dot is the same),
 /// or an address, optionally with `:port`.
@@ -706,7 +771,7 @@ const MAX_STALE_RETRIES: u32 = 3;
 pub(crate) async fn read_body(
     mut resp: reqwest::Response,
     limit: u64,
-    context: &str,
+    context: impl std::fmt::Display,
 ) -> Result<std::result::Result<Vec<u8>, reqwest::Error>> {
     let too_big = || {
         Error::new(
@@ -723,14 +788,14 @@ pub(crate) async fn read_body(
     // One byte more than the body: room for the NUL a C caller gets after it, written in place.
     let hint = resp.content_length().unwrap_or(0).min(1 << 20) as usize + 1;
     let mut body = SPARE_BODY.try_with(Cell::take).unwrap_or_default();
-    reserve(&mut body, hint, context)?;
+    reserve(&mut body, hint, &context)?;
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
                 if (body.len() + chunk.len()) as u64 > limit {
                     return Err(too_big());
                 }
-                reserve(&mut body, chunk.len(), context)?;
+                reserve(&mut body, chunk.len(), &context)?;
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(Ok(body)),
@@ -758,7 +823,11 @@ pub(crate) fn recycle_body(buf: Option<Vec<u8>>) {
 }
 
 /// Grow `buf` by `more` bytes or fail with a `Limit` error instead of aborting the process.
-pub(crate) fn reserve(buf: &mut Vec<u8>, more: usize, context: &str) -> Result<()> {
+pub(crate) fn reserve(
+    buf: &mut Vec<u8>,
+    more: usize,
+    context: impl std::fmt::Display,
+) -> Result<()> {
     buf.try_reserve(more).map_err(|_| {
         Error::new(
             ErrorKind::Limit,
@@ -889,5 +958,18 @@ mod proxy_env_tests {
         assert!(!matches("http://localhost:8081/fhir"));
         assert!(!matches("http://notinternal.example/fhir"));
         assert!(no_proxy_matches("*", &url("http://any/")));
+    }
+
+    #[test]
+    fn a_proxy_in_the_environment_is_seen_in_any_variable() {
+        let only = |name: &'static str, value: &'static str| {
+            move |k: &str| (k == name).then(|| std::ffi::OsString::from(value))
+        };
+        assert!(!env_sets_proxy(|_| None));
+        assert!(!env_sets_proxy(only("HTTP_PROXY", "  ")));
+        assert!(!env_sets_proxy(only("NO_PROXY", "*")));
+        for name in PROXY_VARIABLES {
+            assert!(env_sets_proxy(only(name, "127.0.0.1:3128")), "{name}");
+        }
     }
 }

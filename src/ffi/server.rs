@@ -70,6 +70,11 @@ impl fhir_server_t {
         call: &Arc<Call>,
         future: impl Future<Output = Result<T>>,
     ) -> FfiResult<T> {
+        // Pinned here, in this frame, and only a pointer handed down: a request's future is a
+        // few kilobytes (reqwest's, hyper's and our state machines nested), and every wrapper
+        // below (the call's task-local and select, the runtime's block_on) would otherwise copy
+        // it again as it moves in (and a box would cost a large allocation per call).
+        let future = std::pin::pin!(future);
         Ok(block_on(call.run(future))??)
     }
 

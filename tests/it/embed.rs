@@ -464,6 +464,52 @@ fn without_idle_connections_every_call_opens_a_new_one() {
     unsafe { fhir_server_free(s) };
 }
 
+/// A server that closes an idle connection between two calls (its keep-alive timeout): the next
+/// call, a POST (never retried once it may have been sent), goes out on a new connection, not
+/// into the closed one (see `ffi::runtime::settle`).
+#[test]
+fn a_post_after_the_server_closed_the_idle_connection_goes_on_a_new_one() {
+    let server = RawServer::start(|req, stream| {
+        let status = if req.method == "POST" { 201 } else { 200 };
+        // Answered as if the connection stayed open, then closed by the server.
+        let _ = crate::common::write_reply(stream, status, &[], PATIENT.as_bytes(), false);
+        After::Close
+    });
+    let s = handle(&server.url("/fhir"), |_| {});
+    assert_eq!(read(s, "Patient/1").0, fhir_result::FHIR_OK);
+    // The server's FIN arrives while the connection sits in the pool.
+    thread::sleep(Duration::from_millis(200));
+    let (method, path) = (cstr("POST"), cstr("Patient"));
+    let (mut body, mut status, mut err) = (ptr::null_mut(), 0u16, ptr::null_mut());
+    let rc = unsafe {
+        fhir_server_request(
+            s,
+            method.as_ptr(),
+            path.as_ptr(),
+            PATIENT.as_ptr() as *const c_char,
+            PATIENT.len(),
+            &mut status,
+            &mut body,
+            ptr::null_mut(),
+            &mut err,
+        )
+    };
+    assert_eq!(rc, fhir_result::FHIR_OK, "{}", message(err));
+    assert_eq!(status, 201);
+    let info = last_call(s);
+    assert_eq!((info.attempts, info.new_connections), (1, 1));
+    let posts = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 1, "the POST was sent once");
+    unsafe {
+        fhir_string_free(body);
+        fhir_server_free(s);
+    }
+}
+
 // ---------------------------------------------------------------- logging
 
 /// Records collected by [`collect`]: (level, target, message, thread).
