@@ -403,6 +403,9 @@ pub fn uuid_v4() -> String {
 /// and `link` after the entries (JSON members are unordered), so the entries are never copied.
 pub struct BundleWriter {
     out: Vec<u8>,
+    /// Bytes of `out` already backed by memory (see `populate_ahead`), and the capacity then.
+    populated: usize,
+    populated_cap: usize,
     count: usize,
     /// Most bytes the entries may take (the result limit of collected searches).
     limit: u64,
@@ -420,6 +423,8 @@ impl BundleWriter {
         out.extend_from_slice(b",\"entry\":[");
         BundleWriter {
             out,
+            populated: 0,
+            populated_cap: 0,
             count: 0,
             limit: u64::MAX,
         }
@@ -428,6 +433,51 @@ impl BundleWriter {
     /// Refuse entries past `bytes` in all.
     pub fn limit(&mut self, bytes: u64) {
         self.limit = bytes;
+    }
+
+    /// Back the next few MiB of a large result with memory in one system call (Linux
+    /// `MADV_POPULATE_WRITE`, 5.14 and later) instead of a page fault per 4 KiB as they are
+    /// written: a 140 MB result took 34,700 faults, a quarter of `fhir_search_all`'s CPU. At
+    /// most 4 MiB ahead of what is written, so the peak stays the result's size. Only a hint:
+    /// where it is refused (older kernels, memory pressure) the pages fault in as before.
+    fn populate_ahead(&mut self, more: usize) {
+        let cap = self.out.capacity();
+        if cap != self.populated_cap {
+            // Grown (perhaps moved): what is written is backed; go on from there.
+            self.populated = self.out.len();
+            self.populated_cap = cap;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            const AHEAD: usize = 4 << 20;
+            const PAGE: usize = 4096;
+            let want = (self.out.len() + more).max(self.populated);
+            if cap < 2 * AHEAD {
+                // Small results: faulting in is cheap; do not look again until the buffer grows.
+                self.populated = cap;
+                return;
+            }
+            let base = self.out.as_ptr() as usize;
+            let start = (base + self.populated).next_multiple_of(PAGE);
+            let end = (base + want + AHEAD).min(base + cap) & !(PAGE - 1);
+            if end > start {
+                // SAFETY: the range lies inside the buffer's allocation; populating backs it
+                // with memory and writes nothing the buffer holds.
+                unsafe {
+                    libc::madvise(
+                        start as *mut libc::c_void,
+                        end - start,
+                        libc::MADV_POPULATE_WRITE,
+                    );
+                }
+            }
+            self.populated = (end - base).max(want);
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = more;
+            self.populated = cap;
+        }
     }
 
     /// Append one entry; past the limit, or without memory for it, an error (`Limit`).
@@ -448,6 +498,11 @@ impl BundleWriter {
             ));
         }
         crate::transport::reserve(&mut self.out, entry.len() + 1, "collecting the result")?;
+        if self.out.len() + entry.len() + 1 > self.populated
+            || self.out.capacity() != self.populated_cap
+        {
+            self.populate_ahead(entry.len() + 1);
+        }
         if self.count > 0 {
             self.out.push(b',');
         }
@@ -599,6 +654,33 @@ mod tests {
         assert_eq!(v["total"], 2);
         assert_eq!(v["entry"].as_array().unwrap().len(), 2);
         assert_eq!(v["link"][0]["url"], "http://h/fhir/Patient?a=\"b\"");
+    }
+
+    /// A result large enough for its memory to be populated ahead (past 8 MiB, growing and
+    /// moving several times) holds exactly the entries pushed, in order, and the memory backed
+    /// ahead stays within 4 MiB of what is written.
+    #[test]
+    fn a_large_result_is_written_exactly_while_its_memory_is_populated_ahead() {
+        let mut w = BundleWriter::new("searchset");
+        let mut expected = br#"{"resourceType":"Bundle","type":"searchset","entry":["#.to_vec();
+        for i in 0..12_000u32 {
+            let entry = format!(
+                r#"{{"resource":{{"id":"{i}","text":"{}"}}}}"#,
+                "x".repeat(1_900)
+            );
+            if i > 0 {
+                expected.push(b',');
+            }
+            expected.extend_from_slice(entry.as_bytes());
+            w.push_raw(&entry).unwrap();
+            assert!(w.populated <= w.out.capacity());
+            if w.out.capacity() >= 8 << 20 {
+                assert!(w.populated - w.out.len() <= (4 << 20) + 4096 + entry.len() + 1);
+            }
+        }
+        assert!(w.out.capacity() > 16 << 20, "{}", w.out.capacity());
+        expected.extend_from_slice(b"]}");
+        assert_eq!(w.finish(None, None), expected);
     }
 
     #[test]
