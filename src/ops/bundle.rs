@@ -437,7 +437,7 @@ impl BundleWriter {
 
     /// Back the next few MiB of a large result with memory in one system call (Linux
     /// `MADV_POPULATE_WRITE`, 5.14 and later) instead of a page fault per 4 KiB as they are
-    /// written: a 140 MB result took 34,700 faults, a quarter of `fhir_search_all`'s CPU. At
+    /// written: a 140 MB result took 34,700 faults, a quarter of the collecting search's CPU. At
     /// most 4 MiB ahead of what is written, so the peak stays the result's size. Only a hint:
     /// where it is refused (older kernels, memory pressure) the pages fault in as before.
     fn populate_ahead(&mut self, more: usize) {
