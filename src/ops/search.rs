@@ -213,6 +213,15 @@ impl<'s> Pager<'s> {
     }
 }
 
+/// Drops this thread's spare body buffer (see [`crate::transport::recycle_body`]) when dropped.
+struct SpareBody;
+
+impl Drop for SpareBody {
+    fn drop(&mut self) {
+        crate::transport::recycle_body(None);
+    }
+}
+
 /// Drive `fetch` until it waits for the server (its request written) without waiting for the
 /// answer: Some when it finished already.
 async fn started<F: std::future::Future + Unpin>(fetch: &mut F) -> Option<F::Output> {
@@ -280,6 +289,9 @@ impl FhirServer {
             }
             Ok(limit.is_some_and(|l| matches >= l))
         };
+        // Page buffers are recycled while the pages are read; the spare goes when this returns,
+        // on every path.
+        let _spare = SpareBody;
         let mut fetched = pager.fetch().await?;
         while let Some(body) = fetched.take() {
             // Without a limit every page is read: when the page gives its `next` link before
@@ -314,7 +326,6 @@ impl FhirServer {
                 fetched = pager.fetch().await?;
             }
         }
-        crate::transport::recycle_body(None);
         Ok(out.finish(Some(matches), Some(pager.first_url())))
     }
 
