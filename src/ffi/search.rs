@@ -4,7 +4,6 @@
 //! the callback may call the library again.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::future::Future;
 
 use super::boundary::{arg_str, guard, null_argument, out_ptr, FfiResult};
 use super::buffer::alloc_string;
@@ -12,7 +11,7 @@ use super::error::fhir_error_t;
 use super::result::fhir_result;
 use super::server::{fhir_server_t, json_call, server_ref};
 
-use super::runtime::{block_on, settle};
+use super::runtime::block_on;
 use crate::ops::bundle::SearchPage;
 
 /// Called by fhir_search_pages() once per page, on the caller's thread. It may call the library, on
@@ -191,16 +190,6 @@ fn nul_terminate(page: &mut Vec<u8>) -> FfiResult<()> {
 /// argument is the page read in one pass. Returns whether to go on.
 type Deliver<'c> = dyn FnMut(&mut Vec<u8>, &SearchPage) -> FfiResult<bool> + 'c;
 
-/// Drive `fetch` until it is done or has nothing left to do without the server (its request
-/// written, its answer awaited): Some(result) when it finished.
-async fn ahead_of<F: Future + Unpin>(fetch: &mut F) -> Option<F::Output> {
-    tokio::select! {
-        biased;
-        r = fetch => Some(r),
-        _ = settle() => None,
-    }
-}
-
 /// The blocking streaming loop: fetch a page on the caller's thread, read it in one pass
 /// (`views`: with each entry's resource and mode), hand it over with `deliver`, until the
 /// search ends or the callback stops it. While the callback runs, the next page is already
@@ -241,7 +230,7 @@ unsafe fn stream(
                 // Part of the call (its cancel token and deadline govern it); dropping it (a
                 // stop, a failure, a cancelled call) abandons the request.
                 let mut ahead = Box::pin(call.run(stream.prefetch()));
-                let early = block_on(ahead_of(&mut ahead))?;
+                let early = block_on(crate::ops::search::started(&mut ahead))?;
                 let read = match read.take() {
                     Some(read) => read,
                     None => crate::SearchStream::read_page(&page, views, early_link.as_deref())?,

@@ -55,7 +55,7 @@ pub(crate) fn scan_page(body: &[u8], views: bool, max_entries: usize) -> Option<
     std::str::from_utf8(body).ok()?;
     let mut s = Scanner { b: body, i: 0 };
     s.ws();
-    let page = s.page(views, max_entries)?;
+    let page = s.page(Read::Whole { views, max_entries })?;
     s.ws();
     (s.i == body.len()).then_some(page)
 }
@@ -69,35 +69,18 @@ pub(crate) fn scan_page(body: &[u8], views: bool, max_entries: usize) -> Option<
 /// serde).
 pub(crate) fn scan_next_link(body: &[u8]) -> Option<&str> {
     let mut s = Scanner { b: body, i: 0 };
-    s.eat(b'{')?;
-    let (mut saw_rt, mut saw_type, mut saw_total) = (false, false, false);
-    loop {
-        let key = s.key()?;
-        match &s.b[key] {
-            b"resourceType" => {
-                once(&mut saw_rt)?;
-                s.opt_plain_string()?;
-            }
-            b"type" => {
-                once(&mut saw_type)?;
-                s.opt_plain_string()?;
-            }
-            b"total" => {
-                once(&mut saw_total)?;
-                s.opt_u64()?;
-            }
-            b"link" => {
-                let next = s.links()??;
-                // The page's UTF-8 is checked later, with the rest of it.
-                return std::str::from_utf8(&body[next]).ok();
-            }
-            b"entry" => return None,
-            _ => s.value(1)?,
-        }
-        if !s.more(b'}')? {
-            return None;
-        }
-    }
+    let next = s.page(Read::UpToTheLink)?.next?;
+    // The page's UTF-8 is checked later, with the rest of it.
+    std::str::from_utf8(&body[next]).ok()
+}
+
+/// How far [`Scanner::page`] reads.
+#[derive(Clone, Copy, PartialEq)]
+enum Read {
+    /// The whole page; `views`: with each entry's resource and mode; at most `max_entries`.
+    Whole { views: bool, max_entries: usize },
+    /// The members before `entry`, stopping after `link` (None without a `link` before it).
+    UpToTheLink,
 }
 
 struct Scanner<'a> {
@@ -137,7 +120,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The top-level object: the Bundle's members.
-    fn page(&mut self, views: bool, max_entries: usize) -> Option<Scanned> {
+    fn page(&mut self, read: Read) -> Option<Scanned> {
         self.eat(b'{')?;
         let mut page = Scanned {
             total: None,
@@ -170,9 +153,15 @@ impl<'a> Scanner<'a> {
                 b"link" => {
                     once(&mut saw_link)?;
                     page.next = self.links()?;
+                    if read == Read::UpToTheLink {
+                        return Some(page);
+                    }
                 }
                 b"entry" => {
                     once(&mut saw_entry)?;
+                    let Read::Whole { views, max_entries } = read else {
+                        return None;
+                    };
                     page.entries = self.entries(views, max_entries)?;
                 }
                 _ => self.value(1)?,

@@ -223,8 +223,8 @@ impl Drop for SpareBody {
 }
 
 /// Drive `fetch` until it waits for the server (its request written) without waiting for the
-/// answer: Some when it finished already.
-async fn started<F: std::future::Future + Unpin>(fetch: &mut F) -> Option<F::Output> {
+/// answer: Some when it finished already. Used wherever a page is fetched ahead.
+pub(crate) async fn started<F: std::future::Future + Unpin>(fetch: &mut F) -> Option<F::Output> {
     tokio::select! {
         biased;
         r = fetch => Some(r),
