@@ -52,12 +52,25 @@ pub(crate) struct EntryScan {
 /// reports the limit).
 pub(crate) fn scan_page(body: &[u8], views: bool, max_entries: usize) -> Option<Scanned> {
     // Strings are checked for UTF-8 once, here, for the whole page (serde checks them one by one).
-    std::str::from_utf8(body).ok()?;
+    if !is_utf8(body) {
+        return None;
+    }
     let mut s = Scanner { b: body, i: 0 };
     s.ws();
     let page = s.page(Read::Whole { views, max_entries })?;
     s.ws();
     (s.i == body.len()).then_some(page)
+}
+
+/// `std::str::from_utf8(b).is_ok()`, with ASCII skipped a block at a time where the processor
+/// can.
+fn is_utf8(b: &[u8]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if skip::available() {
+        // SAFETY: available() said so.
+        return unsafe { skip::is_utf8(b) };
+    }
+    std::str::from_utf8(b).is_ok()
 }
 
 /// The `next` link of a page read only up to its entries: Some when the Bundle's members before
@@ -800,6 +813,80 @@ mod tests {
                 assert_eq!(blocks, bytes, "{levels} levels");
             }
         }
+    }
+
+    /// The block-wise UTF-8 check says what the standard library says: texts of ASCII and two-,
+    /// three- and four-byte characters around and across the 64-byte blocks, mutated at random
+    /// (bytes replaced, inserted or removed: continuation bytes alone, lead bytes cut off,
+    /// overlong forms, surrogates, bytes never used in UTF-8).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn block_utf8_check_agrees_with_the_standard_library() {
+        if !super::skip::available() {
+            eprintln!("no AVX2/PCLMULQDQ here: nothing to compare");
+            return;
+        }
+        let pieces: [&str; 7] = [
+            "a",
+            "K\u{f6}ln ",
+            "\u{df}",
+            "\u{20ac}uro",
+            "\u{1F600}",
+            "\\u00e9\\\"",
+            "......................",
+        ];
+        let bad: &[&[u8]] = &[
+            b"\x80",
+            b"\xc3",
+            b"\xe2\x82",
+            b"\xf0\x9f\x98",
+            b"\xc0\xaf",
+            b"\xed\xa0\x80",
+            b"\xff",
+            b"\xf5\x80\x80\x80",
+        ];
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let (mut valid, mut invalid) = (0, 0);
+        for round in 0..20_000 {
+            let mut doc = Vec::new();
+            for _ in 0..(round % 97) {
+                doc.extend_from_slice(pieces[(next() as usize) % pieces.len()].as_bytes());
+            }
+            for _ in 0..(next() % 3) {
+                if doc.is_empty() {
+                    break;
+                }
+                let at = (next() as usize) % doc.len();
+                match next() % 3 {
+                    0 => doc[at] = (next() % 256) as u8,
+                    1 => {
+                        let b = bad[(next() as usize) % bad.len()];
+                        doc.splice(at..at, b.iter().copied());
+                    }
+                    _ => {
+                        doc.remove(at);
+                    }
+                }
+            }
+            let want = std::str::from_utf8(&doc).is_ok();
+            // SAFETY: available() was checked above.
+            assert_eq!(unsafe { super::skip::is_utf8(&doc) }, want, "{doc:?}");
+            if want {
+                valid += 1
+            } else {
+                invalid += 1
+            }
+        }
+        assert!(
+            valid > 1000 && invalid > 1000,
+            "{valid} valid, {invalid} invalid"
+        );
     }
 
     /// The eight-bytes-at-a-time search stops exactly where a byte-by-byte one does: every byte

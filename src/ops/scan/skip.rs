@@ -26,6 +26,60 @@ pub(super) fn available() -> bool {
     std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("pclmulqdq")
 }
 
+/// Whether `b` is UTF-8, as `std::str::from_utf8` says, ASCII skipped 64 bytes at a time.
+///
+/// UTF-8 encodes a character either as one ASCII byte or as bytes that are all 0x80 or above,
+/// so a text is UTF-8 exactly when each of its longest runs of such bytes (between ASCII bytes or
+/// the ends) is UTF-8 on its own; only those runs go to the standard library's check. FHIR text
+/// is mostly ASCII, with runs of two or three bytes (umlauts, accents): the standard check spent
+/// about 0.57 instructions per byte on a page, nearly all of it on the ASCII.
+///
+/// # Safety
+/// Only when [`available`] is true.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn is_utf8(b: &[u8]) -> bool {
+    let mut i = 0;
+    // Invariant: `i` is 0 or b[i - 1] is ASCII, so a non-ASCII byte found from `i` on starts a
+    // longest run.
+    while b.len() - i >= 64 {
+        let p = b.as_ptr().add(i);
+        let (lo, hi) = (
+            _mm256_loadu_si256(p as *const __m256i),
+            _mm256_loadu_si256(p.add(32) as *const __m256i),
+        );
+        let high = mask(lo, hi);
+        if high == 0 {
+            i += 64;
+            continue;
+        }
+        let start = i + high.trailing_zeros() as usize;
+        let end = ascii_from(b, start);
+        if std::str::from_utf8(&b[start..end]).is_err() {
+            return false;
+        }
+        // b[end] is ASCII (or the text ends there).
+        i = end;
+    }
+    std::str::from_utf8(&b[i..]).is_ok()
+}
+
+/// The index of the first ASCII byte at or after `i` (`b.len()` when there is none).
+#[target_feature(enable = "avx2")]
+unsafe fn ascii_from(b: &[u8], mut i: usize) -> usize {
+    while b.len() - i >= 32 {
+        let v = _mm256_loadu_si256(b.as_ptr().add(i) as *const __m256i);
+        let ascii = !(_mm256_movemask_epi8(v) as u32);
+        if ascii != 0 {
+            return i + ascii.trailing_zeros() as usize;
+        }
+        i += 32;
+    }
+    b[i..]
+        .iter()
+        .position(u8::is_ascii)
+        .map_or(b.len(), |k| i + k)
+}
+
 /// The classes of the 64 bytes of one block, a bit per byte (bit k = byte k).
 struct Block {
     quote: u64,
