@@ -11,6 +11,15 @@
 #                           handle, memmem for the next link: the floor); Python fhir_kindling
 #                           query.all(), fhirpy fetch_all() and fhirclient
 #                           perform_resources_iter() (10k only)
+#   static10k-apart / static100k-apart
+#                           the three searches of the library (not the base variant) and curl_pages
+#                           again on the same data, right after the unpinned rounds: each client
+#                           pinned to CPU 0, nginx's worker(s) to the last CPU (taskset). On 2 CPUs
+#                           the kernel sometimes places client and nginx on one CPU (loopback
+#                           wake-ups keep them together; the wall time is then the sum of both
+#                           processes' CPU) and sometimes on two, so the unpinned ratios mix both;
+#                           apart is the production-like placement (the server on another host).
+#                           Only with 2 CPUs or more and taskset (util-linux)
 #   request                 2,000 GETs of a 2-byte body on one handle; the same with libcurl
 #   threads                 one handle shared by 8 threads (1,000 GETs each) and by 1 thread (4,000);
 #                           libcurl with an easy handle per thread, the same counts
@@ -34,6 +43,7 @@
 #   BENCH_PY_PEERS=1        0 skips the Python peers
 #   BENCH_UPLOAD=2000       0 skips the upload case; BENCH_UPLOAD_BATCH=250, BENCH_UPLOAD_PARALLEL=4,
 #                           BENCH_UPLOAD_REPEAT=3 rounds (HAPI slows down as it fills), BENCH_UPLOAD_TIMEOUT=300 s
+#   BENCH_APART=1           0 skips the static10k-apart / static100k-apart cases
 #   BENCH_CALLGRIND=1       0 skips the instruction counts
 #   BENCH_NO_INSTALL=1      never call apt-get / pip (fail instead)
 #
@@ -56,6 +66,7 @@ PY_PEERS=${BENCH_PY_PEERS:-1}
 UPLOAD=${BENCH_UPLOAD:-2000}
 UPLOAD_BATCH=${BENCH_UPLOAD_BATCH:-250}
 UPLOAD_PARALLEL=${BENCH_UPLOAD_PARALLEL:-4}
+APART=${BENCH_APART:-1}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 NO_INSTALL=${BENCH_NO_INSTALL:-0}
 BASELINE_LIB=${BENCH_BASELINE_LIB:-}
@@ -91,6 +102,18 @@ need_deb /usr/include/curl/curl.h libcurl4-openssl-dev
 need_deb nginx nginx-light
 need_deb valgrind valgrind
 need_deb curl curl
+# The apart cases (section 5) pin processes with taskset, and find nginx's workers with pgrep.
+APART_SKIP=
+if [ "$APART" != 1 ]; then
+    APART_SKIP="BENCH_APART=$APART"
+elif [ "$(nproc)" -lt 2 ]; then
+    APART_SKIP="fewer than 2 CPUs (nproc: $(nproc))"
+elif ! command -v taskset >/dev/null; then
+    APART_SKIP="no taskset (Debian package util-linux)"
+else
+    need_deb pgrep procps
+fi
+LAST_CPU=$(($(nproc) - 1))
 build_bench() { # LIB_A INCLUDE_DIR OUT [CFLAGS...]
     local lib=$1 inc=$2 out=$3
     shift 3
@@ -247,6 +270,31 @@ check_counts() { # EXPECTED BASE
     done
 }
 
+# The placement "apart" (see the head of this script): client and nginx's worker(s) pinned to
+# different CPUs for these rounds only; the workers are unpinned afterwards, so the cases after
+# them run as before.
+pin_nginx_workers() { # CPU_LIST: the affinity of nginx's workers (the children of the master)
+    local w workers
+    workers=$(pgrep -P "$NGX_PID") || die "no nginx worker process under the master $NGX_PID"
+    for w in $workers; do
+        taskset -pc "$1" "$w" >/dev/null || die "taskset -pc $1 $w (nginx worker) failed"
+    done
+}
+apart_rounds() { # CASE: the new library's three searches and curl_pages, on the nginx running now
+    local case=$1 m
+    if [ -n "$APART_SKIP" ]; then
+        log "$case skipped: $APART_SKIP"
+        return 0
+    fi
+    log "$case: clients on CPU 0, nginx's worker on CPU $LAST_CPU ($REPEAT rounds)"
+    pin_nginx_workers "$LAST_CPU"
+    for ((r = 1; r <= REPEAT; r++)); do
+        for m in pages resources all; do run "$case" "$m-new" taskset -c 0 "$STATE/stream_bench" "$m" "$BASE"; done
+        run "$case" curl taskset -c 0 "$STATE/curl_pages" pages "$BASE/Patient?_count=100"
+    done
+    pin_nginx_workers "0-$LAST_CPU"
+}
+
 log "static pages: 10,000 and 100,000 Patients; per request; threads; prefetch ($REPEAT rounds)"
 start_nginx "$D10K"
 check_counts 10000 "$BASE"
@@ -268,6 +316,7 @@ for ((r = 1; r <= REPEAT; r++)); do
         run static10k fhirclient "$PY" "$BENCH/py_peers.py" fhirclient "$BASE"
     fi
 done
+apart_rounds static10k-apart
 if [ "$CALLGRIND" = 1 ]; then
     log "instructions (callgrind, one run each)"
     cg() { # CASE NAME CMD...
@@ -297,6 +346,7 @@ for ((r = 1; r <= REPEAT; r++)); do
     done
     run static100k curl "$STATE/curl_pages" pages "$BASE/Patient?_count=100"
 done
+apart_rounds static100k-apart
 stop_nginx
 
 if [ "$UPLOAD" -gt 0 ]; then
