@@ -9,6 +9,7 @@ The chart needs matplotlib (bench/run.sh installs it in its venv); without it on
 written.
 """
 
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -67,6 +68,15 @@ def paired(rows, a, b, field="wall_s", invert=False):
     return f"{med(out):.2f}× [{min(out):.2f}–{max(out):.2f}]", med(out)
 
 
+def cpu_count(header):
+    """The number of CPUs from run.sh's "# cpu N x MODEL" line, None without it."""
+    for h in header:
+        m = re.match(r"cpu (\d+) x", h)
+        if m:
+            return int(m.group(1))
+    return None
+
+
 def names(rows, case):
     return sorted({n for (c, n) in rows if c == case})
 
@@ -104,9 +114,15 @@ def main():
     rounds = max((len(v) for v in rows.values()), default=0)
     out.append(f"Every figure: median [min–max] of {rounds} interleaved rounds; ratios paired per round. Wall and CPU time of the measured call only (CPU: every thread of the process). Context switches: voluntary, summed over the process's threads.")
     out.append("")
-    for case, pages, title in [("static10k", 100, "Static pages: 10,000 Patients, 100 pages of 100 (13.99 MB)"), ("static100k", 1000, "Static pages: 100,000 Patients, 1,000 pages of 100 (139.9 MB)")]:
+    sizes = [("static10k", 100, "Static pages: 10,000 Patients, 100 pages of 100 (13.99 MB)"), ("static100k", 1000, "Static pages: 100,000 Patients, 1,000 pages of 100 (139.9 MB)")]
+    ncpu = cpu_count(header)
+    server_cpu = f"CPU {ncpu - 1}" if ncpu else "the last CPU"
+    apart = [(f"{c}-apart", p, f"{t} — client on CPU 0, nginx on {server_cpu}") for c, p, t in sizes]
+    for case, pages, title in sizes + apart:
         if any(c == case for c, _ in rows):
             out += [f"## {title}", ""]
+            if case.endswith("-apart"):
+                out += [f"The library (new) and libcurl again on the same nginx, right after the unpinned rounds: each client pinned to CPU 0 (`taskset -c 0`), nginx's worker to {server_cpu}. They never share a CPU, as with a server on another host; unpinned, the kernel sometimes places both on one CPU. Instructions: not measured for this placement.", ""]
             search_table(rows, cg, case, pages, out)
             for mode in ["pages", "resources", "all"]:
                 for v in ["new", "base"]:
@@ -118,6 +134,14 @@ def main():
                     r, _ = paired(rows, (case, f"{mode}-new"), (case, f"{mode}-base"))
                     out.append(f"\n`{mode}` new ÷ base: {r}")
             out.append("")
+    if any(c.endswith("-apart") for c, _ in rows):
+        out += ["## Placement: `fhir_search_pages` ÷ libcurl wall (paired), unpinned vs apart", ""]
+        for case, label in [("static10k", "10,000 Patients"), ("static100k", "100,000 Patients")]:
+            if (f"{case}-apart", "pages-new") in rows:
+                unpinned = paired(rows, (case, "pages-new"), (case, "curl"))[0]
+                pinned = paired(rows, (f"{case}-apart", "pages-new"), (f"{case}-apart", "curl"))[0]
+                out.append(f"- {label}: unpinned {unpinned}; apart (client on CPU 0, nginx on {server_cpu}) {pinned}")
+        out.append("")
     if any(c == "request" for c, _ in rows):
         out += ["## Per request: 2,000 GETs of a 2-byte body, one handle, one thread", "", "| client | µs per request (wall) | µs per request (CPU) | ctx switches per request | instructions per request | ÷ libcurl wall (paired) |", "|---|---|---|---|---|---|"]
         for n in [x for x in ["curl", "get-new", "get-base"] if ("request", x) in rows]:
