@@ -19,7 +19,9 @@
 #                           wake-ups keep them together; the wall time is then the sum of both
 #                           processes' CPU) and sometimes on two, so the unpinned ratios mix both;
 #                           apart is the production-like placement (the server on another host).
-#                           Only with 2 CPUs or more and taskset (util-linux)
+#                           Only with 2 CPUs or more and taskset (util-linux). Also fhir_search_all
+#                           with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 ("all-thp": the program opts
+#                           into transparent huge pages for its large allocations)
 #   request                 2,000 GETs of a 2-byte body on one handle; the same with libcurl
 #   threads                 one handle shared by 8 threads (1,000 GETs each) and by 1 thread (4,000);
 #                           libcurl with an easy handle per thread, the same counts
@@ -290,6 +292,9 @@ apart_rounds() { # CASE: the new library's three searches and curl_pages, on the
     pin_nginx_workers "$LAST_CPU"
     for ((r = 1; r <= REPEAT; r++)); do
         for m in pages resources all; do run "$case" "$m-new" taskset -c 0 "$STATE/stream_bench" "$m" "$BASE"; done
+        # The same collecting search in a program that lets glibc ask for transparent huge pages
+        # for its large allocations (glibc 2.35+; the library does not ask for them itself).
+        run "$case" all-thp env GLIBC_TUNABLES=glibc.malloc.hugetlb=1 taskset -c 0 "$STATE/stream_bench" all "$BASE"
         run "$case" curl taskset -c 0 "$STATE/curl_pages" pages "$BASE/Patient?_count=100"
     done
     pin_nginx_workers "0-$LAST_CPU"

@@ -84,7 +84,7 @@ def names(rows, case):
 def search_table(rows, cg, case, pages, out):
     out.append("| client | wall s | CPU s | ctx switches (voluntary) | peak VmHWM MiB | VmHWM − baseline MiB | ÷ libcurl wall (paired) | instructions (search only) |")
     out.append("|---|---|---|---|---|---|---|---|")
-    order = [n for n in ["curl", "pages-new", "resources-new", "all-new", "pages-base", "resources-base", "all-base", "kindling", "fhirpy", "fhirclient"] if (case, n) in rows]
+    order = [n for n in ["curl", "pages-new", "resources-new", "all-new", "all-thp", "pages-base", "resources-base", "all-base", "kindling", "fhirpy", "fhirclient"] if (case, n) in rows]
     fixed = {"new": cg.get(("request", "get0-new")), "base": cg.get(("request", "get0-base")), "curl": cg.get(("request", "curl0"))}
     for n in order:
         key = (case, n)
@@ -102,6 +102,7 @@ def search_table(rows, cg, case, pages, out):
         else:
             instr_s = "–"
         peers = {"curl": "libcurl floor (one easy handle, memmem)", "kindling": "Python fhir_kindling `query.all()`", "fhirpy": "Python fhirpy `fetch_all()`", "fhirclient": "Python fhirclient `perform_resources_iter()`"}
+        peers["all-thp"] = "`fhir_search_all`, the program with glibc's huge pages (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`)"
         label = peers[n] if n in peers else f"`fhir_search_{n.rsplit('-', 1)[0]}` ({n.rsplit('-', 1)[1]})"
         out.append(f"| {label} | {spread(wall)} | {spread(cpu)} | {fmt(med(vcsw), 0) if vcsw else '–'} | {fmt(med(hwm), 1) if hwm else '–'} | {fmt(med(delta), 1) if delta else '–'} | {ratio} | {instr_s} |")
 
@@ -129,6 +130,9 @@ def main():
                     if (case, f"{mode}-{v}") in rows and mode != "pages":
                         r, _ = paired(rows, (case, f"{mode}-{v}"), (case, f"pages-{v}"))
                         out.append(f"\n`{mode}` ÷ `pages` ({v}): {r}")
+            if (case, "all-thp") in rows:
+                r, _ = paired(rows, (case, "all-thp"), (case, "pages-new"))
+                out.append(f"\n`all` with glibc's huge pages ÷ `pages`: {r}")
             if (case, "pages-base") in rows:
                 for mode in ["pages", "resources", "all"]:
                     r, _ = paired(rows, (case, f"{mode}-new"), (case, f"{mode}-base"))
