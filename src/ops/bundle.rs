@@ -430,9 +430,39 @@ impl BundleWriter {
         }
     }
 
+    /// Whether no entry is in yet.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     /// Refuse entries past `bytes` in all.
     pub fn limit(&mut self, bytes: u64) {
         self.limit = bytes;
+    }
+
+    /// Make room at once for a result of about `total` entries when the first `count` took
+    /// `bytes` (with their commas): a large result is then backed ahead from its first byte (see
+    /// `populate_ahead`) and moved less often as it grows. Only a hint, as `total` is the
+    /// server's: never more than 128 times what the first page gave, nor the result limit, nor
+    /// 1 GiB; when the allocator refuses, the buffer grows as it goes. Room not written is not
+    /// resident (and is given back by `finish`).
+    pub fn expect(&mut self, total: u64, count: usize, bytes: usize) {
+        const MOST: u64 = 1 << 30;
+        const PAGES_AHEAD: u64 = 128;
+        if count == 0 || total <= count as u64 {
+            return;
+        }
+        let per_entry = (bytes / count) as u64 + 1;
+        let want = total
+            .saturating_mul(per_entry)
+            .saturating_add((total / 32).saturating_mul(per_entry)) // entries vary in size
+            .min(PAGES_AHEAD.saturating_mul(bytes as u64))
+            .min(self.limit)
+            .min(MOST);
+        let more = (want as usize).saturating_sub(self.out.len());
+        if more > self.out.capacity() - self.out.len() {
+            let _ = self.out.try_reserve_exact(more);
+        }
     }
 
     /// Back the next few MiB of a large result with memory in one system call (Linux
@@ -528,6 +558,11 @@ impl BundleWriter {
             );
         }
         self.out.push(b'}');
+        if self.out.capacity() - self.out.len() > 1 << 20 {
+            // Room reserved by `expect` or by growth and not written: given back (for a large
+            // buffer the allocator remaps it, nothing is copied).
+            self.out.shrink_to_fit();
+        }
         self.out
     }
 }
@@ -681,6 +716,56 @@ mod tests {
         assert!(w.out.capacity() > 16 << 20, "{}", w.out.capacity());
         expected.extend_from_slice(b"]}");
         assert_eq!(w.finish(None, None), expected);
+    }
+
+    /// `expect` reserves for the result the server announces, within its bounds (128 times the
+    /// first page, the result limit, 1 GiB), whatever `total` says; the Bundle written is the
+    /// same with or without it, and room not written is given back.
+    #[test]
+    fn the_room_made_for_an_announced_result_is_bounded_and_given_back() {
+        let entry = format!("{{\"resource\":{{\"id\":\"{}\"}}}}", "x".repeat(90));
+        let write = |expect: Option<(u64, u64)>| {
+            let mut w = BundleWriter::new("searchset");
+            if let Some((total, limit)) = expect {
+                w.limit(limit);
+                w.expect(total, 10, 10 * (entry.len() + 1));
+            }
+            let reserved = w.out.capacity();
+            for _ in 0..1000 {
+                w.push_raw(&entry).unwrap();
+            }
+            (reserved, w.finish(Some(1000), None))
+        };
+        let (plain_room, plain) = write(None);
+        assert!(plain_room < 1024);
+        // As announced: room for all 1,000 entries at once, within 5 %.
+        let (room, bundle) = write(Some((1000, u64::MAX)));
+        let size = 1000 * (entry.len() + 1);
+        assert!(room >= size && room < size * 21 / 20, "{room} for {size}");
+        assert_eq!(bundle, plain);
+        // A server that announces far more: 128 first pages at most; then the result limit.
+        let (room, bundle) = write(Some((u64::MAX, u64::MAX)));
+        assert!(room <= 128 * 10 * (entry.len() + 1) + 256, "{room}");
+        assert_eq!(bundle, plain);
+        // A first page of large entries, then small ones: the room left over is given back.
+        let mut w = BundleWriter::new("searchset");
+        w.expect(u64::MAX, 1, 20_000);
+        assert!(w.out.capacity() >= 128 * 20_000, "{}", w.out.capacity());
+        for _ in 0..1000 {
+            w.push_raw(&entry).unwrap();
+        }
+        let bundle = w.finish(Some(1000), None);
+        assert_eq!(bundle, plain);
+        assert!(bundle.capacity() - bundle.len() <= 1 << 20, "given back");
+        let mut w = BundleWriter::new("searchset");
+        w.limit(50_000);
+        w.expect(1 << 40, 10, 10 * (entry.len() + 1));
+        assert!(w.out.capacity() <= 50_000 + 256, "{}", w.out.capacity());
+        // Nothing to go by: no reservation.
+        let mut w = BundleWriter::new("searchset");
+        w.expect(1000, 0, 0);
+        w.expect(5, 10, 1000);
+        assert!(w.out.capacity() < 1024);
     }
 
     #[test]

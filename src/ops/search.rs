@@ -275,6 +275,12 @@ impl FhirServer {
         }
         // The entries of one page into `out`; Ok(true) once `limit` matches are in.
         let mut take = |body: &[u8], page: SearchPage| -> Result<bool> {
+            if out.is_empty() && limit.is_none() {
+                if let Some(total) = page.total {
+                    let bytes = page.entries.iter().map(|e| e.raw.len() + 1).sum();
+                    out.expect(total, page.entries.len(), bytes);
+                }
+            }
             for entry in &page.entries {
                 if entry.is_match(body) {
                     if limit.is_some_and(|l| matches >= l) {
