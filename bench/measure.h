@@ -1,5 +1,5 @@
 /*
- * What bench/stream_bench.c and bench/curl_pages.c both measure, the same way (bench/run.sh parses
+ * What bench/stream_bench.c, bench/curl_pages.c and bench/curl_simdjson.cpp measure, the same way (bench/run.sh parses
  * the key=value pairs they print):
  *   wall_s   CLOCK_MONOTONIC around the measured call(s) only
  *   cpu_s    CLOCK_PROCESS_CPUTIME_ID over the same span: every thread of the process (user + system)
@@ -13,7 +13,9 @@
  */
 #ifndef BENCH_MEASURE_H
 #define BENCH_MEASURE_H
+#ifndef _GNU_SOURCE /* g++ defines it */
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>

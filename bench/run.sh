@@ -8,7 +8,9 @@
 # BENCH_REPEAT rounds, so that the peers of a figure are interleaved and ratios are paired per round):
 #   static10k / static100k  10,000 / 100,000 Patients in pages of 100 on nginx: fhir_search_pages,
 #                           fhir_search_resources, fhir_search_all; curl_pages (libcurl, one easy
-#                           handle, memmem for the next link: the floor); Python fhir_kindling
+#                           handle, memmem for the next link: the floor); curl_simdjson (the same
+#                           loop with each page parsed by simdjson's DOM parser: a validating
+#                           floor, bench/curl_simdjson.cpp); Python fhir_kindling
 #                           query.all(), fhirpy fetch_all() and fhirclient
 #                           perform_resources_iter() (10k only)
 #   static10k-apart / static100k-apart
@@ -101,6 +103,8 @@ log "building the library (cargo build --release)"
 (cd "$ROOT" && cargo build --release --lib)
 need_deb gcc gcc
 need_deb /usr/include/curl/curl.h libcurl4-openssl-dev
+need_deb g++ g++
+need_deb /usr/include/simdjson.h libsimdjson-dev
 need_deb nginx nginx-light
 need_deb valgrind valgrind
 need_deb curl curl
@@ -130,6 +134,8 @@ if [ -n "$BASELINE_LIB" ]; then
     VARIANTS+=(base)
 fi
 gcc -O2 -g -Wall -Wextra -I"$BENCH" "$BENCH/curl_pages.c" -o "$STATE/curl_pages" -lcurl -lpthread
+g++ -std=c++17 -O2 -g -Wall -Wextra -I"$BENCH" "$BENCH/curl_simdjson.cpp" -o "$STATE/curl_simdjson" \
+    -lsimdjson -lcurl
 prog() { [ "$1" = new ] && echo "$STATE/stream_bench" || echo "$STATE/stream_bench_base"; }
 
 # ---- 2. Python peers (and matplotlib for the chart) ----------------------------------------
@@ -296,6 +302,7 @@ apart_rounds() { # CASE: the new library's three searches and curl_pages, on the
         # for its large allocations (glibc 2.35+; the library does not ask for them itself).
         run "$case" all-thp env GLIBC_TUNABLES=glibc.malloc.hugetlb=1 taskset -c 0 "$STATE/stream_bench" all "$BASE"
         run "$case" curl taskset -c 0 "$STATE/curl_pages" pages "$BASE/Patient?_count=100"
+        run "$case" curl-simdjson taskset -c 0 "$STATE/curl_simdjson" pages "$BASE/Patient?_count=100"
     done
     pin_nginx_workers "0-$LAST_CPU"
 }
@@ -312,6 +319,7 @@ for ((r = 1; r <= REPEAT; r++)); do
         run prefetch "sleep-$v" "$(prog "$v")" sleep 50 "$SLOW_BASE"
     done
     run static10k curl "$STATE/curl_pages" pages "$BASE/Patient?_count=100"
+    run static10k curl-simdjson "$STATE/curl_simdjson" pages "$BASE/Patient?_count=100"
     run request curl "$STATE/curl_pages" get 2000 "$BASE/tiny"
     run threads curl-t1 "$STATE/curl_pages" threads 1 4000 "$BASE/tiny"
     run threads curl-t8 "$STATE/curl_pages" threads 8 1000 "$BASE/tiny"
@@ -338,6 +346,8 @@ if [ "$CALLGRIND" = 1 ]; then
         cg request "get0-$v" "$(prog "$v")" get 0 "$BASE" tiny
     done
     cg static10k curl "$STATE/curl_pages" pages "$BASE/Patient?_count=100"
+    cg static10k curl-simdjson "$STATE/curl_simdjson" pages "$BASE/Patient?_count=100"
+    cg static10k curl-simdjson0 "$STATE/curl_simdjson" warm "$BASE/Patient?_count=100"
     cg request curl "$STATE/curl_pages" get 2000 "$BASE/tiny"
     cg request curl0 "$STATE/curl_pages" get 0 "$BASE/tiny"
 fi
@@ -350,6 +360,7 @@ for ((r = 1; r <= REPEAT; r++)); do
         for m in pages resources all; do run static100k "$m-$v" "$(prog "$v")" "$m" "$BASE"; done
     done
     run static100k curl "$STATE/curl_pages" pages "$BASE/Patient?_count=100"
+    run static100k curl-simdjson "$STATE/curl_simdjson" pages "$BASE/Patient?_count=100"
 done
 apart_rounds static100k-apart
 stop_nginx

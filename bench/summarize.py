@@ -84,8 +84,8 @@ def names(rows, case):
 def search_table(rows, cg, case, pages, out):
     out.append("| client | wall s | CPU s | ctx switches (voluntary) | peak VmHWM MiB | VmHWM − baseline MiB | ÷ libcurl wall (paired) | instructions (search only) |")
     out.append("|---|---|---|---|---|---|---|---|")
-    order = [n for n in ["curl", "pages-new", "resources-new", "all-new", "all-thp", "pages-base", "resources-base", "all-base", "kindling", "fhirpy", "fhirclient"] if (case, n) in rows]
-    fixed = {"new": cg.get(("request", "get0-new")), "base": cg.get(("request", "get0-base")), "curl": cg.get(("request", "curl0"))}
+    order = [n for n in ["curl", "curl-simdjson", "pages-new", "resources-new", "all-new", "all-thp", "pages-base", "resources-base", "all-base", "kindling", "fhirpy", "fhirclient"] if (case, n) in rows]
+    fixed = {"new": cg.get(("request", "get0-new")), "base": cg.get(("request", "get0-base")), "curl": cg.get(("request", "curl0")), "simdjson": cg.get((case, "curl-simdjson0"))}
     for n in order:
         key = (case, n)
         wall = vals(rows, key, "wall_s")
@@ -101,7 +101,7 @@ def search_table(rows, cg, case, pages, out):
             instr_s = f"{(instr - fixed[variant]) / 1e6:.1f} M ({(instr - fixed[variant]) / pages:,.0f}/page)"
         else:
             instr_s = "–"
-        peers = {"curl": "libcurl floor (one easy handle, memmem)", "kindling": "Python fhir_kindling `query.all()`", "fhirpy": "Python fhirpy `fetch_all()`", "fhirclient": "Python fhirclient `perform_resources_iter()`"}
+        peers = {"curl": "libcurl floor (one easy handle, memmem)", "curl-simdjson": "libcurl + simdjson DOM parse of each page (a validating floor)", "kindling": "Python fhir_kindling `query.all()`", "fhirpy": "Python fhirpy `fetch_all()`", "fhirclient": "Python fhirclient `perform_resources_iter()`"}
         peers["all-thp"] = "`fhir_search_all`, the program with glibc's huge pages (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`)"
         label = peers[n] if n in peers else f"`fhir_search_{n.rsplit('-', 1)[0]}` ({n.rsplit('-', 1)[1]})"
         out.append(f"| {label} | {spread(wall)} | {spread(cpu)} | {fmt(med(vcsw), 0) if vcsw else '–'} | {fmt(med(hwm), 1) if hwm else '–'} | {fmt(med(delta), 1) if delta else '–'} | {ratio} | {instr_s} |")
@@ -130,6 +130,11 @@ def main():
                     if (case, f"{mode}-{v}") in rows and mode != "pages":
                         r, _ = paired(rows, (case, f"{mode}-{v}"), (case, f"pages-{v}"))
                         out.append(f"\n`{mode}` ÷ `pages` ({v}): {r}")
+            if (case, "curl-simdjson") in rows:
+                for mode in ["pages", "resources", "all"]:
+                    if (case, f"{mode}-new") in rows:
+                        r, _ = paired(rows, (case, f"{mode}-new"), (case, "curl-simdjson"))
+                        out.append(f"\n`{mode}` ÷ libcurl + simdjson (wall): {r}")
             if (case, "all-thp") in rows:
                 r, _ = paired(rows, (case, "all-thp"), (case, "pages-new"))
                 out.append(f"\n`all` with glibc's huge pages ÷ `pages`: {r}")
@@ -217,8 +222,8 @@ def draw(rows, path):
         return
     panels = []
     for case, title, unit, field, scale, items in [
-        ("static10k", "Paging 10,000 Patients (static pages): CPU time", "ms", "cpu_s", 1e3, [("curl", "libcurl floor"), ("pages-base", "pages (0.2.0)"), ("pages-new", "pages"), ("resources-base", "resources (0.2.0)"), ("resources-new", "resources"), ("all-base", "all (0.2.0)"), ("all-new", "all")]),
-        ("static100k", "Paging 100,000 Patients: wall time", "ms", "wall_s", 1e3, [("curl", "libcurl floor"), ("pages-base", "pages (0.2.0)"), ("pages-new", "pages"), ("all-base", "all (0.2.0)"), ("all-new", "all")]),
+        ("static10k", "Paging 10,000 Patients (static pages): CPU time", "ms", "cpu_s", 1e3, [("curl", "libcurl floor"), ("curl-simdjson", "libcurl + simdjson"), ("pages-base", "pages (0.2.0)"), ("pages-new", "pages"), ("resources-base", "resources (0.2.0)"), ("resources-new", "resources"), ("all-base", "all (0.2.0)"), ("all-new", "all")]),
+        ("static100k", "Paging 100,000 Patients: wall time", "ms", "wall_s", 1e3, [("curl", "libcurl floor"), ("curl-simdjson", "libcurl + simdjson"), ("pages-base", "pages (0.2.0)"), ("pages-new", "pages"), ("all-base", "all (0.2.0)"), ("all-new", "all")]),
         ("request", "One GET of a tiny body: CPU time", "µs", "cpu_s", 1e6 / 2000, [("curl", "libcurl"), ("get-base", "0.2.0"), ("get-new", "now")]),
         ("prefetch", "20 pages 50 ms late, callback 50 ms: wall time", "s", "wall_s", 1.0, [("sleep-base", "0.2.0 (sequential)"), ("sleep-new", "now (prefetch)")]),
         ("upload", "2,000 Patients into HAPI: wall time", "s", "wall_s", 1.0, [(n, {"kindling": "Python fhir_kindling add_all"}.get(n, f"create_all, {n.split('-')[0][1:]} in flight")) for n in names(rows, "upload")]),
