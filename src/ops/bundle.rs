@@ -440,14 +440,19 @@ impl BundleWriter {
         self.limit = bytes;
     }
 
-    /// Make room at once for a result of about `total` entries when the first `count` took
-    /// `bytes` (with their commas): a large result is then backed ahead from its first byte (see
+    /// Make room at once for a result of about `total` matches when a first page with `count`
+    /// matches took `bytes` (all its entries, included resources too, with their commas): a large result is then backed ahead from its first byte (see
     /// `populate_ahead`) and moved less often as it grows. Only a hint, as `total` is the
     /// server's: never more than 128 times what the first page gave, nor the result limit, nor
-    /// 1 GiB; when the allocator refuses, the buffer grows as it goes. Room not written is not
-    /// resident (and is given back by `finish`).
+    /// 1 GiB (64 MiB on 32-bit targets); when the allocator refuses, the buffer grows as it goes. Room not written is not
+    /// resident, but for what `populate_ahead` backs ahead of the writing; `finish` gives it
+    /// back when it is more than 1 MiB.
     pub fn expect(&mut self, total: u64, count: usize, bytes: usize) {
-        const MOST: u64 = 1 << 30;
+        const MOST: u64 = if cfg!(target_pointer_width = "64") {
+            1 << 30
+        } else {
+            64 << 20
+        };
         const PAGES_AHEAD: u64 = 128;
         if count == 0 || total <= count as u64 {
             return;
@@ -467,8 +472,8 @@ impl BundleWriter {
 
     /// Back the next few MiB of a large result with memory in one system call (Linux
     /// `MADV_POPULATE_WRITE`, 5.14 and later) instead of a page fault per 4 KiB as they are
-    /// written: a 140 MB result took 34,700 faults, a quarter of the collecting search's CPU. At
-    /// most 4 MiB ahead of what is written, so the peak stays the result's size. Only a hint:
+    /// written: a 140 MB result took 34,700 faults, a quarter of the collecting search's CPU. As
+    /// far ahead as is written and at most 4 MiB, so the peak stays the result's size. Only a hint:
     /// where it is refused (older kernels, memory pressure) the pages fault in as before.
     fn populate_ahead(&mut self, more: usize) {
         let cap = self.out.capacity();
@@ -482,6 +487,9 @@ impl BundleWriter {
             const AHEAD: usize = 4 << 20;
             const PAGE: usize = 4096;
             let want = (self.out.len() + more).max(self.populated);
+            // As far ahead as is written (64 KiB to 4 MiB): a result announced large that stays
+            // small is not backed much beyond its size.
+            let ahead = self.out.len().clamp(64 << 10, AHEAD);
             if cap < 2 * AHEAD {
                 // Small results: faulting in is cheap; do not look again until the buffer grows.
                 self.populated = cap;
@@ -489,7 +497,7 @@ impl BundleWriter {
             }
             let base = self.out.as_ptr() as usize;
             let start = (base + self.populated).next_multiple_of(PAGE);
-            let end = (base + want + AHEAD).min(base + cap) & !(PAGE - 1);
+            let end = (base + want + ahead).min(base + cap) & !(PAGE - 1);
             if end > start {
                 // SAFETY: the range lies inside the buffer's allocation; populating backs it
                 // with memory and writes nothing the buffer holds.
@@ -543,25 +551,24 @@ impl BundleWriter {
 
     /// `{"resourceType":"Bundle","type":<type>,"entry":[...][,"total":n][,"link":[self]]}`
     pub fn finish(mut self, total: Option<u64>, self_link: Option<&str>) -> Vec<u8> {
-        self.out.push(b']');
+        let mut tail = String::from("]");
         if let Some(t) = total {
-            self.out
-                .extend_from_slice(format!(",\"total\":{t}").as_bytes());
+            tail.push_str(&format!(",\"total\":{t}"));
         }
         if let Some(l) = self_link {
-            self.out.extend_from_slice(
-                format!(
-                    ",\"link\":[{{\"relation\":\"self\",\"url\":{}}}]",
-                    json_str(l)
-                )
-                .as_bytes(),
-            );
+            tail.push_str(&format!(
+                ",\"link\":[{{\"relation\":\"self\",\"url\":{}}}]",
+                json_str(l)
+            ));
         }
-        self.out.push(b'}');
+        tail.push('}');
+        // The tail and the NUL a C caller gets after it, without doubling a full buffer.
+        let _ = self.out.try_reserve_exact(tail.len() + 1);
+        self.out.extend_from_slice(tail.as_bytes());
         if self.out.capacity() - self.out.len() > 1 << 20 {
-            // Room reserved by `expect` or by growth and not written: given back (for a large
-            // buffer the allocator remaps it, nothing is copied).
-            self.out.shrink_to_fit();
+            // Room reserved by `expect` or by growth and not written: given back but for the
+            // NUL (a large buffer is remapped in place, not copied).
+            self.out.shrink_to(self.out.len() + 1);
         }
         self.out
     }

@@ -826,7 +826,8 @@ mod tests {
             eprintln!("no AVX2/PCLMULQDQ here: nothing to compare");
             return;
         }
-        let pieces: [&str; 7] = [
+        let long = "\u{c4}\u{d6}\u{dc}\u{e4}\u{f6}\u{fc}\u{df}".repeat(6) + &"\u{1F600}".repeat(20);
+        let pieces: [&str; 8] = [
             "a",
             "K\u{f6}ln ",
             "\u{df}",
@@ -834,6 +835,7 @@ mod tests {
             "\u{1F600}",
             "\\u00e9\\\"",
             "......................",
+            &long,
         ];
         let bad: &[&[u8]] = &[
             b"\x80",

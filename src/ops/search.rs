@@ -277,8 +277,10 @@ impl FhirServer {
         let mut take = |body: &[u8], page: SearchPage| -> Result<bool> {
             if out.is_empty() && limit.is_none() {
                 if let Some(total) = page.total {
+                    // `total` counts matches; the entries include included resources too.
                     let bytes = page.entries.iter().map(|e| e.raw.len() + 1).sum();
-                    out.expect(total, page.entries.len(), bytes);
+                    let matches = page.entries.iter().filter(|e| e.is_match(body)).count();
+                    out.expect(total, matches, bytes);
                 }
             }
             for entry in &page.entries {

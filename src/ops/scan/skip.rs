@@ -39,8 +39,8 @@ pub(super) fn available() -> bool {
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn is_utf8(b: &[u8]) -> bool {
     let mut i = 0;
-    // Invariant: `i` is 0 or b[i - 1] is ASCII, so a non-ASCII byte found from `i` on starts a
-    // longest run.
+    // Invariant: no run of non-ASCII bytes begins before `i` and goes on past it (`i` is 0, or
+    // b[i - 1] or b[i] is ASCII), so the first non-ASCII byte from `i` on begins a run.
     while b.len() - i >= 64 {
         let p = b.as_ptr().add(i);
         let (lo, hi) = (
@@ -52,8 +52,10 @@ pub(super) unsafe fn is_utf8(b: &[u8]) -> bool {
             i += 64;
             continue;
         }
+        // From the block's first run to the end of its last one, in one check (the ASCII bytes
+        // between runs are valid on their own).
         let start = i + high.trailing_zeros() as usize;
-        let end = ascii_from(b, start);
+        let end = ascii_from(b, i + 63 - high.leading_zeros() as usize);
         if std::str::from_utf8(&b[start..end]).is_err() {
             return false;
         }
