@@ -441,12 +441,13 @@ impl BundleWriter {
     }
 
     /// Make room at once for a result of about `total` matches when a first page with `count`
-    /// matches took `bytes` (all its entries, included resources too, with their commas): a large result is then backed ahead from its first byte (see
-    /// `populate_ahead`) and moved less often as it grows. Only a hint, as `total` is the
-    /// server's: never more than 128 times what the first page gave, nor the result limit, nor
-    /// 1 GiB (64 MiB on 32-bit targets); when the allocator refuses, the buffer grows as it goes. Room not written is not
-    /// resident, but for what `populate_ahead` backs ahead of the writing; `finish` gives it
-    /// back when it is more than 1 MiB.
+    /// matches took `bytes` (all its entries, included resources too, with their commas): a
+    /// large result is then backed ahead from its first byte (see `populate_ahead`) and moved
+    /// less often as it grows. Only a hint, as `total` is the server's: never more than 128
+    /// times what the first page gave, nor the result limit, nor 1 GiB (64 MiB on 32-bit
+    /// targets); when the allocator refuses, the buffer grows as it goes. Room not written is
+    /// not resident, but for what `populate_ahead` backs ahead of the writing; `finish` gives
+    /// it back when it is more than 1 MiB.
     pub fn expect(&mut self, total: u64, count: usize, bytes: usize) {
         const MOST: u64 = if cfg!(target_pointer_width = "64") {
             1 << 30

@@ -30,9 +30,10 @@ pub(super) fn available() -> bool {
 ///
 /// UTF-8 encodes a character either as one ASCII byte or as bytes that are all 0x80 or above,
 /// so a text is UTF-8 exactly when each of its longest runs of such bytes (between ASCII bytes or
-/// the ends) is UTF-8 on its own; only those runs go to the standard library's check. FHIR text
-/// is mostly ASCII, with runs of two or three bytes (umlauts, accents): the standard check spent
-/// about 0.57 instructions per byte on a page, nearly all of it on the ASCII.
+/// the ends) is UTF-8 on its own; only the stretch of a block from its first such run to the end
+/// of its last goes to the standard library's check. FHIR text is mostly ASCII, with runs of
+/// two or three bytes (umlauts, accents): the standard check spent about 0.57 instructions per
+/// byte on a page, nearly all of it on the ASCII.
 ///
 /// # Safety
 /// Only when [`available`] is true.
