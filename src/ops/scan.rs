@@ -728,6 +728,27 @@ fn skip_string(b: &[u8], i: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    /// Whether the block-wise code can run on this processor (else a test has nothing to compare).
+    #[cfg(target_arch = "x86_64")]
+    fn block_code_runs_here() -> bool {
+        let here = super::skip::available();
+        if !here {
+            eprintln!("no AVX2/PCLMULQDQ here: nothing to compare");
+        }
+        here
+    }
+
+    /// A xorshift64 generator: the same pseudo-random inputs on every run.
+    #[cfg(target_arch = "x86_64")]
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     /// The 64-bytes-at-a-time skip (`skip::container`) agrees with the byte loop on where a
     /// value ends and on what it refuses: realistic entries mutated at random (quotes,
     /// backslashes, brackets, separators, control bytes, digits, literal letters inserted,
@@ -735,8 +756,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn block_skip_agrees_with_the_byte_loop() {
-        if !super::skip::available() {
-            eprintln!("no AVX2/PCLMULQDQ here: nothing to compare");
+        if !block_code_runs_here() {
             return;
         }
         let seeds: [&[u8]; 4] = [
@@ -746,13 +766,7 @@ mod tests {
             br#"{"resourceType":"Bundle","link":[{"relation":"next","url":"http://127.0.0.1/fhir?_page=2&x=%22"}],"entry":[{"resource":{"id":"1"}},{"resource":{"id":"2","text":{"div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">a &amp; b</div>"}}}]}"#,
         ];
         let specials: &[u8] = b"\"\\{}[]:, \t\n\r\x0c\x1a\x01\x1f0-.eE+tfnlrsuax\xc3\xbc\x7f";
-        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         let mut compared = 0u64;
         for round in 0..6000 {
             let seed = seeds[round % seeds.len()];
@@ -822,8 +836,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn block_utf8_check_agrees_with_the_standard_library() {
-        if !super::skip::available() {
-            eprintln!("no AVX2/PCLMULQDQ here: nothing to compare");
+        if !block_code_runs_here() {
             return;
         }
         let long = "\u{c4}\u{d6}\u{dc}\u{e4}\u{f6}\u{fc}\u{df}".repeat(6) + &"\u{1F600}".repeat(20);
@@ -847,13 +860,7 @@ mod tests {
             b"\xff",
             b"\xf5\x80\x80\x80",
         ];
-        let mut rng = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         let (mut valid, mut invalid) = (0, 0);
         for round in 0..20_000 {
             let mut doc = Vec::new();
