@@ -267,6 +267,15 @@ fn bundle_page(id: &str, next: Option<&str>) -> String {
     )
 }
 
+/// A handle without auth on the mock's `/fhir`; free it with `fhir_server_free`.
+unsafe fn mock_server(mock: &MockServer) -> *mut fhir_server_t {
+    let url = CString::new(mock.url("/fhir")).unwrap();
+    let mut server: *mut fhir_server_t = ptr::null_mut();
+    let rc = fhir_server_new(url.as_ptr(), ptr::null(), &mut server, ptr::null_mut());
+    assert_eq!(rc, fhir_result::FHIR_OK);
+    server
+}
+
 /// Run `fhir_search_pages`; returns the code, the pages handed over and `*next_url_out`.
 unsafe fn search_pages(
     server: *const fhir_server_t,
@@ -302,9 +311,7 @@ fn a_stream_that_fails_mid_way_gives_the_url_of_the_failed_page_to_retry_from() 
     });
     let page2 = mock.url("/fhir/Patient?page=2");
     unsafe {
-        let url = CString::new(mock.url("/fhir")).unwrap();
-        let mut server: *mut fhir_server_t = ptr::null_mut();
-        fhir_server_new(url.as_ptr(), ptr::null(), &mut server, ptr::null_mut());
+        let server = mock_server(&mock);
 
         // Page 2 fails: one page was handed over, and the failed page's URL comes back.
         let (rc, pages, next) = search_pages(server, "Patient?name=a");
@@ -348,9 +355,7 @@ fn pages_read_while_the_next_is_fetched_give_what_sequential_reading_gave() {
         then.status(200).body(bundle_page("2", None));
     });
     unsafe {
-        let url = CString::new(mock.url("/fhir")).unwrap();
-        let mut server: *mut fhir_server_t = ptr::null_mut();
-        fhir_server_new(url.as_ptr(), ptr::null(), &mut server, ptr::null_mut());
+        let server = mock_server(&mock);
 
         let (rc, pages, next) = search_pages(server, "Patient?name=a");
         assert_eq!((rc, pages, next), (fhir_result::FHIR_OK, 2, None));
@@ -401,9 +406,7 @@ fn a_stream_stopped_by_a_refused_link_gives_no_url() {
         ));
     });
     unsafe {
-        let url = CString::new(mock.url("/fhir")).unwrap();
-        let mut server: *mut fhir_server_t = ptr::null_mut();
-        fhir_server_new(url.as_ptr(), ptr::null(), &mut server, ptr::null_mut());
+        let server = mock_server(&mock);
         let (rc, pages, next) = search_pages(server, "Patient");
         assert_eq!((rc, pages, next), (fhir_result::FHIR_ERR_PAGING, 1, None));
         fhir_server_free(server);
@@ -418,9 +421,7 @@ fn json_from_the_caller_is_checked_before_anything_is_sent() {
         then.status(200).body("{}");
     });
     unsafe {
-        let url = CString::new(mock.url("/fhir")).unwrap();
-        let mut server: *mut fhir_server_t = ptr::null_mut();
-        fhir_server_new(url.as_ptr(), ptr::null(), &mut server, ptr::null_mut());
+        let server = mock_server(&mock);
         let create = |json: &[u8]| {
             let mut out: *mut c_char = ptr::null_mut();
             let rc = fhir_kindling::ffi::ops::fhir_resource_create(
