@@ -24,9 +24,13 @@
 #                           Only with 2 CPUs or more and taskset (util-linux). Also fhir_search_all
 #                           with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 ("all-thp": the program opts
 #                           into transparent huge pages for its large allocations)
-#   request                 2,000 GETs of a 2-byte body on one handle; the same with libcurl
+#   request                 2,000 GETs of a 2-byte body on one handle; the same with libcurl, and
+#                           with the Rust HTTP stack the library is built on, alone (bench/stack_floor:
+#                           hyper-util's client without anything on top, and reqwest configured as
+#                           the library configures it)
 #   threads                 one handle shared by 8 threads (1,000 GETs each) and by 1 thread (4,000);
-#                           libcurl with an easy handle per thread, the same counts
+#                           libcurl with an easy handle per thread, the same counts; stack_floor's two
+#                           stacks with a client per thread, the same counts
 #   prefetch                2,000 Patients in 20 pages, each answered 50 ms late, the page callback
 #                           sleeping 50 ms
 #   upload                  BENCH_UPLOAD Patients into the test HAPI server (tests/servers; started
@@ -137,6 +141,11 @@ gcc -O2 -g -Wall -Wextra -I"$BENCH" "$BENCH/curl_pages.c" -o "$STATE/curl_pages"
 g++ -std=c++17 -O2 -g -Wall -Wextra -I"$BENCH" "$BENCH/curl_simdjson.cpp" -o "$STATE/curl_simdjson" \
     -lsimdjson -lcurl
 prog() { [ "$1" = new ] && echo "$STATE/stream_bench" || echo "$STATE/stream_bench_base"; }
+# The Rust stack alone, locked to the versions the library links (bench/stack_floor/Cargo.lock).
+log "building bench/stack_floor (cargo build --release)"
+cargo build --release --locked --quiet --manifest-path "$BENCH/stack_floor/Cargo.toml" \
+    --target-dir "$STATE/stack_floor"
+FLOOR=$STATE/stack_floor/release/stack_floor
 
 # ---- 2. Python peers (and matplotlib for the chart) ----------------------------------------
 VENV=$STATE/venv
@@ -323,6 +332,11 @@ for ((r = 1; r <= REPEAT; r++)); do
     run request curl "$STATE/curl_pages" get 2000 "$BASE/tiny"
     run threads curl-t1 "$STATE/curl_pages" threads 1 4000 "$BASE/tiny"
     run threads curl-t8 "$STATE/curl_pages" threads 8 1000 "$BASE/tiny"
+    for stack in hyper reqwest; do
+        run request "$stack" "$FLOOR" "$stack" get 2000 "$BASE/tiny"
+        run threads "$stack-t1" "$FLOOR" "$stack" threads 1 4000 "$BASE/tiny"
+        run threads "$stack-t8" "$FLOOR" "$stack" threads 8 1000 "$BASE/tiny"
+    done
     if [ "$PY_PEERS" = 1 ]; then
         run static10k kindling "$PY" "$BENCH/py_peers.py" kindling "$BASE"
         run static10k fhirpy "$PY" "$BENCH/py_peers.py" fhirpy "$BASE"
@@ -350,6 +364,10 @@ if [ "$CALLGRIND" = 1 ]; then
     cg static10k curl-simdjson0 "$STATE/curl_simdjson" warm "$BASE/Patient?_count=100"
     cg request curl "$STATE/curl_pages" get 2000 "$BASE/tiny"
     cg request curl0 "$STATE/curl_pages" get 0 "$BASE/tiny"
+    for stack in hyper reqwest; do
+        cg request "$stack" "$FLOOR" "$stack" get 2000 "$BASE/tiny"
+        cg request "${stack}0" "$FLOOR" "$stack" get 0 "$BASE/tiny"
+    done
 fi
 stop_nginx
 

@@ -15,6 +15,8 @@ import sys
 from collections import defaultdict
 
 KIB_PER_MIB = 1024.0
+# The per-request floors beside the library: libcurl, and the Rust HTTP stack alone (bench/stack_floor).
+FLOORS = {"curl": "libcurl (one easy handle)", "hyper": "hyper-util client alone (stack_floor)", "reqwest": "reqwest alone (stack_floor)"}
 
 
 def parse(path):
@@ -153,26 +155,26 @@ def main():
         out.append("")
     if any(c == "request" for c, _ in rows):
         out += ["## Per request: 2,000 GETs of a 2-byte body, one handle, one thread", "", "| client | µs per request (wall) | µs per request (CPU) | ctx switches per request | instructions per request | ÷ libcurl wall (paired) |", "|---|---|---|---|---|---|"]
-        for n in [x for x in ["curl", "get-new", "get-base"] if ("request", x) in rows]:
+        for n in [x for x in ["curl", "hyper", "reqwest", "get-new", "get-base"] if ("request", x) in rows]:
             key = ("request", n)
             wall = vals(rows, key, "wall_s", 1e6 / 2000)
             cpu = vals(rows, key, "cpu_s", 1e6 / 2000)
             vcsw = vals(rows, key, "vcsw", 1 / 2000)
-            fixed = cg.get(("request", "curl0" if n == "curl" else n.replace("get-", "get0-")))
+            fixed = cg.get(("request", f"{n}0" if n in FLOORS else n.replace("get-", "get0-")))
             instr = cg.get(key)
             per = f"{(instr - fixed) / 2000:,.0f}" if instr and fixed else "–"
             ratio = paired(rows, key, ("request", "curl"))[0] if n != "curl" else "1"
-            label = "libcurl (one easy handle)" if n == "curl" else f"fhir_server_request ({n.split('-')[1]})"
+            label = FLOORS.get(n) or f"fhir_server_request ({n.split('-')[1]})"
             out.append(f"| {label} | {spread(wall, 1)} | {spread(cpu, 1)} | {fmt(med(vcsw), 3)} | {per} | {ratio} |")
         out.append("")
     if any(c == "threads" for c, _ in rows):
         out += ["## Threads: GETs of a 2-byte body", "", "| client | requests/s | CPU s |", "|---|---|---|"]
-        for n, label in [("curl-t1", "libcurl, 1 thread × 4,000"), ("curl-t8", "libcurl, 8 threads × 1,000, an easy handle each"), ("t1-new", "one handle, 1 thread × 4,000 (new)"), ("t8-new", "one handle shared by 8 threads × 1,000 (new)"), ("t1-base", "one handle, 1 thread (base)"), ("t8-base", "one handle shared by 8 threads (base)")]:
+        for n, label in [("curl-t1", "libcurl, 1 thread × 4,000"), ("curl-t8", "libcurl, 8 threads × 1,000, an easy handle each"), ("hyper-t1", "hyper-util alone, 1 thread × 4,000"), ("hyper-t8", "hyper-util alone, 8 threads × 1,000, a client each"), ("reqwest-t1", "reqwest alone, 1 thread × 4,000"), ("reqwest-t8", "reqwest alone, 8 threads × 1,000, a client each"), ("t1-new", "one handle, 1 thread × 4,000 (new)"), ("t8-new", "one handle shared by 8 threads × 1,000 (new)"), ("t1-base", "one handle, 1 thread (base)"), ("t8-base", "one handle shared by 8 threads (base)")]:
             key = ("threads", n)
             if key in rows:
                 reqs = [float(kv["requests"]) / float(kv["wall_s"]) for kv in rows[key].values()]
                 out.append(f"| {label} | {spread(reqs, 0)} | {spread(vals(rows, key, 'cpu_s'))} |")
-        for a, b, what in [("t8-new", "curl-t8", "8 threads, one shared handle ÷ libcurl handle per thread (throughput)"), ("t8-new", "t1-new", "8 threads ÷ 1 thread, our handle (throughput)"), ("t8-base", "curl-t8", "base: 8 threads ÷ libcurl (throughput)")]:
+        for a, b, what in [("t8-new", "curl-t8", "8 threads, one shared handle ÷ libcurl handle per thread (throughput)"), ("t8-new", "t1-new", "8 threads ÷ 1 thread, our handle (throughput)"), ("t8-base", "curl-t8", "base: 8 threads ÷ libcurl (throughput)"), ("hyper-t8", "curl-t8", "hyper-util alone, 8 threads ÷ libcurl (throughput)"), ("reqwest-t8", "curl-t8", "reqwest alone, 8 threads ÷ libcurl (throughput)"), ("t8-new", "reqwest-t8", "8 threads, our handle ÷ reqwest alone (throughput)")]:
             if ("threads", a) in rows and ("threads", b) in rows:
                 # throughput ratio = (req_a/wall_a) / (req_b/wall_b)
                 ra, rb = rows[("threads", a)], rows[("threads", b)]
@@ -224,7 +226,7 @@ def draw(rows, path):
     for case, title, unit, field, scale, items in [
         ("static10k", "Paging 10,000 Patients (static pages): CPU time", "ms", "cpu_s", 1e3, [("curl", "libcurl floor"), ("curl-simdjson", "libcurl + simdjson"), ("pages-base", "pages (0.2.0)"), ("pages-new", "pages"), ("resources-base", "resources (0.2.0)"), ("resources-new", "resources"), ("all-base", "all (0.2.0)"), ("all-new", "all")]),
         ("static100k", "Paging 100,000 Patients: wall time", "ms", "wall_s", 1e3, [("curl", "libcurl floor"), ("curl-simdjson", "libcurl + simdjson"), ("pages-base", "pages (0.2.0)"), ("pages-new", "pages"), ("all-base", "all (0.2.0)"), ("all-new", "all")]),
-        ("request", "One GET of a tiny body: CPU time", "µs", "cpu_s", 1e6 / 2000, [("curl", "libcurl"), ("get-base", "0.2.0"), ("get-new", "now")]),
+        ("request", "One GET of a tiny body: CPU time", "µs", "cpu_s", 1e6 / 2000, [("curl", "libcurl"), ("hyper", "hyper-util alone"), ("reqwest", "reqwest alone"), ("get-base", "0.2.0"), ("get-new", "now")]),
         ("prefetch", "20 pages 50 ms late, callback 50 ms: wall time", "s", "wall_s", 1.0, [("sleep-base", "0.2.0 (sequential)"), ("sleep-new", "now (prefetch)")]),
         ("upload", "2,000 Patients into HAPI: wall time", "s", "wall_s", 1.0, [(n, {"kindling": "Python fhir_kindling add_all"}.get(n, f"create_all, {n.split('-')[0][1:]} in flight")) for n in names(rows, "upload")]),
     ]:
@@ -241,7 +243,7 @@ def draw(rows, path):
         meds = [statistics.median(b[1]) for b in bars]
         lo = [m - min(b[1]) for m, b in zip(meds, bars)]
         hi = [max(b[1]) - m for m, b in zip(meds, bars)]
-        colors = ["#888888" if ("curl" in lab or "0.2.0" in lab or "kindling" in lab) else "#2a7ab9" for lab in labels]
+        colors = ["#888888" if ("curl" in lab or "0.2.0" in lab or "kindling" in lab or "alone" in lab) else "#2a7ab9" for lab in labels]
         ax.barh(labels, meds, xerr=[lo, hi], color=colors, capsize=3)
         ax.set_title(f"{title} — median, whiskers min–max ({unit})", fontsize=9)
         ax.invert_yaxis()

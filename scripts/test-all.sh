@@ -4,7 +4,7 @@
 #
 #   scripts/test-all.sh [STAGE...]      default: every stage, in this order
 #
-#   lint         cargo fmt --check; cargo clippy --all-targets -D warnings (and on the library with
+#   lint         cargo fmt --check (also bench/stack_floor); cargo clippy --all-targets -D warnings (and on the library with
 #                --cfg fuzzing, which adds the fuzz entry points); the header check
 #                (cbindgen, fails on a diff); the header's docs (scripts/check-header-docs.sh:
 #                every @param/@return/free function, Doxygen with warnings as errors); shellcheck and shfmt -i 4 -ci over every tracked
@@ -88,6 +88,8 @@ services_down() {
 stage_lint() {
     local scripts
     cargo fmt --check
+    # The benchmark's Rust floor is a package of its own (built by bench/run.sh only).
+    cargo fmt --check --manifest-path bench/stack_floor/Cargo.toml
     cargo clippy --locked --all-targets -- -D warnings
     # The fuzz entry points (src/fuzzing.rs) only exist with --cfg fuzzing.
     RUSTFLAGS="--cfg fuzzing" cargo clippy --locked --lib --target-dir target/cfg-fuzzing -- -D warnings
