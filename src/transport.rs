@@ -1,13 +1,21 @@
-//! The HTTP transport of one handle: a pooled reqwest client (headers, proxies, TLS, timeouts,
-//! gzip) plus the request loop that adds credentials, retries as configured and replays a
-//! request once after an OIDC 401 with a fresh token.
+//! The HTTP transport of one handle: pooled HTTP clients (headers, proxies, TLS, timeouts, gzip)
+//! plus the request loop that adds credentials, retries as configured and replays a request once
+//! after an OIDC 401 with a fresh token.
+//!
+//! Requests to the server go through hyper-util's client directly ([`direct`]) when no proxy is
+//! configured or set in the environment, else through reqwest (which also carries the token
+//! requests of OIDC and SMART and the bulk export downloads). Both use the handle's one TLS
+//! configuration ([`tls`]).
+
+mod direct;
+mod tls;
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use reqwest::header::{
@@ -23,12 +31,16 @@ use crate::hook::{HookHeaders, RequestHook};
 use crate::logging::url_shape;
 use crate::redact::Secrets;
 use crate::retry::{parse_retry_after, RetryPolicy};
+use direct::DirectError;
 
 pub const FHIR_JSON: &str = "application/fhir+json";
 
 pub struct Transport {
-    /// How to build this handle's HTTP client: one is built per calling thread (see [`Self::client`]).
+    /// How to build this handle's HTTP clients: they are built per calling thread (see
+    /// [`Self::client`]).
     recipe: Arc<ClientRecipe>,
+    /// The whole-request timeout (head and body) of the direct path; reqwest's clients have it.
+    timeout: Option<Duration>,
     pub auth: Auth,
     /// The `Authorization` header of an auth mode whose credential never changes (basic, static
     /// token), made once for the handle instead of for every request. `None` without auth, for
@@ -53,38 +65,19 @@ pub struct Transport {
     pub(crate) log: Option<std::sync::Arc<dyn crate::logging::LogSink>>,
 }
 
-/// The system's CA certificates that rustls accepts, as reqwest loads them for its built-in
-/// roots (unusable ones skipped; none usable among some is an error).
-fn native_roots() -> Result<Vec<reqwest::Certificate>> {
-    let loaded = rustls_native_certs::load_native_certs();
-    let mut check = rustls::RootCertStore::empty();
-    let (mut certs, mut invalid) = (Vec::new(), 0);
-    for der in loaded.certs {
-        match check.add(der.clone()) {
-            Ok(()) => certs.extend(reqwest::Certificate::from_der(der.as_ref()).ok()),
-            Err(_) => invalid += 1,
-        }
-    }
-    if certs.is_empty() && invalid > 0 {
-        return Err(Error::new(
-            ErrorKind::Tls,
-            "cannot build the HTTP client: zero valid certificates found in native root store",
-        ));
-    }
-    Ok(certs)
-}
-
 /// Steps that configure a `reqwest::ClientBuilder`, kept so that the same client can be built again.
 type Step = Box<dyn Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync>;
 
-/// How a handle's HTTP client is built. A reqwest client's pooled connections are driven by the
+/// How a handle's HTTP clients are built. A client's pooled connections are driven by the
 /// runtime they were opened on, and every calling thread drives its calls on a runtime of its own
-/// (see `ffi::runtime`): so each thread gets its own client (its own connections, as libcurl
+/// (see `ffi::runtime`): so each thread gets its own clients (its own connections, as libcurl
 /// users keep an easy handle per thread), while the credentials, the token cache and the options
 /// stay the handle's, shared by all threads.
 #[derive(Default)]
 pub(crate) struct ClientRecipe {
     steps: Vec<Step>,
+    /// The direct path's settings; `None` when requests may go through a proxy.
+    direct: Option<direct::Settings>,
 }
 
 impl ClientRecipe {
@@ -116,6 +109,9 @@ thread_local! {
     /// runtime of its own (a Rust caller) never hands that runtime a connection of its
     /// current-thread one, which nothing would drive.
     static CLIENTS: RefCell<Vec<(Weak<ClientRecipe>, Flavor, reqwest::Client)>> =
+        const { RefCell::new(Vec::new()) };
+    /// This thread's direct clients, kept the same way.
+    static DIRECT: RefCell<Vec<(Weak<ClientRecipe>, Flavor, direct::DirectClient)>> =
         const { RefCell::new(Vec::new()) };
 }
 
@@ -223,26 +219,20 @@ impl Transport {
             .user_agent
             .clone()
             .unwrap_or_else(|| format!("fhir_kindling-c/{}", env!("CARGO_PKG_VERSION")));
-        let system_roots = options.use_system_roots;
-        // The system's CA certificates, read once for the handle, as before: left to reqwest,
-        // the bundle would be read and parsed again for every client, and a handle builds one
-        // per calling thread.
-        let native = match system_roots {
-            true => native_roots()?,
-            false => Vec::new(),
-        };
+        let user_agent = HeaderValue::from_str(&ua)
+            .map_err(|_| Error::invalid("the user agent is not a valid header value"))?;
+        // The handle's TLS configuration, built once (roots, CA files, client certificate) and
+        // shared by every client of every thread: nothing is parsed again per client.
+        let tls = tls::client_config(options)?;
+        let reqwest_tls = (*tls).clone();
         let (idle_timeout, max_idle) = (options.pool_idle_timeout, options.pool_max_idle_per_host);
         let mut recipe = ClientRecipe::default();
+        let agent = user_agent.clone();
         recipe.add(move |b| {
-            let b = native
-                .iter()
-                .fold(b, |b, cert| b.add_root_certificate(cert.clone()));
             b.default_headers(headers.clone())
-                .user_agent(ua.clone())
+                .user_agent(agent.clone())
                 .gzip(true)
-                .use_rustls_tls()
-                .tls_built_in_root_certs(system_roots)
-                .tls_built_in_native_certs(false)
+                .use_preconfigured_tls(reqwest_tls.clone())
                 .pool_idle_timeout(idle_timeout)
                 .pool_max_idle_per_host(max_idle)
                 .connector_layer(TimedConnect)
@@ -255,43 +245,6 @@ impl Transport {
         }
         if let Some(t) = options.connect_timeout {
             recipe.add(move |b| b.connect_timeout(t));
-        }
-        for path in &options.ca_files {
-            let pem = read_file(path, "CA file")?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::new(
-                    ErrorKind::Tls,
-                    format!("CA file {} is not PEM certificates: {e}", path.display()),
-                )
-            })?;
-            if certs.is_empty() {
-                return Err(Error::new(
-                    ErrorKind::Tls,
-                    format!("CA file {} holds no PEM certificate", path.display()),
-                ));
-            }
-            for cert in certs {
-                recipe.add(move |b| b.add_root_certificate(cert.clone()));
-            }
-        }
-        if let Some((cert, key)) = &options.client_cert {
-            let mut pem = read_file(cert, "client certificate")?;
-            pem.push(b'\n');
-            pem.extend_from_slice(&read_file(key, "client key")?);
-            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
-                Error::new(
-                    ErrorKind::Tls,
-                    format!(
-                        "client certificate {} / key {} are not a usable PEM pair: {e}",
-                        cert.display(),
-                        key.display()
-                    ),
-                )
-            })?;
-            recipe.add(move |b| b.identity(identity.clone()));
-        }
-        if options.insecure_skip_verify {
-            recipe.add(|b| b.danger_accept_invalid_certs(true));
         }
         for p in &options.proxies {
             let url = p.url.as_str();
@@ -314,8 +267,10 @@ impl Transport {
         // of this handle (built later, per calling thread) say so to reqwest, which otherwise
         // matches every request against the environment's (empty) proxy rules, twice. The
         // environment is read here, once for the handle, as for naming the proxy above.
+        // Such a handle's requests to the server take the direct path (see [`direct`]).
         if options.proxies.is_empty() && !env_sets_proxy(|k| std::env::var_os(k)) {
             recipe.add(|b| b.no_proxy());
+            recipe.direct = Some(direct::Settings::new(tls, options, user_agent));
         }
         for p in &proxies {
             if let Some(pw) = p.url.password() {
@@ -349,6 +304,7 @@ impl Transport {
         }
         Ok(Transport {
             recipe,
+            timeout: options.timeout,
             auth,
             fixed_credential,
             secrets,
@@ -383,6 +339,31 @@ impl Transport {
             })
             // The thread is exiting (its thread-locals are gone): a client for this call alone.
             .unwrap_or_else(|_| self.recipe.build())
+    }
+
+    /// This thread's direct client for this handle, built on first use; `None` when this
+    /// handle's requests may go through a proxy.
+    fn direct_client(&self) -> Option<(&direct::Settings, direct::DirectClient)> {
+        let settings = self.recipe.direct.as_ref()?;
+        let key = Arc::as_ptr(&self.recipe);
+        let flavor = runtime_flavor();
+        let client = DIRECT
+            .try_with(|clients| {
+                let mut clients = clients.borrow_mut();
+                if let Some((_, _, c)) = clients
+                    .iter()
+                    .find(|(w, f, _)| w.as_ptr() == key && *f == flavor)
+                {
+                    return c.clone();
+                }
+                clients.retain(|(w, _, _)| w.strong_count() > 0);
+                let c = settings.build();
+                clients.push((Arc::downgrade(&self.recipe), flavor, c.clone()));
+                c
+            })
+            // The thread is exiting (its thread-locals are gone): a client for this call alone.
+            .unwrap_or_else(|_| settings.build());
+        Some((settings, client))
     }
 
     fn proxy_for(&self, url: &Url) -> Option<&ProxySetting> {
@@ -452,7 +433,17 @@ impl Transport {
         };
         let method_retryable = self.retry.method_retryable(method);
         let what = req.what();
-        let client = self.client()?;
+        // Without a proxy the request goes on hyper-util's client directly, with its URL parsed
+        // once into the URI of the request line.
+        let direct = match self.direct_client() {
+            Some((settings, client)) => {
+                let uri = http::Uri::try_from(req.url.as_str()).map_err(|e| {
+                    Error::invalid(format!("{what}: the URL is not a valid request URI: {e}"))
+                })?;
+                Some((settings, client, uri))
+            }
+            None => None,
+        };
         loop {
             // Nothing more is sent once the call is cancelled or past its deadline.
             crate::call::checkpoint()?;
@@ -471,21 +462,21 @@ impl Transport {
             } else {
                 // The token provider is reached through the same proxies as the server.
                 self.auth
-                    .credential(&client, &self.secrets, refused_generation)
+                    .credential(&self.client()?, &self.secrets, refused_generation)
                     .await
                     .map_err(|e| match self.auth.provider_url() {
                         Some(url) => self.blame_proxy(e, url),
                         None => e,
                     })?
             };
-            let mut builder = client.request(req.method.clone(), req.url.clone());
+            let mut headers = HeaderMap::new();
             if !req.anonymous {
                 for (name, value) in &self.headers {
-                    builder = builder.header(name, value);
+                    headers.append(name, value.clone());
                 }
             }
             for (name, value) in &req.headers {
-                builder = builder.header(name, value);
+                headers.append(name, value.clone());
             }
             if let (Some(hook), false) = (&self.request_hook, req.anonymous) {
                 let mut extra = HookHeaders::default();
@@ -496,17 +487,14 @@ impl Transport {
                     ));
                 }
                 for (name, value) in extra.items {
-                    builder = builder.header(name, value);
+                    headers.append(name, value);
                 }
             }
             if let Some(h) = credential.header {
-                builder = builder.header(AUTHORIZATION, h);
+                headers.append(AUTHORIZATION, h);
             }
-            if let Some(body) = &req.body {
-                if !req.headers.iter().any(|(n, _)| n == CONTENT_TYPE) {
-                    builder = builder.header(CONTENT_TYPE, FHIR_JSON);
-                }
-                builder = builder.body(body.clone());
+            if req.body.is_some() && !req.headers.iter().any(|(n, _)| n == CONTENT_TYPE) {
+                headers.append(CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
             }
             log::debug!(target: "fhir_kindling::transport", "{} {} (attempt {attempt})", req.method, url_shape(&req.url));
             log::trace!(target: "fhir_kindling::transport", "{} {}", req.method, req.url);
@@ -517,34 +505,24 @@ impl Transport {
                 i.bytes_sent += sent;
             });
             let started = Instant::now();
+            let limit = Limits::get(self.limits.max_response_bytes);
             // Whether a failure came before any byte of the answer (the head) or while reading it.
-            let outcome = match builder.send().await {
-                Ok(mut resp) => {
-                    let status = resp.status().as_u16();
-                    let first_byte = started.elapsed();
-                    crate::call::record(|i| {
-                        i.status = status;
-                        i.first_byte = first_byte;
-                    });
-                    // Taken, not copied: the response is read for its body only from here on.
-                    let headers = std::mem::take(resp.headers_mut());
-                    let limit = Limits::get(self.limits.max_response_bytes);
-                    match read_body(resp, limit, what).await? {
-                        Ok(body) => {
-                            crate::call::record(|i| i.bytes_received += body.len() as u64);
-                            log::debug!(
-                                target: "fhir_kindling::transport",
-                                "{what} -> {status}, {} bytes in {} ms",
-                                body.len(),
-                                started.elapsed().as_millis()
-                            );
-                            Ok((status, headers, body))
-                        }
-                        Err(e) => Err((e, false)),
-                    }
+            let outcome = match &direct {
+                Some((settings, client, uri)) => {
+                    self.attempt_direct(settings, client, uri, req, headers, limit, started)
+                        .await?
                 }
-                Err(e) => Err((e, true)),
+                None => self.attempt_reqwest(req, headers, limit, started).await?,
             };
+            if let Ok((status, _, body)) = &outcome {
+                crate::call::record(|i| i.bytes_received += body.len() as u64);
+                log::debug!(
+                    target: "fhir_kindling::transport",
+                    "{what} -> {status}, {} bytes in {} ms",
+                    body.len(),
+                    started.elapsed().as_millis()
+                );
+            }
             match outcome {
                 Ok((status, headers, body)) => {
                     if status == 401 && self.auth.refreshes_tokens() && !replayed && !req.anonymous
@@ -588,7 +566,7 @@ impl Transport {
                     // libcurl does): for every method when provably nothing was sent, else for
                     // idempotent methods only.
                     if before_answer && stale_retries < MAX_STALE_RETRIES {
-                        let stale = stale_connection(&e);
+                        let stale = e.stale();
                         let idempotent = IDEMPOTENT.contains(&method);
                         if stale == Some(true) || (stale == Some(false) && idempotent) {
                             stale_retries += 1;
@@ -596,7 +574,7 @@ impl Transport {
                             continue;
                         }
                     }
-                    let mut err = map_reqwest_error(e, &what.to_string());
+                    let mut err = e.into_error(&what.to_string());
                     let transient = matches!(err.kind, ErrorKind::Connect | ErrorKind::Timeout);
                     if transient && method_retryable && attempt < self.retry.max_attempts {
                         let wait = self.retry.wait(attempt, None, fastrand::f64());
@@ -621,6 +599,125 @@ impl Transport {
             }
         }
     }
+
+    /// One attempt through reqwest (a handle whose requests may go through a proxy).
+    async fn attempt_reqwest(
+        &self,
+        req: &Request,
+        headers: HeaderMap,
+        limit: u64,
+        started: Instant,
+    ) -> Result<Attempt> {
+        let mut builder = self
+            .client()?
+            .request(req.method.clone(), req.url.clone())
+            .headers(headers);
+        if let Some(body) = &req.body {
+            builder = builder.body(body.clone());
+        }
+        let mut resp = match builder.send().await {
+            Ok(resp) => resp,
+            Err(e) => return Ok(Err((AttemptError::Reqwest(e), true))),
+        };
+        let status = resp.status().as_u16();
+        answered(status, started);
+        // Taken, not copied: the response is read for its body only from here on.
+        let headers = std::mem::take(resp.headers_mut());
+        Ok(match read_body(resp, limit, req.what()).await? {
+            Ok(body) => Ok((status, headers, body)),
+            Err(e) => Err((AttemptError::Reqwest(e), false)),
+        })
+    }
+
+    /// One attempt on the direct path, within the whole-request timeout.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt_direct(
+        &self,
+        settings: &direct::Settings,
+        client: &direct::DirectClient,
+        uri: &http::Uri,
+        req: &Request,
+        mut headers: HeaderMap,
+        limit: u64,
+        started: Instant,
+    ) -> Result<Attempt> {
+        settings.complete(&mut headers);
+        let body = req.body.clone().unwrap_or_default();
+        let mut request = http::Request::new(http_body_util::Full::new(body));
+        *request.method_mut() = req.method.clone();
+        *request.uri_mut() = uri.clone();
+        *request.headers_mut() = headers;
+        let exchange = async {
+            let resp = match client.request(request).await {
+                Ok(resp) => resp,
+                Err(e) => return Ok(Err((AttemptError::Direct(DirectError::Send(e)), true))),
+            };
+            let (mut head, body) = resp.into_parts();
+            let status = head.status.as_u16();
+            answered(status, started);
+            let gzip = direct::take_gzip(&mut head.headers);
+            Ok(
+                match direct::read_body(body, gzip, limit, req.what()).await? {
+                    Ok(body) => Ok((status, head.headers, body)),
+                    Err(e) => Err((AttemptError::Direct(e), false)),
+                },
+            )
+        };
+        match self.timeout {
+            None => exchange.await,
+            Some(t) => match tokio::time::timeout(t, exchange).await {
+                Ok(outcome) => outcome,
+                Err(_) => Ok(Err((AttemptError::Direct(DirectError::TimedOut(t)), false))),
+            },
+        }
+    }
+}
+
+/// What one attempt got: the answer (status, headers, body), or a transport failure and whether
+/// it came before the answer's head.
+type Attempt = std::result::Result<(u16, HeaderMap, Vec<u8>), (AttemptError, bool)>;
+
+/// The answer's head arrived: its status and time to first byte go in the call's record.
+fn answered(status: u16, started: Instant) {
+    let first_byte = started.elapsed();
+    crate::call::record(|i| {
+        i.status = status;
+        i.first_byte = first_byte;
+    });
+}
+
+/// A transport failure of one attempt, from either path.
+#[derive(Debug)]
+enum AttemptError {
+    Reqwest(reqwest::Error),
+    Direct(DirectError),
+}
+
+impl AttemptError {
+    /// See [`stale_connection`].
+    fn stale(&self) -> Option<bool> {
+        match self {
+            AttemptError::Reqwest(e) if e.is_timeout() || e.is_connect() => None,
+            AttemptError::Reqwest(e) => stale_connection(e),
+            AttemptError::Direct(DirectError::TimedOut(_)) => None,
+            AttemptError::Direct(DirectError::Send(e)) if e.is_connect() => None,
+            AttemptError::Direct(e) => stale_connection(e),
+        }
+    }
+
+    fn into_error(self, context: &str) -> Error {
+        match self {
+            AttemptError::Reqwest(e) => map_reqwest_error(e, context),
+            AttemptError::Direct(e) => {
+                let code = match &e {
+                    DirectError::TimedOut(_) => ErrorKind::Timeout,
+                    DirectError::Decode(_) => ErrorKind::Protocol,
+                    _ => classify_chain(&e, false, false),
+                };
+                Error::new(code, format!("{context}: {}", chain(&e)))
+            }
+        }
+    }
 }
 
 impl Drop for Transport {
@@ -629,6 +726,11 @@ impl Drop for Transport {
     fn drop(&mut self) {
         let key = Arc::as_ptr(&self.recipe);
         let _ = CLIENTS.try_with(|clients| {
+            if let Ok(mut clients) = clients.try_borrow_mut() {
+                clients.retain(|(w, _, _)| w.as_ptr() != key && w.strong_count() > 0);
+            }
+        });
+        let _ = DIRECT.try_with(|clients| {
             if let Ok(mut clients) = clients.try_borrow_mut() {
                 clients.retain(|(w, _, _)| w.as_ptr() != key && w.strong_count() > 0);
             }
@@ -720,24 +822,34 @@ struct TimedConnect;
 impl<S> tower_layer::Layer<S> for TimedConnect {
     type Service = Timed<S>;
     fn layer(&self, inner: S) -> Timed<S> {
-        Timed(inner)
+        // reqwest applies its own connect timeout around this layer.
+        Timed {
+            inner,
+            timeout: None,
+        }
     }
 }
 
+/// A connector that times its new connections (see [`TimedConnect`]) and, with a `timeout`,
+/// fails one that takes longer (TCP connect and TLS handshake together) with `TimedOut`.
 #[derive(Clone)]
-struct Timed<S>(S);
+pub(crate) struct Timed<S> {
+    inner: S,
+    timeout: Option<Duration>,
+}
 
 impl<S, R> tower_service::Service<R> for Timed<S>
 where
     S: tower_service::Service<R>,
     S::Future: Send + 'static,
+    S::Error: From<std::io::Error>,
 {
     type Response = S::Response;
     type Error = S::Error;
     type Future = Pin<Box<dyn Future<Output = std::result::Result<S::Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), S::Error>> {
-        self.0.poll_ready(cx)
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: R) -> Self::Future {
@@ -745,9 +857,23 @@ where
         // may finish in a background task.
         let call = crate::call::with(|c| c.clone());
         let started = Instant::now();
-        let connecting = self.0.call(req);
+        let connecting = self.inner.call(req);
+        let timeout = self.timeout;
         Box::pin(async move {
-            let conn = connecting.await;
+            let conn = match timeout {
+                None => connecting.await,
+                Some(t) => match tokio::time::timeout(t, connecting).await {
+                    Ok(conn) => conn,
+                    Err(_) => Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "connect timed out after {} ms (option connect_timeout)",
+                            t.as_millis()
+                        ),
+                    )
+                    .into()),
+                },
+            };
             if let (Ok(_), Some(call)) = (&conn, call) {
                 call.record(|i| {
                     i.connect += started.elapsed();
@@ -773,15 +899,7 @@ pub(crate) async fn read_body(
     limit: u64,
     context: impl std::fmt::Display,
 ) -> Result<std::result::Result<Vec<u8>, reqwest::Error>> {
-    let too_big = || {
-        Error::new(
-            ErrorKind::Limit,
-            format!(
-                "{context}: the response body exceeds the limit of {limit} bytes (option max_response_bytes); \
-                 the connection was dropped"
-            ),
-        )
-    };
+    let too_big = || body_too_big(&context, limit);
     if resp.content_length().is_some_and(|n| n > limit) {
         return Err(too_big());
     }
@@ -802,6 +920,17 @@ pub(crate) async fn read_body(
             Err(e) => return Ok(Err(e)),
         }
     }
+}
+
+/// The error of a body past `limit`.
+fn body_too_big(context: &impl std::fmt::Display, limit: u64) -> Error {
+    Error::new(
+        ErrorKind::Limit,
+        format!(
+            "{context}: the response body exceeds the limit of {limit} bytes (option max_response_bytes); \
+             the connection was dropped"
+        ),
+    )
 }
 
 thread_local! {
@@ -843,12 +972,19 @@ pub(crate) fn reserve(
 /// Whether a failure before the answer is a pooled connection the server had closed: `Some(true)`
 /// when the request provably was not sent, `Some(false)` when it may have been, `None` when the
 /// failure is something else (refused, DNS, TLS, timeout).
-fn stale_connection(e: &reqwest::Error) -> Option<bool> {
-    if e.is_timeout() || e.is_connect() {
-        return None;
-    }
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+/// (Timeouts and failures to connect are told apart by the caller, [`AttemptError::stale`].)
+/// On HTTP/2, a stream the server refused and a server going away gracefully did not process
+/// the request (RFC 9113 §8.7), as reqwest's own retry layer assumes.
+fn stale_connection(e: &(dyn std::error::Error + 'static)) -> Option<bool> {
+    let mut cur = Some(e);
     while let Some(err) = cur {
+        if let Some(h2) = err.downcast_ref::<h2::Error>() {
+            let refused = h2.is_reset() && h2.reason() == Some(h2::Reason::REFUSED_STREAM);
+            let going_away = h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR);
+            if h2.is_remote() && (refused || going_away) {
+                return Some(true);
+            }
+        }
         if let Some(h) = err.downcast_ref::<hyper::Error>() {
             if h.is_canceled() {
                 return Some(true);
@@ -888,15 +1024,23 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 /// The result code of a reqwest failure, from the error's kind and its source chain (never from
 /// message text, which holds the URL): a rustls error anywhere is TLS; timeouts are TIMEOUT;
-/// failures to connect, resets and truncated bodies are CONNECT (transient, so retryable).
+/// failures to connect, resets and truncated bodies are CONNECT (transient, so retryable); a
+/// body that does not decode is PROTOCOL.
 fn classify(e: &reqwest::Error) -> ErrorKind {
+    classify_chain(e, e.is_timeout(), e.is_decode())
+}
+
+/// [`classify`] on any error chain: `timeout` and `decode` say what the outer error itself is.
+fn classify_chain(e: &(dyn std::error::Error + 'static), timeout: bool, decode: bool) -> ErrorKind {
     let mut io_kind = None;
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut transport = false;
+    let mut cur = Some(e);
     while let Some(err) = cur {
         if err.downcast_ref::<rustls::Error>().is_some() {
             return ErrorKind::Tls;
         }
         if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            transport = true;
             // A garbage status line, malformed or oversized headers: the server's fault, not a
             // transient network failure, so not retried.
             if h.is_parse() || h.is_parse_status() {
@@ -917,9 +1061,11 @@ fn classify(e: &reqwest::Error) -> ErrorKind {
             None => err.source(),
         };
     }
-    if e.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
+    if timeout || io_kind == Some(std::io::ErrorKind::TimedOut) {
         ErrorKind::Timeout
-    } else if e.is_decode() && io_kind.is_none() {
+    } else if decode && !transport {
+        // A body that does not decode (corrupt or truncated gzip, the HTTP body itself complete):
+        // the server's fault. (A connection lost while decoding has hyper's error in the chain.)
         ErrorKind::Protocol
     } else {
         ErrorKind::Connect

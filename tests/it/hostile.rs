@@ -200,6 +200,97 @@ fn a_gzip_bomb_is_counted_decompressed() {
     assert_usable(&s);
 }
 
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn gzip_bodies_are_decoded_and_broken_ones_are_protocol_errors() {
+    const PATIENT: &str = r#"{"resourceType":"Patient","id":"1","name":[{"family":"Gzip"}]}"#;
+    let whole = gzip(PATIENT.as_bytes());
+    // Two members, one after the other (as `cat a.gz b.gz` makes): one body.
+    let (head, tail) = PATIENT.split_at(20);
+    let mut members = gzip(head.as_bytes());
+    members.extend_from_slice(&gzip(tail.as_bytes()));
+    let mut bad_crc = whole.clone();
+    let n = bad_crc.len();
+    bad_crc[n - 8] ^= 0xff;
+    let truncated = whole[..whole.len() - 6].to_vec();
+    let bodies: Vec<(&'static str, Vec<u8>)> = vec![
+        ("/fhir/Patient/1", whole),
+        ("/fhir/Patient/2", members),
+        ("/fhir/Patient/3", bad_crc),
+        ("/fhir/Patient/4", truncated),
+        ("/fhir/Patient/5", b"not gzip at all".to_vec()),
+    ];
+    // The same server is also the HTTP proxy of a second handle (its requests arrive in
+    // absolute form): requests without a proxy and through one decode alike.
+    let server = RawServer::start(move |req, stream| {
+        let path = req.path();
+        if path.ends_with("/fhir/metadata") {
+            return reply_json(stream, 200, CAPS);
+        }
+        match bodies.iter().find(|(p, _)| path.ends_with(p)) {
+            Some((_, body)) => send_gzip(stream, body),
+            None => reply_json(stream, 404, "{}"),
+        }
+    });
+    let mut proxied = Options::default();
+    proxied.set_proxy("http", &server.url("")).unwrap();
+    let handles = [
+        ("direct", handle(&server, &Options::default())),
+        (
+            "proxied",
+            FhirServer::new("http://fhir.invalid/fhir", Auth::None, &proxied).unwrap(),
+        ),
+    ];
+    for (how, s) in &handles {
+        // Two members are one body on the direct path; reqwest (the proxied path) decodes the
+        // first member only and drops the rest without an error, so Patient/2 is not asked there.
+        let whole = match *how {
+            "direct" => &["1", "2"][..],
+            _ => &["1"][..],
+        };
+        for id in whole {
+            let body = block_on(s.read(&format!("Patient/{id}"))).unwrap();
+            assert_eq!(
+                String::from_utf8(body).unwrap(),
+                PATIENT,
+                "{how} Patient/{id}"
+            );
+        }
+        for id in ["3", "4", "5"] {
+            let e = block_on(s.read(&format!("Patient/{id}"))).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Protocol, "{how} Patient/{id}: {e:?}");
+        }
+        assert_usable(s);
+    }
+}
+
+#[test]
+fn a_body_that_stalls_after_the_head_ends_at_the_request_timeout() {
+    let server = hostile_server(|_, stream| {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nContent-Length: 100\r\n\r\n{\"resourceType\"";
+        let _ = stream.write_all(head.as_bytes());
+        std::thread::sleep(Duration::from_secs(5));
+        After::Close
+    });
+    let mut o = Options::default();
+    o.set_timeout_ms(300).unwrap();
+    let s = handle(&server, &o);
+    let started = Instant::now();
+    let e = block_on(s.read("Patient/1")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the timeout covers the body too: {:?}",
+        started.elapsed()
+    );
+    assert_usable(&s);
+}
+
 /// A searchset page: `n` Patients (each carrying `pad` bytes of text) and a `next` link to
 /// page `page + 1` (`None`: no next link).
 fn page_body(origin: &str, page: u64, n: usize, pad: usize, next: bool) -> String {

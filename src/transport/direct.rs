@@ -1,0 +1,248 @@
+//! The request path of a handle whose requests go through no proxy: hyper-util's pooled client
+//! over rustls (hyper-rustls), without reqwest's layers on top. reqwest parses each request's URL
+//! twice more (its redirect policy and its pending request, from the string form of the URI),
+//! clones its client stack and runs its retry, redirect, decompression and timeout layers on
+//! every request: about 31 k of the 63 k instructions of a small GET (bench/stack_floor). Here
+//! the URL is parsed once, into the `http::Uri` that goes on the wire.
+//!
+//! What reqwest did on this path is done here the same way: TCP_NODELAY; the connect timeout
+//! around TCP connect and TLS handshake together; the whole-request timeout around the answer's
+//! head and body; the default headers (`Accept`, `User-Agent`, `Accept-Encoding: gzip`) only when
+//! the request has none of its own; a gzip body decoded as it arrives, counted decompressed
+//! against the body limit, with `Content-Encoding` and `Content-Length` removed from the headers
+//! handed on. The TLS configuration is the handle's (see [`super::tls`]), shared with reqwest.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Incoming};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, USER_AGENT,
+};
+
+use super::{body_too_big, reserve, Timed, SPARE_BODY};
+use crate::error::Result;
+
+pub(crate) type Connector = Timed<hyper_rustls::HttpsConnector<HttpConnector>>;
+pub(crate) type DirectClient = Client<Connector, Full<Bytes>>;
+
+/// What a thread's direct client is built from (the handle's, built once).
+pub(crate) struct Settings {
+    pub tls: Arc<rustls::ClientConfig>,
+    pub connect_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub max_idle: usize,
+    /// `Accept`, `User-Agent`, `Accept-Encoding`: added when the request has none.
+    pub defaults: HeaderMap,
+}
+
+impl Settings {
+    pub fn new(
+        tls: Arc<rustls::ClientConfig>,
+        options: &crate::config::Options,
+        user_agent: HeaderValue,
+    ) -> Settings {
+        let mut defaults = HeaderMap::new();
+        defaults.insert(ACCEPT, HeaderValue::from_static(super::FHIR_JSON));
+        defaults.insert(USER_AGENT, user_agent);
+        defaults.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        Settings {
+            tls,
+            connect_timeout: options.connect_timeout,
+            idle_timeout: options.pool_idle_timeout,
+            max_idle: options.pool_max_idle_per_host,
+            defaults,
+        }
+    }
+
+    /// A client for this thread: its connections are driven by this thread's runtime.
+    pub fn build(&self) -> DirectClient {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        // https URLs are passed on to the TLS layer.
+        http.enforce_http(false);
+        let https = hyper_rustls::HttpsConnector::from((http, self.tls.clone()));
+        Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(self.idle_timeout)
+            .pool_max_idle_per_host(self.max_idle)
+            .build(Timed {
+                inner: https,
+                timeout: self.connect_timeout,
+            })
+    }
+
+    /// The default headers the request lacks.
+    pub fn complete(&self, headers: &mut HeaderMap) {
+        for (name, value) in &self.defaults {
+            if !headers.contains_key(name) {
+                headers.insert(name, value.clone());
+            }
+        }
+    }
+}
+
+/// A failure of the direct path.
+#[derive(Debug)]
+pub(crate) enum DirectError {
+    /// Before the answer's head: connecting, TLS, writing the request, reading the head.
+    Send(hyper_util::client::legacy::Error),
+    /// While reading the body.
+    Body(hyper::Error),
+    /// A gzip body that does not decode.
+    Decode(std::io::Error),
+    /// The whole-request timeout (option `timeout`) passed.
+    TimedOut(Duration),
+}
+
+impl std::fmt::Display for DirectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DirectError::Send(_) => f.write_str("error sending request"),
+            DirectError::Body(_) => f.write_str("error reading the response body"),
+            DirectError::Decode(_) => f.write_str("error decoding the gzip response body"),
+            DirectError::TimedOut(t) => write!(
+                f,
+                "the request timed out after {} ms (option timeout)",
+                t.as_millis()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DirectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DirectError::Send(e) => Some(e),
+            DirectError::Body(e) => Some(e),
+            DirectError::Decode(e) => Some(e),
+            DirectError::TimedOut(_) => None,
+        }
+    }
+}
+
+/// Where decoded bytes go: the body buffer, refusing to pass `limit` (so a gzip bomb stops at
+/// the limit, whatever one chunk inflates to) and reserving fallibly.
+struct Capped {
+    buf: Vec<u8>,
+    limit: u64,
+    over: bool,
+    out_of_memory: bool,
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if (self.buf.len() + data.len()) as u64 > self.limit {
+            self.over = true;
+            return Err(std::io::Error::other("the body limit is reached"));
+        }
+        if self.buf.try_reserve(data.len()).is_err() {
+            self.out_of_memory = true;
+            return Err(std::io::ErrorKind::OutOfMemory.into());
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether the answer's body is gzip (then `Content-Encoding` and `Content-Length`, which
+/// describe the compressed body, are removed from `headers`).
+pub(crate) fn take_gzip(headers: &mut HeaderMap) -> bool {
+    let gzip = headers
+        .get(CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+    if gzip {
+        headers.remove(CONTENT_ENCODING);
+        headers.remove(CONTENT_LENGTH);
+    }
+    gzip
+}
+
+/// Read a response body, decoding gzip when `gzip`, counting decoded bytes: past `limit` the
+/// reading stops, the body (and so its connection) is dropped, and the result is a `Limit` error.
+/// As [`super::read_body`] for reqwest's responses.
+pub(crate) async fn read_body(
+    mut body: Incoming,
+    gzip: bool,
+    limit: u64,
+    context: impl std::fmt::Display,
+) -> Result<std::result::Result<Vec<u8>, DirectError>> {
+    let exact = match gzip {
+        false => body.size_hint().exact(),
+        true => None,
+    };
+    if exact.is_some_and(|n| n > limit) {
+        return Err(body_too_big(&context, limit));
+    }
+    // One byte more than the body: room for the NUL a C caller gets after it, written in place.
+    let hint = exact.unwrap_or(0).min(1 << 20) as usize + 1;
+    let mut buf = SPARE_BODY.try_with(|s| s.take()).unwrap_or_default();
+    reserve(&mut buf, hint, &context)?;
+    if !gzip {
+        while let Some(frame) = body.frame().await {
+            let frame = match frame {
+                Ok(f) => f,
+                Err(e) => return Ok(Err(DirectError::Body(e))),
+            };
+            if let Ok(chunk) = frame.into_data() {
+                if (buf.len() + chunk.len()) as u64 > limit {
+                    return Err(body_too_big(&context, limit));
+                }
+                reserve(&mut buf, chunk.len(), &context)?;
+                buf.extend_from_slice(&chunk);
+            }
+        }
+        return Ok(Ok(buf));
+    }
+    let mut decoder = flate2::write::MultiGzDecoder::new(Capped {
+        buf,
+        limit,
+        over: false,
+        out_of_memory: false,
+    });
+    let mut compressed = 0usize;
+    let failed = loop {
+        let chunk: Bytes = match body.frame().await {
+            None => break decoder.try_finish().err().filter(|_| compressed > 0),
+            Some(Err(e)) => return Ok(Err(DirectError::Body(e))),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(chunk) => chunk,
+                Err(_) => continue,
+            },
+        };
+        compressed += chunk.len();
+        if let Err(e) = decoder.write_all(&chunk) {
+            break Some(e);
+        }
+    };
+    let sink = decoder.get_ref();
+    if sink.over {
+        return Err(body_too_big(&context, limit));
+    }
+    if sink.out_of_memory {
+        return Err(crate::error::Error::new(
+            crate::error::ErrorKind::Limit,
+            format!(
+                "{context}: out of memory decoding the gzip body after {} bytes",
+                sink.buf.len()
+            ),
+        ));
+    }
+    if let Some(e) = failed {
+        return Ok(Err(DirectError::Decode(e)));
+    }
+    // Finished (or nothing was sent: an empty body, decoded to nothing).
+    Ok(Ok(std::mem::take(&mut decoder.get_mut().buf)))
+}
