@@ -493,7 +493,7 @@ impl Transport {
             if let Some(h) = credential.header {
                 headers.append(AUTHORIZATION, h);
             }
-            if req.body.is_some() && !req.headers.iter().any(|(n, _)| n == CONTENT_TYPE) {
+            if req.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
                 headers.append(CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
             }
             log::debug!(target: "fhir_kindling::transport", "{} {} (attempt {attempt})", req.method, url_shape(&req.url));
@@ -698,10 +698,11 @@ impl AttemptError {
     fn stale(&self) -> Option<bool> {
         match self {
             AttemptError::Reqwest(e) if e.is_timeout() || e.is_connect() => None,
-            AttemptError::Reqwest(e) => stale_connection(e),
+            // reqwest's own retry layer resends on HTTP/2 refusals: not counted again here.
+            AttemptError::Reqwest(e) => stale_connection(e, false),
             AttemptError::Direct(DirectError::TimedOut(_)) => None,
             AttemptError::Direct(DirectError::Send(e)) if e.is_connect() => None,
-            AttemptError::Direct(e) => stale_connection(e),
+            AttemptError::Direct(e) => stale_connection(e, true),
         }
     }
 
@@ -973,12 +974,12 @@ pub(crate) fn reserve(
 /// when the request provably was not sent, `Some(false)` when it may have been, `None` when the
 /// failure is something else (refused, DNS, TLS, timeout).
 /// (Timeouts and failures to connect are told apart by the caller, [`AttemptError::stale`].)
-/// On HTTP/2, a stream the server refused and a server going away gracefully did not process
-/// the request (RFC 9113 §8.7), as reqwest's own retry layer assumes.
-fn stale_connection(e: &(dyn std::error::Error + 'static)) -> Option<bool> {
+/// With `http2`, also a stream the server refused and a server going away gracefully: neither
+/// processed the request (RFC 9113 §8.7), as reqwest's own retry layer assumes.
+fn stale_connection(e: &(dyn std::error::Error + 'static), http2: bool) -> Option<bool> {
     let mut cur = Some(e);
     while let Some(err) = cur {
-        if let Some(h2) = err.downcast_ref::<h2::Error>() {
+        if let Some(h2) = err.downcast_ref::<h2::Error>().filter(|_| http2) {
             let refused = h2.is_reset() && h2.reason() == Some(h2::Reason::REFUSED_STREAM);
             let going_away = h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR);
             if h2.is_remote() && (refused || going_away) {
@@ -1063,9 +1064,9 @@ fn classify_chain(e: &(dyn std::error::Error + 'static), timeout: bool, decode: 
     }
     if timeout || io_kind == Some(std::io::ErrorKind::TimedOut) {
         ErrorKind::Timeout
-    } else if decode && !transport {
+    } else if decode && (io_kind.is_none() || !transport) {
         // A body that does not decode (corrupt or truncated gzip, the HTTP body itself complete):
-        // the server's fault. (A connection lost while decoding has hyper's error in the chain.)
+        // the server's fault. (A connection lost while decoding has an I/O error under hyper's.)
         ErrorKind::Protocol
     } else {
         ErrorKind::Connect

@@ -67,6 +67,16 @@ impl Settings {
         http.set_nodelay(true);
         // https URLs are passed on to the TLS layer.
         http.enforce_http(false);
+        // As reqwest: the connect timeout also split between a host's addresses (a first address
+        // that drops SYNs leaves time for the next), and TCP keepalive with a user timeout, so
+        // that a server host that vanished mid-answer ends the request (CONNECT, retryable)
+        // instead of waiting for the request timeout, or forever without one.
+        http.set_connect_timeout(self.connect_timeout);
+        http.set_keepalive(Some(Duration::from_secs(15)));
+        http.set_keepalive_interval(Some(Duration::from_secs(15)));
+        http.set_keepalive_retries(Some(3));
+        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+        http.set_tcp_user_timeout(Some(Duration::from_secs(30)));
         let https = hyper_rustls::HttpsConnector::from((http, self.tls.clone()));
         Client::builder(TokioExecutor::new())
             .timer(TokioTimer::new())
@@ -130,6 +140,7 @@ impl std::error::Error for DirectError {
 
 /// Where decoded bytes go: the body buffer, refusing to pass `limit` (so a gzip bomb stops at
 /// the limit, whatever one chunk inflates to) and reserving fallibly.
+#[derive(Default)]
 struct Capped {
     buf: Vec<u8>,
     limit: u64,
@@ -206,28 +217,34 @@ pub(crate) async fn read_body(
         }
         return Ok(Ok(buf));
     }
-    let mut decoder = flate2::write::MultiGzDecoder::new(Capped {
+    let mut gunzip = Gunzip::new(Capped {
         buf,
         limit,
         over: false,
         out_of_memory: false,
     });
-    let mut compressed = 0usize;
+    // Compressed bytes count too (with room for incompressible data, which gzip makes a little
+    // larger): an endless run of empty members, decoding to nothing, ends at the limit as well.
+    let compressed_limit = limit.saturating_add(limit / 8).saturating_add(1 << 16);
+    let mut compressed = 0u64;
     let failed = loop {
         let chunk: Bytes = match body.frame().await {
-            None => break decoder.try_finish().err().filter(|_| compressed > 0),
+            None => break gunzip.finish().err(),
             Some(Err(e)) => return Ok(Err(DirectError::Body(e))),
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(chunk) => chunk,
                 Err(_) => continue,
             },
         };
-        compressed += chunk.len();
-        if let Err(e) = decoder.write_all(&chunk) {
+        compressed += chunk.len() as u64;
+        if compressed > compressed_limit {
+            return Err(body_too_big(&context, limit));
+        }
+        if let Err(e) = gunzip.feed(&chunk) {
             break Some(e);
         }
     };
-    let sink = decoder.get_ref();
+    let sink = gunzip.sink();
     if sink.over {
         return Err(body_too_big(&context, limit));
     }
@@ -243,6 +260,148 @@ pub(crate) async fn read_body(
     if let Some(e) = failed {
         return Ok(Err(DirectError::Decode(e)));
     }
-    // Finished (or nothing was sent: an empty body, decoded to nothing).
-    Ok(Ok(std::mem::take(&mut decoder.get_mut().buf)))
+    Ok(Ok(gunzip.into_body()))
+}
+
+/// A gzip body decoded as it arrives: member after member (RFC 1952 §2.2, as `gzip -d` does),
+/// each member's CRC and length checked; bytes after a member that do not start another one are
+/// ignored, as reqwest's decoder ignored them (a trailing newline some servers add).
+struct Gunzip {
+    decoder: flate2::write::GzDecoder<Capped>,
+    /// Anything fed at all (an empty body is an empty body, not a truncated member).
+    fed: bool,
+    /// After a member ended: the bytes seen since (up to two, enough to tell a new member).
+    boundary: Option<Vec<u8>>,
+    /// What follows the last member is not gzip: ignored.
+    trailing: bool,
+}
+
+impl Gunzip {
+    fn new(sink: Capped) -> Gunzip {
+        Gunzip {
+            decoder: flate2::write::GzDecoder::new(sink),
+            fed: false,
+            boundary: None,
+            trailing: false,
+        }
+    }
+
+    fn feed(&mut self, mut data: &[u8]) -> std::io::Result<()> {
+        self.fed |= !data.is_empty();
+        while !data.is_empty() && !self.trailing {
+            if let Some(seen) = &mut self.boundary {
+                let take = (2 - seen.len()).min(data.len());
+                seen.extend_from_slice(&data[..take]);
+                data = &data[take..];
+                if seen.len() < 2 {
+                    return Ok(());
+                }
+                if seen[..] != [0x1f, 0x8b] {
+                    self.trailing = true;
+                    return Ok(());
+                }
+                // Another member: its first two bytes go to the new decoder's header parser.
+                let magic = std::mem::take(seen);
+                self.boundary = None;
+                self.decoder.write_all(&magic)?;
+                continue;
+            }
+            let n = self.decoder.write(data)?;
+            if n == 0 {
+                // The member ended, CRC and length read: check them, then go on with the same
+                // sink for whatever follows.
+                self.decoder.try_finish()?;
+                let placeholder = flate2::write::GzDecoder::new(Capped::default());
+                let sink = std::mem::replace(&mut self.decoder, placeholder).finish()?;
+                self.decoder = flate2::write::GzDecoder::new(sink);
+                self.boundary = Some(Vec::with_capacity(2));
+                continue;
+            }
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    /// The body ended: the member being decoded must be complete.
+    fn finish(&mut self) -> std::io::Result<()> {
+        match (self.fed, self.boundary.is_some() || self.trailing) {
+            (false, _) | (true, true) => Ok(()),
+            (true, false) => self.decoder.try_finish(),
+        }
+    }
+
+    fn sink(&self) -> &Capped {
+        self.decoder.get_ref()
+    }
+
+    fn into_body(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.decoder.get_mut().buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn sink(limit: u64) -> Capped {
+        Capped {
+            limit,
+            ..Capped::default()
+        }
+    }
+
+    /// `body` fed to a decoder in chunks of `step` bytes, then finished.
+    fn decode(body: &[u8], step: usize, limit: u64) -> std::io::Result<Vec<u8>> {
+        let mut g = Gunzip::new(sink(limit));
+        for chunk in body.chunks(step) {
+            g.feed(chunk)?;
+        }
+        g.finish()?;
+        Ok(g.into_body())
+    }
+
+    #[test]
+    fn members_trailing_bytes_and_broken_bodies_in_any_chunking() {
+        let (a, b) = (&b"{\"resourceType\":"[..], &b"\"Patient\"}"[..]);
+        let mut two = gzip(a);
+        two.extend_from_slice(&gzip(b));
+        let mut newline = gzip(a);
+        newline.push(b'\n');
+        let mut one_magic_byte = gzip(a);
+        one_magic_byte.push(0x1f);
+        let mut cut_second = gzip(a);
+        cut_second.extend_from_slice(&gzip(b)[..5]);
+        let whole = gzip(a);
+        let mut bad_crc = whole.clone();
+        let n = bad_crc.len();
+        bad_crc[n - 5] ^= 1;
+        for step in 1..=whole.len() + 3 {
+            let ok = |body: &[u8]| decode(body, step, 1 << 20).unwrap();
+            assert_eq!(ok(&two), [a, b].concat(), "two members, step {step}");
+            assert_eq!(ok(&newline), a, "a trailing newline, step {step}");
+            assert_eq!(ok(&one_magic_byte), a, "one stray byte, step {step}");
+            assert_eq!(ok(b""), b"", "an empty body");
+            for broken in [&cut_second, &bad_crc, &whole[..whole.len() - 1].to_vec()] {
+                assert!(decode(broken, step, 1 << 20).is_err(), "step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn decoding_stops_at_the_limit_whatever_a_chunk_inflates_to() {
+        let zeros = gzip(&vec![0u8; 4 << 20]);
+        assert!(zeros.len() < 8 << 10);
+        let mut g = Gunzip::new(sink(1 << 20));
+        // The whole compressed body at once: 4 MiB would come out of this one write.
+        assert!(g.feed(&zeros).is_err());
+        assert!(g.sink().over);
+        assert!(g.sink().buf.len() <= 1 << 20);
+        assert_eq!(decode(&zeros, 512, 4 << 20).unwrap().len(), 4 << 20);
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{PemObject, SectionKind};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
@@ -17,7 +17,11 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// The handle's TLS configuration, or a `Tls` / `Io` error naming the file at fault.
 pub(crate) fn client_config(options: &Options) -> Result<Arc<ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // The process's default provider when a Rust caller installed one (aws-lc-rs, FIPS), else
+    // ring, as reqwest chooses.
+    let provider = CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
     let mut roots = RootCertStore::empty();
     if options.use_system_roots {
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -57,7 +61,7 @@ pub(crate) fn client_config(options: &Options) -> Result<Arc<ClientConfig>> {
     let builder = match options.insecure_skip_verify {
         true => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider))),
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate)),
         false => builder.with_root_certificates(roots),
     };
     let mut config = match &options.client_cert {
@@ -72,14 +76,13 @@ pub(crate) fn client_config(options: &Options) -> Result<Arc<ClientConfig>> {
                     ),
                 )
             };
-            let chain = CertificateDer::pem_slice_iter(&read_file(cert, "client certificate")?)
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| unusable(&e))?;
-            if chain.is_empty() {
-                return Err(unusable(&"the certificate file holds no PEM certificate"));
-            }
-            let key = PrivateKeyDer::from_pem_slice(&read_file(key, "client key")?)
-                .map_err(|e| unusable(&e))?;
+            // Read as reqwest's `Identity::from_pem` reads the two files joined: every
+            // certificate (the chain, in order), the last private key (PKCS#8, PKCS#1 or SEC1);
+            // any other PEM section is refused.
+            let mut pem = read_file(cert, "client certificate")?;
+            pem.push(b'\n');
+            pem.extend_from_slice(&read_file(key, "client key")?);
+            let (chain, key) = identity(&pem).map_err(|e| unusable(&e))?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| unusable(&e))?
@@ -88,6 +91,27 @@ pub(crate) fn client_config(options: &Options) -> Result<Arc<ClientConfig>> {
     };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The certificates and the private key of a client identity in PEM.
+fn identity(
+    pem: &[u8],
+) -> std::result::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let (mut chain, mut keys) = (Vec::new(), Vec::new());
+    for section in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem) {
+        let (kind, der) = section.map_err(|e| format!("not PEM: {e}"))?;
+        match kind {
+            SectionKind::Certificate => chain.push(CertificateDer::from(der)),
+            SectionKind::PrivateKey => keys.push(PrivateKeyDer::Pkcs8(der.into())),
+            SectionKind::RsaPrivateKey => keys.push(PrivateKeyDer::Pkcs1(der.into())),
+            SectionKind::EcPrivateKey => keys.push(PrivateKeyDer::Sec1(der.into())),
+            other => return Err(format!("unexpected PEM section {other:?}")),
+        }
+    }
+    match (keys.pop(), chain.is_empty()) {
+        (Some(key), false) => Ok((chain, key)),
+        _ => Err("private key or certificate not found".into()),
+    }
 }
 
 /// The system's CA certificates that rustls accepts (unusable ones skipped; none usable among
@@ -104,11 +128,10 @@ fn add_native_roots(roots: &mut RootCertStore) -> Result<()> {
     Ok(())
 }
 
-/// `insecure_skip_verify`: any server certificate is accepted, for any name. The handshake's
-/// signatures are still checked with the provider's algorithms (the peer holds the key of the
-/// certificate it sent), as curl's `--insecure` does.
+/// `insecure_skip_verify`: any server certificate is accepted, for any name, with any
+/// signature scheme the server offers (as reqwest's "invalid certificates" mode).
 #[derive(Debug)]
-struct AcceptAnyCertificate(Arc<CryptoProvider>);
+struct AcceptAnyCertificate;
 
 impl ServerCertVerifier for AcceptAnyCertificate {
     fn verify_server_cert(
@@ -124,33 +147,38 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn verify_tls12_signature(
         &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        Ok(HandshakeSignatureValid::assertion())
     }
 
     fn verify_tls13_signature(
         &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        Ok(HandshakeSignatureValid::assertion())
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        use SignatureScheme as S;
+        vec![
+            S::RSA_PKCS1_SHA1,
+            S::ECDSA_SHA1_Legacy,
+            S::RSA_PKCS1_SHA256,
+            S::ECDSA_NISTP256_SHA256,
+            S::RSA_PKCS1_SHA384,
+            S::ECDSA_NISTP384_SHA384,
+            S::RSA_PKCS1_SHA512,
+            S::ECDSA_NISTP521_SHA512,
+            S::RSA_PSS_SHA256,
+            S::RSA_PSS_SHA384,
+            S::RSA_PSS_SHA512,
+            S::ED25519,
+            S::ED448,
+        ]
     }
 }
