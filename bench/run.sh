@@ -21,6 +21,7 @@
 #                           wake-ups keep them together; the wall time is then the sum of both
 #                           processes' CPU) and sometimes on two, so the unpinned ratios mix both;
 #                           apart is the production-like placement (the server on another host).
+#                           With the 10k pages, the request case too (request-apart).
 #                           Only with 2 CPUs or more and taskset (util-linux). Also fhir_search_all
 #                           with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 ("all-thp": the program opts
 #                           into transparent huge pages for its large allocations)
@@ -312,6 +313,15 @@ apart_rounds() { # CASE: the new library's three searches and curl_pages, on the
         run "$case" all-thp env GLIBC_TUNABLES=glibc.malloc.hugetlb=1 taskset -c 0 "$STATE/stream_bench" all "$BASE"
         run "$case" curl taskset -c 0 "$STATE/curl_pages" pages "$BASE/Patient?_count=100"
         run "$case" curl-simdjson taskset -c 0 "$STATE/curl_simdjson" pages "$BASE/Patient?_count=100"
+        # Once (with the 10k pages): the per-request case in the same placement, where a
+        # request's wall time is the round trip, not the scheduler's choice of CPU.
+        if [ "$case" = static10k-apart ]; then
+            run request-apart get-new taskset -c 0 "$STATE/stream_bench" get 2000 "$BASE" tiny
+            run request-apart curl taskset -c 0 "$STATE/curl_pages" get 2000 "$BASE/tiny"
+            for stack in hyper reqwest; do
+                run request-apart "$stack" taskset -c 0 "$FLOOR" "$stack" get 2000 "$BASE/tiny"
+            done
+        fi
     done
     pin_nginx_workers "0-$LAST_CPU"
 }
