@@ -109,6 +109,38 @@ fn every_auth_mode_through_the_gateway() {
     );
 }
 
+/// Over TLS the library offers HTTP/2 (ALPN) and the gateway speaks it: the direct path's
+/// requests arrive as HTTP/2, several on one connection, gzip decoded; through the forward proxy
+/// (reqwest's path, a CONNECT tunnel) they arrive too.
+#[test]
+#[ignore = "needs the real services: scripts/test-all.sh"]
+fn https_requests_go_as_http2_directly_and_through_the_proxy() {
+    let id = unique("h2");
+    let mut o = tls();
+    o.add_header("X-Test-Id", &id).unwrap();
+    let s = FhirServer::new(&nginx("/fhir"), Auth::None, &o).unwrap();
+    for _ in 0..3 {
+        let body = caps(&s).unwrap();
+        assert!(body.starts_with(b"{"), "decoded JSON");
+    }
+    let log = std::fs::read_to_string(var("FHIR_NGINX_ACCESS_LOG")).unwrap();
+    let ours: Vec<&str> = log.lines().filter(|l| l.contains(&id)).collect();
+    assert_eq!(ours.len(), 3, "{ours:#?}");
+    assert!(
+        ours.iter().all(|l| l.contains(" HTTP/2.0\" 200 ")),
+        "{ours:#?}"
+    );
+
+    let proxied_id = unique("h2-proxied");
+    let mut p = tls();
+    p.add_header("X-Test-Id", &proxied_id).unwrap();
+    p.set_proxy("https", &var("FHIR_PROXY_URL")).unwrap();
+    let s = FhirServer::new(&nginx("/fhir"), Auth::None, &p).unwrap();
+    caps(&s).unwrap();
+    let log = std::fs::read_to_string(var("FHIR_NGINX_ACCESS_LOG")).unwrap();
+    assert_eq!(log.lines().filter(|l| l.contains(&proxied_id)).count(), 1);
+}
+
 #[test]
 #[ignore = "needs the real services: scripts/test-all.sh"]
 fn tls_is_verified_by_default() {
