@@ -273,6 +273,23 @@ fn gzip_bodies_are_decoded_and_broken_ones_are_protocol_errors() {
     }
 }
 
+/// The largest timeouts a caller can set are no limit in practice, never an overflow: requests
+/// (direct and through a proxy) are answered as usual.
+#[test]
+fn the_largest_timeouts_are_accepted_and_requests_answered() {
+    let server = hostile_server(|_, stream| {
+        reply_json(stream, 200, r#"{"resourceType":"Patient","id":"1"}"#)
+    });
+    let mut o = Options::default();
+    o.set_timeout_ms(u64::MAX).unwrap();
+    o.set_connect_timeout_ms(u64::MAX).unwrap();
+    let direct = handle(&server, &o);
+    assert!(block_on(direct.read("Patient/1")).is_ok());
+    o.set_proxy("http", &server.url("")).unwrap();
+    let proxied = FhirServer::new("http://fhir.invalid/fhir", Auth::None, &o).unwrap();
+    assert!(block_on(proxied.read("Patient/1")).is_ok());
+}
+
 #[test]
 fn a_body_that_stalls_after_the_head_ends_at_the_request_timeout() {
     let server = hostile_server(|_, stream| {
