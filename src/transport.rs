@@ -108,14 +108,53 @@ thread_local! {
     /// Keyed by the kind of runtime too: a thread that also runs the core on a multi-thread
     /// runtime of its own (a Rust caller) never hands that runtime a connection of its
     /// current-thread one, which nothing would drive.
-    static CLIENTS: RefCell<Vec<(Weak<ClientRecipe>, Flavor, reqwest::Client)>> =
-        const { RefCell::new(Vec::new()) };
+    static CLIENTS: ThreadClients<reqwest::Client> = const { RefCell::new(Vec::new()) };
     /// This thread's direct clients, kept the same way.
-    static DIRECT: RefCell<Vec<(Weak<ClientRecipe>, Flavor, direct::DirectClient)>> =
-        const { RefCell::new(Vec::new()) };
+    static DIRECT: ThreadClients<direct::DirectClient> = const { RefCell::new(Vec::new()) };
 }
 
+/// One thread's clients of one kind, by handle (its recipe) and kind of runtime.
+type ThreadClients<C> = RefCell<Vec<(Weak<ClientRecipe>, Flavor, C)>>;
+
 type Flavor = Option<tokio::runtime::RuntimeFlavor>;
+
+/// This thread's client in `cache` for `recipe`'s handle, built with `build` on first use.
+fn thread_client<C: Clone>(
+    cache: &'static std::thread::LocalKey<ThreadClients<C>>,
+    recipe: &Arc<ClientRecipe>,
+    build: impl Fn() -> Result<C>,
+) -> Result<C> {
+    let key = Arc::as_ptr(recipe);
+    let flavor = runtime_flavor();
+    cache
+        .try_with(|clients| {
+            let mut clients = clients.borrow_mut();
+            if let Some((_, _, c)) = clients
+                .iter()
+                .find(|(w, f, _)| w.as_ptr() == key && *f == flavor)
+            {
+                return Ok(c.clone());
+            }
+            clients.retain(|(w, _, _)| w.strong_count() > 0);
+            let c = build()?;
+            clients.push((Arc::downgrade(recipe), flavor, c.clone()));
+            Ok(c)
+        })
+        // The thread is exiting (its thread-locals are gone): a client for this call alone.
+        .unwrap_or_else(|_| build())
+}
+
+/// Let go of this thread's client in `cache` for the handle of `key` (and of dead handles).
+fn forget_thread_client<C>(
+    cache: &'static std::thread::LocalKey<ThreadClients<C>>,
+    key: *const ClientRecipe,
+) {
+    let _ = cache.try_with(|clients| {
+        if let Ok(mut clients) = clients.try_borrow_mut() {
+            clients.retain(|(w, _, _)| w.as_ptr() != key && w.strong_count() > 0);
+        }
+    });
+}
 
 fn runtime_flavor() -> Flavor {
     tokio::runtime::Handle::try_current()
@@ -321,48 +360,14 @@ impl Transport {
 
     /// This thread's client for this handle, built on first use.
     pub(crate) fn client(&self) -> Result<reqwest::Client> {
-        let key = Arc::as_ptr(&self.recipe);
-        let flavor = runtime_flavor();
-        CLIENTS
-            .try_with(|clients| {
-                let mut clients = clients.borrow_mut();
-                if let Some((_, _, c)) = clients
-                    .iter()
-                    .find(|(w, f, _)| w.as_ptr() == key && *f == flavor)
-                {
-                    return Ok(c.clone());
-                }
-                clients.retain(|(w, _, _)| w.strong_count() > 0);
-                let c = self.recipe.build()?;
-                clients.push((Arc::downgrade(&self.recipe), flavor, c.clone()));
-                Ok(c)
-            })
-            // The thread is exiting (its thread-locals are gone): a client for this call alone.
-            .unwrap_or_else(|_| self.recipe.build())
+        thread_client(&CLIENTS, &self.recipe, || self.recipe.build())
     }
 
     /// This thread's direct client for this handle, built on first use; `None` when this
     /// handle's requests may go through a proxy.
     fn direct_client(&self) -> Option<(&direct::Settings, direct::DirectClient)> {
         let settings = self.recipe.direct.as_ref()?;
-        let key = Arc::as_ptr(&self.recipe);
-        let flavor = runtime_flavor();
-        let client = DIRECT
-            .try_with(|clients| {
-                let mut clients = clients.borrow_mut();
-                if let Some((_, _, c)) = clients
-                    .iter()
-                    .find(|(w, f, _)| w.as_ptr() == key && *f == flavor)
-                {
-                    return c.clone();
-                }
-                clients.retain(|(w, _, _)| w.strong_count() > 0);
-                let c = settings.build();
-                clients.push((Arc::downgrade(&self.recipe), flavor, c.clone()));
-                c
-            })
-            // The thread is exiting (its thread-locals are gone): a client for this call alone.
-            .unwrap_or_else(|_| settings.build());
+        let client = thread_client(&DIRECT, &self.recipe, || Ok(settings.build())).ok()?;
         Some((settings, client))
     }
 
@@ -392,8 +397,6 @@ impl Transport {
         err
     }
 
-    /// Send `req`, retrying and replaying as configured. Any HTTP status is returned as a
-    /// [`Response`]; only transport failures are errors.
     /// Add what a request to the configured server carries besides its credentials: the
     /// caller's extra headers and the request hook's (which may refuse the request). For requests
     /// built outside [`Transport::send`] (bulk export file downloads to the server's origin).
@@ -407,21 +410,35 @@ impl Transport {
         for (name, value) in &self.headers {
             builder = builder.header(name, value);
         }
-        if let Some(hook) = &self.request_hook {
-            let mut extra = HookHeaders::default();
-            if !hook(method, url, &mut extra) {
-                return Err(Error::new(
-                    ErrorKind::Cancelled,
-                    format!("{what}: the request hook refused the request"),
-                ));
-            }
-            for (name, value) in extra.items {
-                builder = builder.header(name, value);
-            }
+        for (name, value) in self.hook_headers(method, url, &what)? {
+            builder = builder.header(name, value);
         }
         Ok(builder)
     }
 
+    /// The request hook's headers for a request to the configured server (none without a
+    /// hook), or `Cancelled` when the hook refuses the request.
+    fn hook_headers(
+        &self,
+        method: &Method,
+        url: &Url,
+        what: &dyn std::fmt::Display,
+    ) -> Result<Vec<(HeaderName, HeaderValue)>> {
+        let Some(hook) = &self.request_hook else {
+            return Ok(Vec::new());
+        };
+        let mut extra = HookHeaders::default();
+        if !hook(method, url, &mut extra) {
+            return Err(Error::new(
+                ErrorKind::Cancelled,
+                format!("{what}: the request hook refused the request"),
+            ));
+        }
+        Ok(extra.items)
+    }
+
+    /// Send `req`, retrying and replaying as configured. Any HTTP status is returned as a
+    /// [`Response`]; only transport failures are errors.
     pub async fn send(&self, req: &Request) -> Result<Response> {
         let mut attempt: u32 = 1;
         let mut refused_generation: Option<u64> = None;
@@ -478,15 +495,8 @@ impl Transport {
             for (name, value) in &req.headers {
                 headers.append(name, value.clone());
             }
-            if let (Some(hook), false) = (&self.request_hook, req.anonymous) {
-                let mut extra = HookHeaders::default();
-                if !hook(&req.method, &req.url, &mut extra) {
-                    return Err(Error::new(
-                        ErrorKind::Cancelled,
-                        format!("{what}: the request hook refused the request"),
-                    ));
-                }
-                for (name, value) in extra.items {
+            if !req.anonymous {
+                for (name, value) in self.hook_headers(&req.method, &req.url, &what)? {
                     headers.append(name, value);
                 }
             }
@@ -726,16 +736,8 @@ impl Drop for Transport {
     /// go when those threads next add a client).
     fn drop(&mut self) {
         let key = Arc::as_ptr(&self.recipe);
-        let _ = CLIENTS.try_with(|clients| {
-            if let Ok(mut clients) = clients.try_borrow_mut() {
-                clients.retain(|(w, _, _)| w.as_ptr() != key && w.strong_count() > 0);
-            }
-        });
-        let _ = DIRECT.try_with(|clients| {
-            if let Ok(mut clients) = clients.try_borrow_mut() {
-                clients.retain(|(w, _, _)| w.as_ptr() != key && w.strong_count() > 0);
-            }
-        });
+        forget_thread_client(&CLIENTS, key);
+        forget_thread_client(&DIRECT, key);
     }
 }
 
@@ -900,27 +902,47 @@ pub(crate) async fn read_body(
     limit: u64,
     context: impl std::fmt::Display,
 ) -> Result<std::result::Result<Vec<u8>, reqwest::Error>> {
-    let too_big = || body_too_big(&context, limit);
-    if resp.content_length().is_some_and(|n| n > limit) {
-        return Err(too_big());
-    }
-    // One byte more than the body: room for the NUL a C caller gets after it, written in place.
-    let hint = resp.content_length().unwrap_or(0).min(1 << 20) as usize + 1;
-    let mut body = SPARE_BODY.try_with(Cell::take).unwrap_or_default();
-    reserve(&mut body, hint, &context)?;
+    let mut body = body_buffer(resp.content_length(), limit, &context)?;
     loop {
         match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                if (body.len() + chunk.len()) as u64 > limit {
-                    return Err(too_big());
-                }
-                reserve(&mut body, chunk.len(), &context)?;
-                body.extend_from_slice(&chunk);
-            }
+            Ok(Some(chunk)) => append_chunk(&mut body, &chunk, limit, &context)?,
             Ok(None) => return Ok(Ok(body)),
             Err(e) => return Ok(Err(e)),
         }
     }
+}
+
+/// The buffer a body is read into: a body whose length (`exact`, when the answer gives it) is
+/// past `limit` is refused before a byte of it is read; room is made for it (up to 1 MiB) and for
+/// the NUL a C caller gets after it, written in place; the thread's spare buffer when it holds
+/// one.
+fn body_buffer(
+    exact: Option<u64>,
+    limit: u64,
+    context: &impl std::fmt::Display,
+) -> Result<Vec<u8>> {
+    if exact.is_some_and(|n| n > limit) {
+        return Err(body_too_big(context, limit));
+    }
+    let hint = exact.unwrap_or(0).min(1 << 20) as usize + 1;
+    let mut body = SPARE_BODY.try_with(Cell::take).unwrap_or_default();
+    reserve(&mut body, hint, context)?;
+    Ok(body)
+}
+
+/// Add a chunk of the body, or a `Limit` error when it would pass `limit`.
+fn append_chunk(
+    body: &mut Vec<u8>,
+    chunk: &[u8],
+    limit: u64,
+    context: &impl std::fmt::Display,
+) -> Result<()> {
+    if (body.len() + chunk.len()) as u64 > limit {
+        return Err(body_too_big(context, limit));
+    }
+    reserve(body, chunk.len(), context)?;
+    body.extend_from_slice(chunk);
+    Ok(())
 }
 
 /// The error of a body past `limit`.

@@ -26,7 +26,7 @@ use reqwest::header::{
     HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, USER_AGENT,
 };
 
-use super::{body_too_big, reserve, Timed, SPARE_BODY};
+use super::{append_chunk, body_buffer, body_too_big, Timed};
 use crate::error::Result;
 
 pub(crate) type Connector = Timed<hyper_rustls::HttpsConnector<HttpConnector>>;
@@ -190,17 +190,9 @@ pub(crate) async fn read_body(
     limit: u64,
     context: impl std::fmt::Display,
 ) -> Result<std::result::Result<Vec<u8>, DirectError>> {
-    let exact = match gzip {
-        false => body.size_hint().exact(),
-        true => None,
-    };
-    if exact.is_some_and(|n| n > limit) {
-        return Err(body_too_big(&context, limit));
-    }
-    // One byte more than the body: room for the NUL a C caller gets after it, written in place.
-    let hint = exact.unwrap_or(0).min(1 << 20) as usize + 1;
-    let mut buf = SPARE_BODY.try_with(|s| s.take()).unwrap_or_default();
-    reserve(&mut buf, hint, &context)?;
+    // The length of a gzip body is the compressed one: no bound on what it decodes to.
+    let exact = body.size_hint().exact().filter(|_| !gzip);
+    let mut buf = body_buffer(exact, limit, &context)?;
     if !gzip {
         while let Some(frame) = body.frame().await {
             let frame = match frame {
@@ -208,11 +200,7 @@ pub(crate) async fn read_body(
                 Err(e) => return Ok(Err(DirectError::Body(e))),
             };
             if let Ok(chunk) = frame.into_data() {
-                if (buf.len() + chunk.len()) as u64 > limit {
-                    return Err(body_too_big(&context, limit));
-                }
-                reserve(&mut buf, chunk.len(), &context)?;
-                buf.extend_from_slice(&chunk);
+                append_chunk(&mut buf, &chunk, limit, &context)?;
             }
         }
         return Ok(Ok(buf));
